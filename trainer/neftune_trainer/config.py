@@ -1,0 +1,264 @@
+"""Load and validate a run config (*.neftune.yaml) against schemas/run-config.schema.json.
+
+Every error names the file, the line and the key path, e.g.
+    quickstart.neftune.yaml:7: micro_batch_size: expected integer, got string 'two'
+so the extension can point at it. The schema is the single source of truth: defaults,
+allowed values and key names all come from it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import jsonschema
+import yaml
+
+from .errors import InputError, Where
+
+DEFAULT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def load_schema(name: str) -> dict:
+    """Load one of the contract schemas shipped as package data."""
+    text = resources.files("neftune_trainer").joinpath("schemas", name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+# ----------------------------------------------------------------------------- typed result
+
+
+@dataclass
+class DatasetSpec:
+    path: str  # absolute
+    type: str = "alpaca"
+
+
+@dataclass
+class NoiseOptions:
+    distribution: str = "uniform"  # uniform | gaussian
+    scale: str = "per_example"  # per_example | padded
+    schedule: str = "constant"  # constant | linear_decay | cosine_decay
+
+
+@dataclass
+class RunConfig:
+    base_model: str
+    datasets: List[DatasetSpec]
+    sequence_len: int = 512
+    truncation: str = "truncate"
+    micro_batch_size: int = 2
+    gradient_accumulation_steps: int = 1
+    num_epochs: float = 1
+    max_steps: Optional[int] = None
+    learning_rate: float = 2e-5
+    lr_scheduler: str = "cosine"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    logging_steps: int = 1
+    save_steps: Optional[int] = None
+    save_total_limit: Optional[int] = None
+    neftune_noise_alpha: float = 0.0  # 0 = NEFTune off
+    neftune: NoiseOptions = field(default_factory=NoiseOptions)
+    chat_template: str = "tokenizer"
+    train_on_inputs: bool = False
+    bf16: Union[str, bool] = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+    # Not config keys: where it came from, for error messages.
+    config_path: str = ""
+    lines: Dict[str, int] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict:
+        """The resolved config (defaults filled, paths absolute) as written to run_started and
+        RUN_DIR/config.yaml. Unset optional keys are left out, so it validates against the schema."""
+        d = asdict(self)
+        d.pop("config_path")
+        d.pop("lines")
+        return {k: v for k, v in d.items() if v is not None}
+
+    def where(self, key_path: str) -> Where:
+        return Where(file=self.config_path, line=self.lines.get(key_path), field=key_path)
+
+
+# ----------------------------------------------------------------------------- YAML with lines
+
+
+def _key_lines(node: yaml.Node, prefix: str = "", out: Optional[Dict[str, int]] = None) -> Dict[str, int]:
+    """Map every key path (`neftune.scale`, `datasets[0].path`) to its 1-based line.
+    yaml.compose keeps source marks on each node, which safe_load throws away."""
+    if out is None:
+        out = {"": 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            out[path] = key_node.start_mark.line + 1
+            _key_lines(value_node, path, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = f"{prefix}[{i}]"
+            out[path] = item.start_mark.line + 1
+            _key_lines(item, path, out)
+    return out
+
+
+def _path_str(parts) -> str:
+    s = ""
+    for p in parts:
+        s += f"[{p}]" if isinstance(p, int) else (f".{p}" if s else str(p))
+    return s
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _describe(value: Any) -> str:
+    return f"{_type_name(value)} {value!r}" if not isinstance(value, (dict, list)) else _type_name(value)
+
+
+def _subschema(schema: dict, parts) -> dict:
+    """The schema node for a key path (to find allowed keys for a did-you-mean)."""
+    node = schema
+    for p in parts:
+        if isinstance(p, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(p, {})
+    return node
+
+
+def _error_message(err: jsonschema.ValidationError, schema: dict) -> Tuple[str, str]:
+    """(key path, human message) for one schema violation."""
+    parts = list(err.absolute_path)
+    key = _path_str(parts)
+    v = err.validator
+    if v == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return key, f"expected {want}, got {_describe(err.instance)}"
+    if v == "enum":
+        allowed = ", ".join(json.dumps(x) if not isinstance(x, str) else x for x in err.validator_value)
+        return key, f"must be one of {allowed}, got {_describe(err.instance)}"
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return _path_str(parts + [missing]), "required key is missing"
+    if v == "additionalProperties":
+        allowed = list(_subschema(schema, parts).get("properties", {}).keys())
+        extras = [k for k in err.instance if k not in allowed]
+        unknown = extras[0] if extras else "?"
+        hint = difflib.get_close_matches(unknown, allowed, n=1, cutoff=0.6)
+        msg = f"unknown key '{unknown}'"
+        msg += f"; did you mean '{hint[0]}'?" if hint else f"; allowed keys: {', '.join(allowed)}"
+        return _path_str(parts + [unknown]), msg
+    if v in ("minimum", "exclusiveMinimum", "minLength", "minItems", "maximum"):
+        words = {"minimum": "must be >=", "exclusiveMinimum": "must be >", "maximum": "must be <=",
+                 "minLength": "must have at least this many characters:", "minItems": "must have at least this many items:"}
+        return key, f"{words[v]} {err.validator_value}, got {_describe(err.instance)}"
+    return key, err.message
+
+
+def _fill_defaults(data: dict, schema: dict) -> None:
+    for name, prop in schema.get("properties", {}).items():
+        if name not in data and "default" in prop:
+            data[name] = prop["default"]
+        if prop.get("type") == "object" and "properties" in prop:
+            data.setdefault(name, {})
+            if isinstance(data[name], dict):
+                _fill_defaults(data[name], prop)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def load_config(path: str, check_files: bool = True) -> RunConfig:
+    """Read, validate and resolve a run config. Raises InputError naming file, line and key."""
+    path = os.path.abspath(path)
+    shown = path
+    if not os.path.isfile(path):
+        raise InputError(f"{shown}: config file not found", Where(file=path))
+    with open(path, "r", encoding="utf-8") as f:
+        text = f.read()
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise InputError(f"{shown}:{line or 1}: invalid YAML: {problem}", Where(file=path, line=line))
+    lines = _key_lines(root) if root is not None else {"": 1}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{shown}:1: the config must be a mapping of keys to values, got {_type_name(data)}",
+                         Where(file=path, line=1))
+
+    schema = load_schema("run-config.schema.json")
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: lines.get(_path_str(list(e.absolute_path)), 0))
+    if errors:
+        messages = []
+        first_where = None
+        for err in errors:
+            key, msg = _error_message(err, schema)
+            # A missing key has no line of its own: point at its parent mapping.
+            line = lines.get(key) or lines.get(_path_str(list(err.absolute_path))) or 1
+            messages.append(f"{shown}:{line}: {key or '(top level)'}: {msg}")
+            if first_where is None:
+                first_where = Where(file=path, line=line, field=key or None)
+        raise InputError("\n".join(messages), first_where)
+
+    _fill_defaults(data, schema)
+    folder = os.path.dirname(path)
+    datasets = []
+    for i, d in enumerate(data["datasets"]):
+        ds_path = os.path.normpath(os.path.join(folder, os.path.expanduser(d["path"])))
+        key = f"datasets[{i}].path"
+        if check_files and not os.path.isfile(ds_path):
+            raise InputError(f"{shown}:{lines.get(key, 1)}: {key}: dataset file not found: {ds_path}",
+                             Where(file=path, line=lines.get(key), field=key))
+        datasets.append(DatasetSpec(path=ds_path, type=d["type"]))
+
+    base_model = data["base_model"]
+    if base_model != DEFAULT_MODEL_ID:
+        # A local folder, relative to the config file (a hub id other than the built-in one is
+        # not downloaded: the trainer works from local files only).
+        base_model = os.path.normpath(os.path.join(folder, os.path.expanduser(base_model)))
+
+    cfg = RunConfig(
+        base_model=base_model,
+        datasets=datasets,
+        neftune=NoiseOptions(**data["neftune"]),
+        config_path=path,
+        lines=lines,
+        **{k: v for k, v in data.items() if k not in ("base_model", "datasets", "neftune")},
+    )
+    return cfg
+
+
+def dump_resolved(cfg: RunConfig, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"# Resolved from {cfg.config_path}: every default filled in, paths absolute.\n")
+        yaml.safe_dump(cfg.to_json(), f, sort_keys=False)
