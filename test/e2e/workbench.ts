@@ -1,0 +1,316 @@
+// Page objects for the VS Code workbench as code-server serves it (VS Code 1.100).
+// Selectors are kept here, in one place, so a VS Code update touches one file.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
+
+
+export interface Notification {
+  message: string;
+  source: string;
+  buttons: string[];
+  progress: boolean;
+}
+
+export class Workbench {
+  readonly page: Page;
+  readonly scenario: string;
+  readonly artifacts: string;
+  private shot = 0;
+  readonly screenshots: string[] = [];
+
+  constructor(page: Page, scenario: string, artifacts: string) {
+    this.page = page;
+    this.scenario = scenario;
+    this.artifacts = artifacts;
+  }
+
+  // ------------------------------------------------------------------ basics
+
+  async ready(timeoutMs = 60_000): Promise<void> {
+    await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: timeoutMs });
+    // The activity bar and status bar are painted once the workbench is restored.
+    await this.page.locator('.part.activitybar').waitFor({ state: 'visible', timeout: timeoutMs });
+    await this.page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: timeoutMs });
+  }
+
+  /** A PNG of the whole window, test/e2e/artifacts/<scenario>--NN-<name>.png. */
+  async screenshot(name: string): Promise<string> {
+    mkdirSync(this.artifacts, { recursive: true });
+    this.shot += 1;
+    const safe = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const file = join(this.artifacts, `${this.scenario}--${String(this.shot).padStart(2, '0')}-${safe}.png`);
+    await this.page.screenshot({ path: file });
+    this.screenshots.push(file);
+    return file;
+  }
+
+  /** Close any open quick input (palette, quick pick). */
+  async escape(): Promise<void> {
+    await this.page.keyboard.press('Escape');
+  }
+
+  // ------------------------------------------------------------------ command palette, quick pick
+
+  get quickInput(): Locator {
+    return this.page.locator('.quick-input-widget');
+  }
+
+  private async openPalette(): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
+      await this.page.keyboard.press('F1');
+      try {
+        await this.quickInput.waitFor({ state: 'visible', timeout: 5_000 });
+        return;
+      } catch {
+        // The first F1 sometimes lands before the keybinding service is ready.
+      }
+    }
+    throw new Error('the command palette did not open');
+  }
+
+  /** Run a command from the palette by its full title, e.g. "NEFTune: Start NEFTune run". */
+  async runCommand(title: string): Promise<void> {
+    await this.openPalette();
+    const box = this.quickInput.locator('input');
+    await box.fill(`>${title}`);
+    const row = this.quickInput
+      .locator('.monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: title }) })
+      .first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 15_000 });
+    } catch {
+      const rows = await this.quickInput.locator('.monaco-list-row').allInnerTexts();
+      await this.escape();
+      throw new Error(`command "${title}" not in the palette; rows: ${JSON.stringify(rows)}`);
+    }
+    // Pick the row whose label is exactly the title (the palette also matches fuzzily).
+    const rows = this.quickInput.locator('.monaco-list-row');
+    const n = await rows.count();
+    for (let i = 0; i < n; i++) {
+      const label = (await rows.nth(i).locator('.label-name').first().innerText()).trim();
+      if (label === title) {
+        await rows.nth(i).click();
+        return;
+      }
+    }
+    await row.click();
+  }
+
+  /** Items of the open quick pick (their labels). */
+  async quickPickItems(): Promise<string[]> {
+    await this.quickInput.waitFor({ state: 'visible' });
+    await this.quickInput.locator('.monaco-list-row').first().waitFor({ state: 'visible' });
+    return (await this.quickInput.locator('.monaco-list-row .label-name').allInnerTexts()).map((s) => s.trim());
+  }
+
+  /** Choose the quick pick item whose label (or description) contains `text`. */
+  async pick(text: string): Promise<void> {
+    await this.quickInput.waitFor({ state: 'visible' });
+    const row = this.quickInput.locator('.monaco-list-row', { hasText: text }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 15_000 });
+    } catch {
+      const rows = await this.quickInput.locator('.monaco-list-row').allInnerTexts();
+      throw new Error(`quick pick has no item "${text}"; items: ${JSON.stringify(rows)}`);
+    }
+    await row.click();
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /** Open a workspace file by its relative path (Quick Open). */
+  async openFile(relPath: string): Promise<void> {
+    await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
+    await this.page.keyboard.press('Control+P');
+    await this.quickInput.waitFor({ state: 'visible' });
+    await this.quickInput.locator('input').fill(relPath);
+    const name = relPath.split('/').pop()!;
+    await this.quickInput.locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible' });
+    await this.page.keyboard.press('Enter');
+    await this.tab(name).waitFor({ state: 'visible' });
+  }
+
+  /** An editor tab by (the start of) its title. */
+  tab(title: string): Locator {
+    return this.page.locator('.tabs-container .tab', { has: this.page.locator('.label-name', { hasText: title }) }).first();
+  }
+
+  // ------------------------------------------------------------------ activity bar, views, trees
+
+  /** The activity bar entry of a view container, by its title (e.g. "NEFTune"). */
+  activityBarItem(title: string): Locator {
+    return this.page
+      .locator('.part.activitybar .action-item')
+      .filter({ has: this.page.locator(`a.action-label[aria-label="${title}"], a.action-label[aria-label^="${title} ("]`) })
+      .first();
+  }
+
+  /** Open a view container in the side bar by clicking its activity bar entry (no-op when open). */
+  async openViewContainer(title: string): Promise<void> {
+    const item = this.activityBarItem(title);
+    await item.waitFor({ state: 'visible', timeout: 30_000 });
+    const checked = await item.getAttribute('aria-selected').catch(() => null);
+    const active = (await item.getAttribute('class'))?.includes('checked') || checked === 'true';
+    if (!active) await item.click();
+    await this.page
+      .locator('.part.sidebar .composite.title h2', { hasText: title })
+      .first()
+      .waitFor({ state: 'visible' })
+      .catch(() => undefined);
+  }
+
+  /** Titles of the views shown in the side bar (pane headers). */
+  async sideBarViewTitles(): Promise<string[]> {
+    const headers = this.page.locator('.part.sidebar .pane-header h3.title');
+    await headers.first().waitFor({ state: 'visible' });
+    return (await headers.allTextContents()).map((s) => s.trim());
+  }
+
+  /** A view pane (header + body) of the side bar by its title. */
+  view(title: string): Locator {
+    return this.page
+      .locator('.part.sidebar .split-view-view')
+      .filter({ has: this.page.locator('.pane-header h3.title', { hasText: new RegExp(`^${escapeRe(title)}$`, 'i') }) })
+      .first();
+  }
+
+  /** Expand a collapsed view pane. */
+  async expandView(title: string): Promise<void> {
+    const header = this.view(title).locator('.pane-header');
+    if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
+  }
+
+  /** Rows of a tree view (label and description). */
+  async treeItems(viewTitle: string): Promise<Array<{ label: string; description: string }>> {
+    const rows = this.view(viewTitle).locator('.monaco-list-row');
+    const n = await rows.count();
+    const out: Array<{ label: string; description: string }> = [];
+    for (let i = 0; i < n; i++) {
+      const r = rows.nth(i);
+      const label = (await r.locator('.label-name').first().innerText().catch(() => '')).trim();
+      const description = (await r.locator('.label-description').first().innerText().catch(() => '')).trim();
+      out.push({ label, description });
+    }
+    return out;
+  }
+
+  /** A tree item of a view by (part of) its label. */
+  treeItem(viewTitle: string, label: string | RegExp): Locator {
+    return this.view(viewTitle)
+      .locator('.monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: label }) })
+      .first();
+  }
+
+  async clickTreeItem(viewTitle: string, label: string | RegExp): Promise<void> {
+    await this.treeItem(viewTitle, label).click();
+  }
+
+  // ------------------------------------------------------------------ webviews
+
+  /**
+   * The content frame of a webview panel by its panel (tab) title. The panel's tab is
+   * activated first, so its webview is the visible one; code-server nests the content in
+   * iframe.webview > iframe#active-frame.
+   */
+  async webview(panelTitle: string, timeoutMs = 30_000): Promise<FrameLocator> {
+    const tab = this.tab(panelTitle);
+    await tab.waitFor({ state: 'visible', timeout: timeoutMs });
+    await tab.click();
+    const outer = this.page.locator('iframe.webview.ready:visible').first();
+    await outer.waitFor({ state: 'visible', timeout: timeoutMs });
+    const inner = outer.contentFrame().locator('iframe#active-frame');
+    await inner.waitFor({ state: 'attached', timeout: timeoutMs });
+    return inner.contentFrame();
+  }
+
+  /** Titles of all editor tabs. */
+  async tabTitles(): Promise<string[]> {
+    return (await this.page.locator('.tabs-container .tab .label-name').allInnerTexts()).map((s) => s.trim());
+  }
+
+  // ------------------------------------------------------------------ notifications
+
+  /** Notification toasts now on screen (message, source, buttons, whether it shows progress). */
+  async notifications(): Promise<Notification[]> {
+    const toasts = this.page.locator('.notifications-toasts .notification-list-item');
+    const n = await toasts.count();
+    const out: Notification[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = toasts.nth(i);
+      if (!(await t.isVisible().catch(() => false))) continue;
+      const message = (await t.locator('.notification-list-item-message').innerText().catch(() => '')).trim();
+      const source = (await t.locator('.notification-list-item-source').innerText().catch(() => '')).trim();
+      const buttons = (await t.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map((s) => s.trim());
+      const progress = await t
+        .locator('.monaco-progress-container')
+        .evaluate((el) => !el.classList.contains('done') && getComputedStyle(el).display !== 'none')
+        .catch(() => false);
+      out.push({ message, source, buttons, progress });
+    }
+    return out;
+  }
+
+  /** A notification toast whose message contains `text`. */
+  notification(text: string | RegExp): Locator {
+    return this.page
+      .locator('.notifications-toasts .notification-list-item')
+      .filter({ has: this.page.locator('.notification-list-item-message', { hasText: text }) })
+      .first();
+  }
+
+  /** Click a button (e.g. "Cancel") of the notification whose message contains `text`. */
+  async clickNotificationButton(text: string | RegExp, button: string): Promise<void> {
+    const toast = this.notification(text);
+    await toast.waitFor({ state: 'visible' });
+    await toast.hover();
+    await toast.locator('.monaco-button', { hasText: button }).first().click();
+  }
+
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications').catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ status bar
+
+  /** Texts of all status bar items. */
+  async statusBarTexts(): Promise<string[]> {
+    const items = this.page.locator('.part.statusbar .statusbar-item');
+    return (await items.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim()).filter(Boolean);
+  }
+
+  /** The status bar item whose text contains `text`. */
+  statusBarItem(text: string | RegExp): Locator {
+    return this.page.locator('.part.statusbar .statusbar-item', { hasText: text }).first();
+  }
+
+  // ------------------------------------------------------------------ panel (Problems, Output)
+
+  /** Open the Problems panel and return its rows (message text with location). */
+  async problems(): Promise<Array<{ text: string; aria: string }>> {
+    await this.runCommand('View: Focus Problems (Errors, Warnings, Infos)').catch(async () => {
+      await this.page.keyboard.press('Control+Shift+M');
+    });
+    const panel = this.page.locator('.part.panel .markers-panel');
+    await panel.waitFor({ state: 'visible' });
+    const rows = panel.locator('.monaco-list-row');
+    const n = await rows.count();
+    const out: Array<{ text: string; aria: string }> = [];
+    for (let i = 0; i < n; i++) {
+      const r = rows.nth(i);
+      out.push({
+        text: (await r.innerText()).replace(/\s+/g, ' ').trim(),
+        aria: (await r.getAttribute('aria-label')) ?? '',
+      });
+    }
+    return out;
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
