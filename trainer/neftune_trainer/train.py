@@ -1,0 +1,347 @@
+"""The training loop. Read it top to bottom:
+
+    1. device and precision (accelerate)     5. optimizer and LR schedule
+    2. model and tokenizer                    6. resume from a checkpoint
+    3. data: read, render, tokenize           7. the loop, with NEFTune noise on the embeddings
+    4. batches: length-grouped, padded        8. final checkpoint, `finished`
+
+Shapes: B = micro_batch_size, L = padded length of the batch (<= sequence_len), d = hidden size,
+V = vocabulary size. accelerate is the distributed engine: under `accelerate launch` / torchrun
+each process takes its share of every optimizer step's micro-batches; only the main process
+writes events and checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import nullcontext
+import random
+import signal
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint,
+                         restore_rng, save_checkpoint)
+from .config import RunConfig, dump_resolved
+from .data import read_alpaca
+from .errors import InputError, Where
+from .events import EventWriter
+from .models import load_model, resolve_model_folder
+from .neftune import NEFTune
+from .prompting import IGNORE_INDEX, Tokenized, resolve_template, tokenize_dataset
+
+# Micro-batches are formed by sorting examples by length within shuffled "mega-batches" of this
+# many micro-batches: similar lengths share a batch (little padding) while the order stays random.
+MEGA_BATCH_FACTOR = 50
+
+
+# ----------------------------------------------------------------------------- stop signals
+
+
+class StopFlag:
+    """SIGINT/SIGTERM: finish the current optimizer step, checkpoint, write `stopped`, exit 0.
+    A second signal exits at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. called from a test thread)
+                pass
+
+    def uninstall(self) -> None:
+        for sig, prev in self._previous.items():
+            signal.signal(sig, prev)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            os._exit(128 + signum)
+        self.requested = True
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def plan_epoch(lengths: List[int], micro_batch_size: int, seed: int, epoch: int) -> List[List[int]]:
+    """The epoch's micro-batches (lists of example indices). A pure function of (seed, epoch), so a
+    resumed run replays exactly the same batches."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    mega = micro_batch_size * MEGA_BATCH_FACTOR
+    batches = []
+    for start in range(0, len(order), mega):
+        chunk = sorted(order[start:start + mega], key=lambda i: -lengths[i])
+        batches += [chunk[j:j + micro_batch_size] for j in range(0, len(chunk), micro_batch_size)]
+    rng.shuffle(batches)
+    # The longest batch first: if it does not fit in memory, fail at step 1, not after an hour.
+    longest = max(range(len(batches)), key=lambda b: max(lengths[i] for i in batches[b]))
+    batches.insert(0, batches.pop(longest))
+    return batches
+
+
+def collate(examples: List[Tokenized], pad_id: int) -> dict:
+    """Pad dynamically to the longest example of the batch (right padding)."""
+    L = max(len(e.input_ids) for e in examples)
+    B = len(examples)
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)  # (B, L)
+    labels = torch.full((B, L), IGNORE_INDEX, dtype=torch.long)  # (B, L)
+    attention_mask = torch.zeros((B, L), dtype=torch.long)  # (B, L), 1 = real token
+    for i, e in enumerate(examples):
+        n = len(e.input_ids)
+        input_ids[i, :n] = torch.tensor(e.input_ids)
+        labels[i, :n] = torch.tensor(e.labels)
+        attention_mask[i, :n] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+def n_loss_tokens(examples: List[Tokenized]) -> int:
+    # Position t predicts token t+1: the first label of each example is never a target.
+    return sum(sum(1 for l in e.labels[1:] if l != IGNORE_INDEX) for e in examples)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def pick_device(cfg: RunConfig) -> str:
+    want = cfg.device
+    if want == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if want == "cuda" and not torch.cuda.is_available():
+        raise InputError("device: cuda was requested but torch sees no CUDA GPU", cfg.where("device"))
+    if want == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise InputError("device: mps was requested but it is not available", cfg.where("device"))
+    return want
+
+
+def use_bf16(cfg: RunConfig, device: str) -> bool:
+    if cfg.bf16 == "auto":
+        # CUDA with native bf16 (Ampere+); on CPU bf16 matmuls are several times faster than fp32
+        # (oneDNN/AMX). MPS autocast support for bf16 is patchy: off.
+        return (device == "cuda" and torch.cuda.is_bf16_supported()) or device == "cpu"
+    return bool(cfg.bf16)
+
+
+@dataclass
+class RunResult:
+    step: int
+    loss: Optional[float]
+    checkpoint: Optional[str]
+    stopped: bool
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = False) -> RunResult:
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # stdout carries events; keep stderr readable too
+    stop = StopFlag()
+    stop.install()
+    try:
+        return _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler)
+    finally:
+        stop.uninstall()
+
+
+def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> RunResult:
+    # -- 1. device and precision --------------------------------------------------------------
+    device = pick_device(cfg)
+    bf16 = use_bf16(cfg, device)
+    accelerator = Accelerator(cpu=(device == "cpu"), mixed_precision="bf16" if bf16 else "no")
+    W = accelerator.num_processes
+    is_main = accelerator.is_main_process
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+
+    ckpt = None
+    if resume:
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            events.log("--resume: no complete checkpoint in the run folder; starting from the beginning", "warning")
+        else:
+            ckpt = load_checkpoint(path)
+    elif list_checkpoints(run_dir):
+        raise InputError(f"{run_dir} already holds a run with checkpoints; pass --resume to continue it, "
+                         "or choose a new --run-dir", Where(file=run_dir))
+
+    # -- 2. model and tokenizer ---------------------------------------------------------------
+    # fp32 master weights; autocast runs the matmuls in bf16 when enabled.
+    folder, use_safetensors = resolve_model_folder(cfg.base_model, cfg.allow_pickle, cfg.where("base_model"),
+                                                   log=events.log)
+    if ckpt is not None:
+        folder, use_safetensors = ckpt.path, True  # the checkpoint is a full model folder
+    loaded = load_model(folder, use_safetensors, cfg.trust_remote_code, name=os.path.basename(cfg.base_model))
+    model, tokenizer = loaded.model, loaded.tokenizer
+    model.train()  # from_pretrained returns eval mode, and NEFTune only acts in training mode
+
+    # -- 3. data ------------------------------------------------------------------------------
+    template = resolve_template(tokenizer, cfg.chat_template)
+    raw = []
+    for ds in cfg.datasets:
+        raw += read_alpaca(ds.path)
+    data = tokenize_dataset(raw, tokenizer, template, cfg.sequence_len, cfg.truncation, cfg.train_on_inputs)
+    if data.n_truncated or data.n_dropped:
+        events.log(f"{len(raw)} examples: {data.n_truncated} truncated to sequence_len {cfg.sequence_len}, "
+                   f"{data.n_dropped} dropped (too long or no response tokens left)", "warning")
+    if not data.examples:
+        raise InputError(f"no usable examples left after tokenization (sequence_len {cfg.sequence_len})",
+                         cfg.where("sequence_len"))
+    examples = data.examples
+    lengths = [len(e.input_ids) for e in examples]
+
+    # -- 4. steps -----------------------------------------------------------------------------
+    # One optimizer step consumes G = gradient_accumulation_steps * world_size micro-batches; steps
+    # never straddle an epoch, so (epoch, micro-batch range) is a pure function of the step number.
+    G = cfg.gradient_accumulation_steps * W
+    micro_per_epoch = math.ceil(len(examples) / cfg.micro_batch_size)
+    steps_per_epoch = math.ceil(micro_per_epoch / G)
+    total_steps = cfg.max_steps if cfg.max_steps else max(1, math.ceil(cfg.num_epochs * steps_per_epoch))
+    plans = {}
+
+    def step_batches(step: int) -> List[List[int]]:
+        """All processes' micro-batches of optimizer step `step` (0-based)."""
+        epoch, k = divmod(step, steps_per_epoch)
+        if epoch not in plans:
+            plans.clear()
+            plans[epoch] = plan_epoch(lengths, cfg.micro_batch_size, cfg.seed, epoch)
+        return plans[epoch][k * G:(k + 1) * G]
+
+    # -- 5. optimizer and LR schedule ---------------------------------------------------------
+    # No weight decay on biases and norm weights (1-D tensors), as usual.
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+    sched_name = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}[cfg.lr_scheduler]
+    scheduler = get_scheduler(sched_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=total_steps)
+    # The scheduler is not prepared: accelerate would step it once per process.
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    # -- 6. resume ----------------------------------------------------------------------------
+    start_step = 0
+    neft = NEFTune(model, alpha=cfg.neftune_noise_alpha, distribution=cfg.neftune.distribution,
+                   scale=cfg.neftune.scale, schedule=cfg.neftune.schedule, total_steps=total_steps,
+                   seed=cfg.seed + 1)
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt.optimizer)
+        scheduler.load_state_dict(ckpt.scheduler)
+        restore_rng(ckpt.rng)
+        if ckpt.rng.get("noise") is not None:
+            neft.set_state(ckpt.rng["noise"])
+        start_step = ckpt.state.step
+
+    n_params = sum(p.numel() for p in model.parameters())
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    resolved = cfg.to_json()
+    if is_main:
+        dump_resolved(cfg, os.path.join(run_dir, "config.yaml"))
+    started = dict(run_id=os.path.basename(os.path.abspath(run_dir)), config=resolved,
+                   model={"name": loaded.name, "parameters": n_params, "trainable_parameters": n_trainable},
+                   device=str(accelerator.device) + (" (bf16 autocast)" if bf16 else ""), world_size=W,
+                   total_steps=total_steps)
+    if ckpt is not None:
+        started["resumed_from_step"] = start_step
+    events.emit("run_started", **started)
+
+    def checkpoint(step: int, loss: Optional[float]) -> Optional[str]:
+        accelerator.wait_for_everyone()
+        rel = None
+        if is_main:
+            state = TrainerState(step=step, epoch=step / steps_per_epoch, total_steps=total_steps,
+                                 micro_batches_done=step * G, seed=cfg.seed, last_loss=loss)
+            rel = save_checkpoint(run_dir, state, accelerator.unwrap_model(model), tokenizer, optimizer, scheduler,
+                                  neft.get_state(), cfg.save_total_limit)
+            events.emit("checkpoint", step=step, path=rel)
+        return rel
+
+    # -- 7. the loop --------------------------------------------------------------------------
+    pad_id = tokenizer.pad_token_id
+    rank = accelerator.process_index
+    step = start_step
+    last_loss: Optional[float] = None
+    last_saved: Optional[int] = None
+    last_ckpt: Optional[str] = None
+    # Sums over the current logging interval.
+    log_loss, log_steps, log_tokens, log_time = 0.0, 0, 0, 0.0
+
+    with neft:
+        while step < total_steps:
+            t0 = time.perf_counter()
+            group = step_batches(step)  # this step's micro-batches, all processes
+            mine = group[rank::W]  # this process's share
+            # Normalize by the response tokens of the whole step (all processes), so accumulating
+            # micro-batches of different sizes gives exactly the gradient of the mean token loss.
+            # DDP averages gradients over processes, hence the factor W.
+            step_tokens = sum(n_loss_tokens([examples[i] for i in b]) for b in group)
+            loss_sum = torch.zeros((), device=accelerator.device)
+            real_tokens = torch.zeros((), device=accelerator.device)
+            for j, idx in enumerate(mine):
+                batch = {k: v.to(accelerator.device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
+                neft.set_batch(batch["attention_mask"], step)  # the hook needs the real lengths
+                sync = j == len(mine) - 1
+                with (accelerator.no_sync(model) if not sync and W > 1 else nullcontext()):
+                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
+                    ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),  # (B*(L-1), V)
+                                         batch["labels"][:, 1:].reshape(-1),  # (B*(L-1),) next-token targets
+                                         ignore_index=IGNORE_INDEX, reduction="sum")
+                    accelerator.backward(ce * W / max(step_tokens, 1))
+                loss_sum += ce.detach()
+                real_tokens += batch["attention_mask"].sum()
+            clip = cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")
+            grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), clip))
+            lr = scheduler.get_last_lr()[0]  # the LR this step used
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+
+            if W > 1:
+                loss_sum = accelerator.reduce(loss_sum, "sum")
+                real_tokens = accelerator.reduce(real_tokens, "sum")
+            loss = float(loss_sum) / max(step_tokens, 1)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss} at step {step}: lower learning_rate "
+                                         "(or raise warmup_steps, or set max_grad_norm)")
+            last_loss = loss
+            log_loss += loss
+            log_steps += 1
+            log_tokens += int(real_tokens)
+            log_time += time.perf_counter() - t0
+
+            if step % cfg.logging_steps == 0 or step == total_steps:
+                events.emit("step", step=step, total_steps=total_steps, epoch=round(step / steps_per_epoch, 6),
+                            loss=log_loss / log_steps, lr=lr, grad_norm=grad_norm,
+                            tokens_per_s=log_tokens / max(log_time, 1e-9),
+                            noise_alpha=neft.state.alpha, noise_norm=neft.pop_norm())
+                log_loss, log_steps, log_tokens, log_time = 0.0, 0, 0, 0.0
+
+            if stop.requested:
+                rel = checkpoint(step, last_loss)
+                events.emit("stopped", step=step, checkpoint=rel)
+                return RunResult(step, last_loss, rel, stopped=True)
+            if cfg.save_steps and step % cfg.save_steps == 0 and step < total_steps:
+                last_ckpt, last_saved = checkpoint(step, last_loss), step
+
+    # -- 8. final checkpoint ------------------------------------------------------------------
+    if last_saved != step:
+        last_ckpt = checkpoint(step, last_loss)
+    events.emit("finished", step=step, loss=last_loss, checkpoint=last_ckpt)
+    return RunResult(step, last_loss, last_ckpt, stopped=False)
