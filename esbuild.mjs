@@ -1,0 +1,45 @@
+// One bundle for the extension host, one per webview (DESIGN.md section 5).
+import * as esbuild from 'esbuild';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  minify: production,
+  sourcemap: !production,
+  logLevel: 'info',
+};
+
+const builds = [
+  {
+    ...common,
+    entryPoints: ['src/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    // vscode is provided by the host; onnxruntime-node is a native module loaded at run time.
+    external: ['vscode', 'onnxruntime-node'],
+  },
+  {
+    ...common,
+    entryPoints: { dashboard: 'webview/dashboard/main.ts' },
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: { dashboard: 'webview/dashboard/dashboard.css' },
+    outdir: 'dist/webview',
+  },
+];
+
+if (watch) {
+  const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
+  await Promise.all(contexts.map((c) => c.watch()));
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

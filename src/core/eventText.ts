@@ -1,0 +1,38 @@
+// One readable line per trainer event, for the output channel and the terminal.
+import type { TrainerEvent } from '../protocol/events';
+
+function num(x: number, digits = 4): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : x.toFixed(digits).replace(/\.?0+$/, '');
+}
+
+export function describeEvent(e: TrainerEvent): string {
+  switch (e.type) {
+    case 'run_started':
+      return `run ${e.run_id} started on ${e.device}: ${e.model.name} (${e.model.trainable_parameters.toLocaleString('en-US')} trainable of ${e.model.parameters.toLocaleString('en-US')} parameters)${e.total_steps ? `, ${e.total_steps} steps` : ''}`;
+    case 'step':
+      return `step ${e.step}/${e.total_steps}  loss ${num(e.loss)}  lr ${num(e.lr)}  grad_norm ${num(e.grad_norm, 3)}  ${Math.round(e.tokens_per_s)} tok/s  noise alpha ${num(e.noise_alpha, 2)} norm ${num(e.noise_norm, 3)}`;
+    case 'checkpoint':
+      return `checkpoint at step ${e.step}: ${e.path}`;
+    case 'log':
+      return e.message;
+    case 'error': {
+      const w = e.where;
+      const at = w ? [w.file, w.line, w.field].filter((x) => x !== undefined).join(':') : '';
+      return `error: ${e.message}${at ? ` (at ${at})` : ''}`;
+    }
+    case 'finished':
+      return `finished at step ${e.step}${e.loss !== null ? `, loss ${num(e.loss)}` : ''}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;
+    case 'stopped':
+      return `stopped at step ${e.step}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}

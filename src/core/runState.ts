@@ -1,0 +1,140 @@
+// Reduces a run's event stream to what the UI shows: status, progress, last loss, failure.
+// Pure: the same events always give the same summary, whoever reads them and whenever.
+import type { TrainerEvent } from '../protocol/events';
+import type { RunStatus, RunSummary } from '../protocol/runSummary';
+import type { StepSeries } from '../protocol/dashboardMessages';
+
+export interface ProcessInfo {
+  /** Whether the trainer process is alive now (null: unknown, e.g. no pid file). */
+  readonly alive: boolean | null;
+  /** Exit code when this host saw the process exit. */
+  readonly exitCode?: number | null;
+  /** A stop was requested (SIGINT sent) and the process has not ended yet. */
+  readonly stopRequested?: boolean;
+}
+
+export class RunState {
+  private status: RunStatus = 'starting';
+  private step = 0;
+  private totalSteps: number | null = null;
+  private epoch: number | null = null;
+  private lastLoss: number | null = null;
+  private noiseAlpha: number | null = null;
+  private device: string | null = null;
+  private modelName: string | null = null;
+  private startedAt: number | null = null;
+  private endedAt: number | null = null;
+  private checkpoints: string[] = [];
+  private failure: string | null = null;
+  /** (time, step) of recent step events, for the ETA. */
+  private pace: Array<[number, number]> = [];
+  readonly series: StepSeries = { step: [], loss: [], lr: [], gradNorm: [], tokensPerS: [], noiseNorm: [] };
+
+  constructor(readonly runId: string) {}
+
+  apply(events: readonly TrainerEvent[]): void {
+    for (const e of events) this.applyOne(e);
+  }
+
+  private applyOne(e: TrainerEvent): void {
+    switch (e.type) {
+      case 'run_started': {
+        this.status = 'running';
+        this.startedAt ??= e.time;
+        this.device = e.device;
+        this.modelName = e.model.name;
+        this.totalSteps = e.total_steps ?? this.totalSteps;
+        const alpha = e.config['neftune_noise_alpha'];
+        this.noiseAlpha = typeof alpha === 'number' ? alpha : 0;
+        this.endedAt = null;
+        this.failure = null;
+        break;
+      }
+      case 'step': {
+        // A resumed run repeats no step; if it ever did, drop the stale tail so the curve stays a function of step.
+        const s = this.series;
+        while (s.step.length && (s.step[s.step.length - 1] ?? 0) >= e.step) {
+          for (const arr of Object.values(s) as number[][]) arr.pop();
+        }
+        s.step.push(e.step);
+        s.loss.push(e.loss);
+        s.lr.push(e.lr);
+        s.gradNorm.push(e.grad_norm);
+        s.tokensPerS.push(e.tokens_per_s);
+        s.noiseNorm.push(e.noise_norm);
+        this.step = e.step;
+        this.totalSteps = e.total_steps;
+        this.epoch = e.epoch;
+        this.lastLoss = e.loss;
+        this.noiseAlpha = e.noise_alpha;
+        this.pace.push([e.time, e.step]);
+        if (this.pace.length > 20) this.pace.shift();
+        break;
+      }
+      case 'checkpoint':
+        if (!this.checkpoints.includes(e.path)) this.checkpoints.push(e.path);
+        break;
+      case 'finished':
+        this.status = 'finished';
+        this.step = Math.max(this.step, e.step);
+        if (e.loss !== null) this.lastLoss = e.loss;
+        this.endedAt = e.time;
+        break;
+      case 'stopped':
+        this.status = 'stopped';
+        this.endedAt = e.time;
+        break;
+      case 'error': {
+        this.status = 'failed';
+        this.endedAt = e.time;
+        const w = e.where;
+        const at = w ? [w.file, w.line, w.field].filter((x) => x !== undefined).join(':') : '';
+        this.failure = at ? `${e.message} (${at})` : e.message;
+        break;
+      }
+      case 'log':
+        break;
+    }
+  }
+
+  /** The summary, combining the events with what is known about the process. */
+  summary(proc: ProcessInfo = { alive: null }): RunSummary {
+    let status = this.status;
+    let failure = this.failure;
+    const ended = status === 'finished' || status === 'stopped' || status === 'failed';
+    if (!ended) {
+      if (proc.alive === false) {
+        // The trainer always writes a final event; no final event means it died.
+        status = 'failed';
+        const code = proc.exitCode;
+        failure = `process exited without finishing${code !== undefined && code !== null ? ` (exit code ${code})` : ''}`;
+      } else if (proc.stopRequested) {
+        status = 'stopping';
+      }
+    }
+    return {
+      runId: this.runId,
+      status,
+      step: this.step,
+      totalSteps: this.totalSteps,
+      epoch: this.epoch,
+      lastLoss: this.lastLoss,
+      noiseAlpha: this.noiseAlpha,
+      device: this.device,
+      modelName: this.modelName,
+      startedAt: this.startedAt,
+      endedAt: this.endedAt,
+      etaSeconds: status === 'running' ? this.eta() : null,
+      checkpoints: [...this.checkpoints],
+      failure,
+    };
+  }
+
+  private eta(): number | null {
+    const first = this.pace[0];
+    const last = this.pace[this.pace.length - 1];
+    if (!first || !last || this.totalSteps === null || last[1] <= first[1]) return null;
+    const secondsPerStep = (last[0] - first[0]) / (last[1] - first[1]);
+    return Math.max(0, (this.totalSteps - this.step) * secondsPerStep);
+  }
+}

@@ -1,0 +1,36 @@
+// activate(): wires the pieces together, nothing else (DESIGN.md section 3).
+import * as vscode from 'vscode';
+import { registerCommands } from './vscode/commands';
+import { ConfigDiagnostics } from './vscode/configDiagnostics';
+import { DashboardPanel } from './vscode/dashboardPanel';
+import { DatasetsView } from './vscode/datasetsView';
+import { RunManager } from './vscode/runManager';
+import { RunsView } from './vscode/runsView';
+import { RunStatusBar } from './vscode/statusBar';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('NEFTune', { log: true });
+  const runs = new RunManager(log);
+  const diagnostics = new ConfigDiagnostics();
+  const runsView = new RunsView(runs);
+  const datasetsView = new DatasetsView();
+  context.subscriptions.push(
+    log,
+    runs,
+    diagnostics,
+    runsView,
+    datasetsView,
+    new RunStatusBar(runs),
+    vscode.window.registerTreeDataProvider('neftune.runs', runsView),
+    vscode.window.registerTreeDataProvider('neftune.datasets', datasetsView),
+    DashboardPanel.registerSerializer(context.extensionUri, runs),
+    vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),
+    ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log }),
+  );
+  // Trainers outlive a window reload; follow the ones still running.
+  if (vscode.workspace.isTrusted) runs.reattach();
+}
+
+export function deactivate(): void {
+  // Nothing to do: trainers keep running detached, and a new window reattaches to them.
+}

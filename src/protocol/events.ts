@@ -1,0 +1,103 @@
+// Trainer events: one JSON object per line of RUN_DIR/events.jsonl.
+// The JSON Schema trainer/neftune_trainer/schemas/events.schema.json is the source of truth;
+// these types mirror it for TypeScript, and test/unit/events.test.ts checks that real trainer
+// output and the schema agree with them. No vscode import: shared with webviews.
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+interface EventBase {
+  readonly v: 1;
+  /** Unix seconds. */
+  readonly time: number;
+}
+
+export interface RunStartedEvent extends EventBase {
+  readonly type: 'run_started';
+  readonly run_id: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly model: { readonly name: string; readonly parameters: number; readonly trainable_parameters: number };
+  readonly device: string;
+  readonly world_size?: number;
+  readonly total_steps?: number;
+  readonly resumed_from_step?: number;
+}
+
+export interface StepEvent extends EventBase {
+  readonly type: 'step';
+  readonly step: number;
+  readonly total_steps: number;
+  readonly epoch: number;
+  readonly loss: number;
+  readonly lr: number;
+  readonly grad_norm: number;
+  /** Real (non-pad) tokens per second. */
+  readonly tokens_per_s: number;
+  /** Alpha in force at this step, after the schedule. */
+  readonly noise_alpha: number;
+  /** Mean over the batch's examples of the L2 norm of the noise actually added. */
+  readonly noise_norm: number;
+}
+
+export interface CheckpointEvent extends EventBase {
+  readonly type: 'checkpoint';
+  readonly step: number;
+  /** Relative to the run folder. */
+  readonly path: string;
+}
+
+export interface LogEvent extends EventBase {
+  readonly type: 'log';
+  readonly level: 'debug' | 'info' | 'warning' | 'error';
+  readonly message: string;
+}
+
+export interface ErrorWhere {
+  readonly file?: string;
+  readonly line?: number;
+  readonly field?: string;
+}
+
+export interface ErrorEvent extends EventBase {
+  readonly type: 'error';
+  readonly message: string;
+  readonly where: ErrorWhere | null;
+}
+
+export interface FinishedEvent extends EventBase {
+  readonly type: 'finished';
+  readonly step: number;
+  readonly loss: number | null;
+  readonly checkpoint: string | null;
+}
+
+export interface StoppedEvent extends EventBase {
+  readonly type: 'stopped';
+  readonly step: number;
+  readonly checkpoint: string | null;
+}
+
+export type TrainerEvent =
+  | RunStartedEvent
+  | StepEvent
+  | CheckpointEvent
+  | LogEvent
+  | ErrorEvent
+  | FinishedEvent
+  | StoppedEvent;
+
+export type TrainerEventType = TrainerEvent['type'];
+
+export const TRAINER_EVENT_TYPES: readonly TrainerEventType[] = [
+  'run_started',
+  'step',
+  'checkpoint',
+  'log',
+  'error',
+  'finished',
+  'stopped',
+];
+
+/** Events after which the trainer process exits. */
+export function isTerminalEvent(e: TrainerEvent): e is ErrorEvent | FinishedEvent | StoppedEvent {
+  return e.type === 'error' || e.type === 'finished' || e.type === 'stopped';
+}

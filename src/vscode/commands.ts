@@ -1,0 +1,101 @@
+// The extension's commands, as a table of id -> handler.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { formatProblems } from '../core/configValidation';
+import { CONFIG_GLOB, isRunConfig, type ConfigDiagnostics } from './configDiagnostics';
+import { DashboardPanel } from './dashboardPanel';
+import type { RunManager, RunRef } from './runManager';
+
+export interface CommandContext {
+  readonly extensionUri: vscode.Uri;
+  readonly runs: RunManager;
+  readonly diagnostics: ConfigDiagnostics;
+  readonly log: vscode.LogOutputChannel;
+}
+
+/** A run given as a tree node, a run id (status bar, messages), or picked from a list. */
+async function resolveRun(ctx: CommandContext, arg: unknown, filter: (status: string) => boolean, placeHolder: string): Promise<RunRef | undefined> {
+  if (typeof arg === 'string') return ctx.runs.findRun(arg);
+  if (arg && typeof arg === 'object' && 'ref' in arg) return (arg as { ref: RunRef }).ref;
+  const items = ctx.runs
+    .listRuns()
+    .map((ref) => ({ ref, s: ctx.runs.summary(ref) }))
+    .filter(({ s }) => filter(s.status))
+    .map(({ ref, s }) => ({ label: ref.runId, description: `${s.status} · step ${s.step}/${s.totalSteps ?? '?'}`, ref }));
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage('NEFTune: no matching runs.');
+    return undefined;
+  }
+  if (items.length === 1) return items[0]?.ref;
+  return (await vscode.window.showQuickPick(items, { placeHolder }))?.ref;
+}
+
+async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
+  if (arg instanceof vscode.Uri && isRunConfig(arg)) return arg;
+  const files = await vscode.workspace.findFiles(CONFIG_GLOB, '{**/node_modules/**,**/.neftune/**}', 200);
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (files.length === 0) {
+    void vscode.window.showWarningMessage(
+      'NEFTune: no run config (*.neftune.yaml) in this workspace. Write one next to your dataset (NEFTune Studio\'s examples/quickstart.neftune.yaml shows every key).',
+    );
+    return undefined;
+  }
+  // The active editor's config first, then by path.
+  files.sort((a, b) => Number(b.toString() === active?.toString()) - Number(a.toString() === active?.toString()) || a.fsPath.localeCompare(b.fsPath));
+  const items = files.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri }));
+  if (items.length === 1) return items[0]?.uri;
+  return (await vscode.window.showQuickPick(items, { placeHolder: 'Run config to start', matchOnDescription: true }))?.uri;
+}
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  const table: Record<string, (...args: unknown[]) => unknown> = {
+    'neftune.startRun': async (arg) => {
+      if (!vscode.workspace.isTrusted) {
+        void vscode.window.showWarningMessage('NEFTune: runs start only in a trusted workspace (they execute Python).');
+        return;
+      }
+      const uri = await pickConfig(arg);
+      if (!uri) return;
+      const doc = await vscode.workspace.openTextDocument(uri);
+      if (doc.isDirty) await doc.save();
+      const problems = ctx.diagnostics.validate(doc).filter((p) => p.severity === 'error');
+      if (problems.length) {
+        ctx.log.error(`${uri.fsPath} has ${problems.length} problem(s); no run started:\n${formatProblems(uri.fsPath, problems)}`);
+        const first = problems[0];
+        const pick = await vscode.window.showErrorMessage(
+          `NEFTune: ${path.basename(uri.fsPath)} has ${problems.length} problem(s), so no run started. ${first ? `Line ${first.start.line + 1}: ${first.message}` : ''}`,
+          'Show problems',
+        );
+        if (pick) {
+          const editor = await vscode.window.showTextDocument(doc);
+          if (first) editor.selection = new vscode.Selection(first.start.line, first.start.character, first.end.line, first.end.character);
+          void vscode.commands.executeCommand('workbench.actions.view.problems');
+        }
+        return;
+      }
+      try {
+        const ref = await ctx.runs.start(uri);
+        DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        ctx.log.error(message);
+        void vscode.window.showErrorMessage(`NEFTune: ${message}`, 'Open settings').then((p) => {
+          if (p) void vscode.commands.executeCommand('workbench.action.openSettings', 'neftune.pythonPath');
+        });
+      }
+    },
+    'neftune.stopRun': async (arg) => {
+      const ref = await resolveRun(ctx, arg, (s) => s === 'running' || s === 'starting' || s === 'stopping', 'Run to stop');
+      if (ref) await ctx.runs.stop(ref);
+    },
+    'neftune.openDashboard': async (arg) => {
+      const ref = await resolveRun(ctx, arg, () => true, 'Run to show');
+      if (ref) DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+    },
+    'neftune.openRunLog': async (arg) => {
+      const ref = await resolveRun(ctx, arg, () => true, 'Run whose log to open');
+      if (ref) await ctx.runs.openLog(ref);
+    },
+  };
+  return Object.entries(table).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
+}

@@ -1,0 +1,235 @@
+// Owns every run this window knows about: starts trainers, reattaches to running ones after a
+// reload, stops them, and tells the views when a run changes. The logic lives in core/; this
+// class adds only what needs VS Code (settings, progress, output channel, messages).
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { RunMonitor, type RunUpdate } from '../core/runMonitor';
+import { RunStore, LOG_FILE } from '../core/runStore';
+import { readAllEvents } from '../core/eventLog';
+import { RunState } from '../core/runState';
+import { startTrainer, stopTrainer, isTrainerAlive } from '../core/trainerProcess';
+import { resolvePython } from '../core/pythonInterpreter';
+import { describeEvent, formatDuration } from '../core/eventText';
+import { isTerminalEvent } from '../protocol/events';
+import type { RunSummary } from '../protocol/runSummary';
+import { readSettings } from './settings';
+
+/** A run is named by its folder; the store tells where that is. */
+export interface RunRef {
+  readonly store: RunStore;
+  readonly runId: string;
+  readonly folder: vscode.WorkspaceFolder;
+}
+
+export function runKey(ref: { store: RunStore; runId: string }): string {
+  return ref.store.runDir(ref.runId);
+}
+
+export interface RunChange {
+  readonly ref: RunRef;
+  readonly update: RunUpdate;
+}
+
+export class RunManager implements vscode.Disposable {
+  private readonly monitors = new Map<string, { ref: RunRef; monitor: RunMonitor; sub: { dispose(): void } }>();
+  private readonly changed = new vscode.EventEmitter<RunChange>();
+  readonly onDidChange = this.changed.event;
+  private readonly listChanged = new vscode.EventEmitter<void>();
+  readonly onDidChangeList = this.listChanged.event;
+
+  constructor(private readonly log: vscode.LogOutputChannel) {}
+
+  /** One store per workspace folder. */
+  private folderStores(): Array<{ folder: vscode.WorkspaceFolder; store: RunStore }> {
+    return (vscode.workspace.workspaceFolders ?? []).map((folder) => ({ folder, store: new RunStore(readSettings(folder).runStore) }));
+  }
+
+  /** Every run in every store, newest first. */
+  listRuns(): RunRef[] {
+    return this.folderStores().flatMap(({ folder, store }) => store.listRunIds().map((runId) => ({ store, runId, folder })));
+  }
+
+  findRun(runId: string): RunRef | undefined {
+    return this.listRuns().find((r) => r.runId === runId);
+  }
+
+  /** The live monitor of a run, or a fresh one that reads the run's file (and follows it if running). */
+  monitor(ref: RunRef): RunMonitor {
+    const key = runKey(ref);
+    const existing = this.monitors.get(key);
+    if (existing) return existing.monitor;
+    const monitor = new RunMonitor(ref.store, ref.runId);
+    const sub = monitor.onUpdate((update) => this.onUpdate(ref, update));
+    this.monitors.set(key, { ref, monitor, sub });
+    monitor.start();
+    return monitor;
+  }
+
+  /** A summary without keeping a monitor (for listing finished runs). */
+  summary(ref: RunRef): RunSummary {
+    const live = this.monitors.get(runKey(ref));
+    if (live) return live.monitor.summary();
+    const state = new RunState(ref.runId);
+    state.apply(readAllEvents(path.join(ref.store.runDir(ref.runId), 'events.jsonl')));
+    const pid = ref.store.readPid(ref.runId);
+    const exit = ref.store.readExit(ref.runId);
+    const alive = pid ? isTrainerAlive(pid.pid) : null;
+    return state.summary(alive === false ? { alive, exitCode: exit?.code ?? null } : { alive });
+  }
+
+  /** After a window reload: follow every trainer that is still running. */
+  reattach(): RunRef[] {
+    const found: RunRef[] = [];
+    for (const ref of this.listRuns()) {
+      const pid = ref.store.readPid(ref.runId);
+      if (!pid || !isTrainerAlive(pid.pid)) continue;
+      const s = this.summary(ref);
+      if (s.status === 'finished' || s.status === 'stopped' || s.status === 'failed') continue;
+      this.log.info(`[${ref.runId}] reattached to the running trainer (pid ${pid.pid})`);
+      this.monitor(ref);
+      this.showProgress(ref);
+      found.push(ref);
+    }
+    return found;
+  }
+
+  async start(configUri: vscode.Uri): Promise<RunRef> {
+    if (!vscode.workspace.isTrusted) throw new Error('NEFTune runs start only in a trusted workspace.');
+    const folder = vscode.workspace.getWorkspaceFolder(configUri) ?? vscode.workspace.workspaceFolders?.[0];
+    if (!folder) throw new Error('Open a folder first: runs are stored in the workspace.');
+    const settings = readSettings(folder);
+    const { python, source } = resolvePython(settings.pythonPath, folder.uri.fsPath);
+    const store = new RunStore(settings.runStore);
+    const { runId } = store.createRun(configUri.fsPath);
+    const ref: RunRef = { store, runId, folder };
+    this.log.info(`[${runId}] starting: ${python} (${source}) -m neftune_trainer train ${configUri.fsPath} --run-dir ${store.runDir(runId)}`);
+    const started = await startTrainer(store, { python, configPath: configUri.fsPath, runId, cwd: folder.uri.fsPath });
+    this.listChanged.fire();
+    const monitor = this.monitor(ref);
+    void started.exited.then(({ code, signal }) => {
+      const prior = store.readExit(runId);
+      store.writeExit(runId, { code, signal, stop: prior?.stop ?? 'none' });
+      monitor.markExited(code);
+      this.log.info(`[${runId}] trainer exited (${signal ?? `code ${code}`})`);
+    });
+    this.showProgress(ref);
+    return ref;
+  }
+
+  async stop(ref: RunRef): Promise<void> {
+    const pid = ref.store.readPid(ref.runId);
+    if (!pid || !isTrainerAlive(pid.pid)) {
+      void vscode.window.showInformationMessage(`NEFTune: run ${ref.runId} is not running.`);
+      return;
+    }
+    const monitor = this.monitor(ref);
+    monitor.markStopRequested();
+    const timeout = readSettings(ref.folder).stopTimeoutMs;
+    this.log.info(`[${ref.runId}] stopping: SIGINT (the trainer saves a checkpoint), SIGKILL after ${timeout / 1000}s`);
+    const how = await stopTrainer(pid.pid, timeout);
+    if (how !== 'not-running') {
+      const prior = ref.store.readExit(ref.runId);
+      ref.store.writeExit(ref.runId, { code: prior?.code ?? null, signal: prior?.signal ?? null, stop: how });
+    }
+    if (how === 'SIGKILL') {
+      this.log.warn(`[${ref.runId}] the trainer did not stop within ${timeout / 1000}s and was killed`);
+      void vscode.window.showWarningMessage(`NEFTune: run ${ref.runId} did not stop in time and was killed; its last complete checkpoint is kept.`);
+    }
+    monitor.markExited(null);
+  }
+
+  private showProgress(ref: RunRef): void {
+    const monitor = this.monitor(ref);
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `NEFTune: ${ref.runId}`, cancellable: true },
+      (progress, token) =>
+        new Promise<void>((resolve) => {
+          let reported = 0;
+          const report = (s: RunSummary): void => {
+            const parts = [s.status === 'starting' ? 'loading model and data…' : `step ${s.step}/${s.totalSteps ?? '?'}`];
+            if (s.lastLoss !== null) parts.push(`loss ${s.lastLoss.toFixed(4)}`);
+            if (s.etaSeconds !== null) parts.push(`ETA ${formatDuration(s.etaSeconds)}`);
+            if (s.status === 'stopping') parts.push('stopping: saving a checkpoint…');
+            const pct = s.totalSteps ? (100 * s.step) / s.totalSteps : 0;
+            progress.report({ message: parts.join(' · '), increment: Math.max(0, pct - reported) });
+            reported = Math.max(reported, pct);
+          };
+          report(monitor.summary());
+          const sub = monitor.onUpdate((u) => {
+            report(u.summary);
+            if (['finished', 'stopped', 'failed'].includes(u.summary.status)) {
+              sub.dispose();
+              resolve();
+            }
+          });
+          token.onCancellationRequested(() => {
+            sub.dispose();
+            resolve();
+            void this.stop(ref);
+          });
+        }),
+    );
+  }
+
+  private onUpdate(ref: RunRef, update: RunUpdate): void {
+    for (const e of update.events) {
+      const line = `[${ref.runId}] ${describeEvent(e)}`;
+      if (e.type === 'error') this.log.error(line);
+      else if (e.type === 'log' && e.level === 'warning') this.log.warn(line);
+      else this.log.info(line);
+      if (isTerminalEvent(e)) this.announceEnd(ref, update.summary);
+    }
+    const s = update.summary;
+    if (s.status === 'failed' && !update.events.some(isTerminalEvent) && s.failure) {
+      // Died without a final event: nothing else will tell the user.
+      this.announceEnd(ref, s);
+    }
+    this.changed.fire({ ref, update });
+  }
+
+  private readonly announced = new Set<string>();
+  private announceEnd(ref: RunRef, s: RunSummary): void {
+    const key = runKey(ref);
+    if (this.announced.has(key)) return;
+    this.announced.add(key);
+    if (s.status === 'failed') {
+      void vscode.window
+        .showErrorMessage(`NEFTune run ${ref.runId} failed: ${s.failure ?? 'unknown error'}`, 'Open log', 'Open dashboard')
+        .then((pick) => {
+          if (pick === 'Open log') void this.openLog(ref);
+          if (pick === 'Open dashboard') void vscode.commands.executeCommand('neftune.openDashboard', ref.runId);
+        });
+    } else if (s.status === 'finished') {
+      void vscode.window.showInformationMessage(
+        `NEFTune run ${ref.runId} finished at step ${s.step}${s.lastLoss !== null ? `, loss ${s.lastLoss.toFixed(4)}` : ''}.`,
+      );
+    } else if (s.status === 'stopped') {
+      void vscode.window.showInformationMessage(
+        `NEFTune run ${ref.runId} stopped at step ${s.step}${s.checkpoints.length ? `; checkpoint ${s.checkpoints[s.checkpoints.length - 1]}` : ''}.`,
+      );
+    }
+  }
+
+  async openLog(ref: RunRef): Promise<void> {
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(ref.store.runDir(ref.runId), LOG_FILE)));
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
+
+  /** Runs being followed that have not ended. */
+  activeRuns(): Array<{ ref: RunRef; summary: RunSummary }> {
+    return [...this.monitors.values()]
+      .map(({ ref, monitor }) => ({ ref, summary: monitor.summary() }))
+      .filter(({ summary }) => !['finished', 'stopped', 'failed'].includes(summary.status));
+  }
+
+  dispose(): void {
+    // Trainers keep running: a reload reattaches to them.
+    for (const { monitor, sub } of this.monitors.values()) {
+      sub.dispose();
+      monitor.dispose();
+    }
+    this.monitors.clear();
+    this.changed.dispose();
+    this.listChanged.dispose();
+  }
+}

@@ -1,0 +1,84 @@
+// The Runs view: every run in the store with its status, progress, loss and alpha;
+// children are its checkpoints.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { RunSummary } from '../protocol/runSummary';
+import { runKey, type RunManager, type RunRef } from './runManager';
+
+type Node = { kind: 'run'; ref: RunRef; summary: RunSummary } | { kind: 'checkpoint'; ref: RunRef; path: string };
+
+const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
+  queued: ['clock'],
+  starting: ['loading~spin'],
+  running: ['sync~spin', 'charts.blue'],
+  stopping: ['loading~spin', 'charts.yellow'],
+  finished: ['pass', 'testing.iconPassed'],
+  stopped: ['debug-stop', 'charts.yellow'],
+  failed: ['error', 'testing.iconFailed'],
+};
+
+export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subs: vscode.Disposable[];
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly watcher: vscode.FileSystemWatcher;
+
+  constructor(private readonly runs: RunManager) {
+    // Step events arrive several times a second; the tree needs no more than 2 refreshes a second.
+    this.subs = [runs.onDidChange(() => this.refreshSoon()), runs.onDidChangeList(() => this.refreshSoon())];
+    this.watcher = vscode.workspace.createFileSystemWatcher('**/.neftune/runs/*/events.jsonl', false, true, false);
+    this.subs.push(this.watcher, this.watcher.onDidCreate(() => this.refreshSoon()), this.watcher.onDidDelete(() => this.refreshSoon()));
+  }
+
+  refreshSoon(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.changed.fire(undefined);
+    }, 500);
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!node) return this.runs.listRuns().map((ref) => ({ kind: 'run', ref, summary: this.runs.summary(ref) }));
+    if (node.kind === 'run') return node.summary.checkpoints.map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
+    return [];
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'checkpoint') {
+      const item = new vscode.TreeItem(path.basename(node.path), vscode.TreeItemCollapsibleState.None);
+      item.iconPath = new vscode.ThemeIcon('save');
+      item.resourceUri = vscode.Uri.file(path.join(node.ref.store.runDir(node.ref.runId), node.path));
+      item.tooltip = item.resourceUri.fsPath;
+      item.contextValue = 'checkpoint';
+      return item;
+    }
+    const s = node.summary;
+    const item = new vscode.TreeItem(node.ref.runId, s.checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = runKey(node.ref);
+    const [icon, color] = STATUS_ICON[s.status];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    const bits: string[] = [s.status];
+    if (s.totalSteps !== null || s.step > 0) bits.push(`${s.step}/${s.totalSteps ?? '?'}`);
+    if (s.lastLoss !== null) bits.push(`loss ${s.lastLoss.toFixed(3)}`);
+    if (s.noiseAlpha !== null) bits.push(`α ${s.noiseAlpha}`);
+    item.description = bits.join(' · ');
+    const tip = new vscode.MarkdownString(undefined, false);
+    tip.appendMarkdown(`**${node.ref.runId}**\n\n`);
+    tip.appendText(`status: ${s.status}\nstep: ${s.step}/${s.totalSteps ?? '?'}\n`);
+    if (s.modelName) tip.appendText(`model: ${s.modelName}\n`);
+    if (s.device) tip.appendText(`device: ${s.device}\n`);
+    if (s.failure) tip.appendText(`\n${s.failure}\n`);
+    item.tooltip = tip;
+    item.contextValue = `run.${s.status}`;
+    item.command = { title: 'Open dashboard', command: 'neftune.openDashboard', arguments: [node.ref.runId] };
+    return item;
+  }
+
+  dispose(): void {
+    clearTimeout(this.refreshTimer);
+    for (const s of this.subs) s.dispose();
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,43 @@
+// Status bar: the active run's step, loss and ETA; a click opens its dashboard.
+import * as vscode from 'vscode';
+import { formatDuration } from '../core/eventText';
+import type { RunManager } from './runManager';
+
+export class RunStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('neftune.status', vscode.StatusBarAlignment.Left, 50);
+  private readonly sub: vscode.Disposable;
+  private hideTimer: NodeJS.Timeout | undefined;
+
+  constructor(runs: RunManager) {
+    this.item.name = 'NEFTune run';
+    this.sub = runs.onDidChange(({ ref, update }) => {
+      const s = update.summary;
+      clearTimeout(this.hideTimer);
+      const icon = { queued: '$(clock)', starting: '$(loading~spin)', running: '$(sync~spin)', stopping: '$(loading~spin)', finished: '$(check)', stopped: '$(debug-stop)', failed: '$(error)' }[s.status];
+      const parts = [`${icon} NEFTune`];
+      if (s.status === 'starting') parts.push('starting');
+      else parts.push(`step ${s.step}/${s.totalSteps ?? '?'}`);
+      if (s.lastLoss !== null) parts.push(`loss ${s.lastLoss.toFixed(3)}`);
+      if (s.etaSeconds !== null) parts.push(`ETA ${formatDuration(s.etaSeconds)}`);
+      if (['finished', 'stopped', 'failed'].includes(s.status)) parts.push(s.status);
+      this.item.text = parts.join(' · ');
+      this.item.tooltip = new vscode.MarkdownString(
+        `**${ref.runId}**: ${s.status}${s.failure ? `\n\n${s.failure}` : ''}${s.noiseAlpha !== null ? `\n\nNEFTune alpha ${s.noiseAlpha}` : ''}\n\nClick to open the dashboard.`,
+      );
+      this.item.command = { title: 'Open dashboard', command: 'neftune.openDashboard', arguments: [ref.runId] };
+      this.item.backgroundColor = s.status === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      this.item.show();
+      const others = runs.activeRuns().filter((r) => r.ref.runId !== ref.runId);
+      if (['finished', 'stopped', 'failed'].includes(s.status) && others.length === 0) {
+        // Keep the result visible for a while, then get out of the way.
+        this.hideTimer = setTimeout(() => this.item.hide(), 60_000);
+      }
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.hideTimer);
+    this.sub.dispose();
+    this.item.dispose();
+  }
+}
