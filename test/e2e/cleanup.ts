@@ -7,9 +7,10 @@
 // may start the trainer in a process group of its own: before killing, we walk /proc for
 // all descendants of the code-server process and kill their groups too.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 
 const groups = new Set<number>();
+const tempDirs = new Set<string>();
 let installed = false;
 
 /** All descendants of `root` (by parent pid), read from /proc. Linux only. */
@@ -101,11 +102,35 @@ export async function killGroup(pgid: number, graceMs = 3000): Promise<void> {
 function killAllSync(): void {
   for (const g of [...groups]) signalGroups(groupsBelow(g), 'SIGKILL');
   groups.clear();
+  if (process.env.NEFTUNE_E2E_KEEP !== '1') {
+    for (const d of tempDirs) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        /* best effort */
+      }
+    }
+  }
+  tempDirs.clear();
+}
+
+/** A temp folder to remove at exit, also on SIGINT/SIGTERM (unless NEFTUNE_E2E_KEEP=1). */
+export function registerTempDir(dir: string): void {
+  tempDirs.add(dir);
+  installHandlers();
+}
+
+export function unregisterTempDir(dir: string): void {
+  tempDirs.delete(dir);
 }
 
 /** Register a process group leader to be killed whatever happens. */
 export function registerGroup(pgid: number): void {
   groups.add(pgid);
+  installHandlers();
+}
+
+function installHandlers(): void {
   if (installed) return;
   installed = true;
   process.on('exit', killAllSync);

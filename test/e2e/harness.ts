@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { killGroup, registerGroup } from './cleanup';
+import { killGroup, registerGroup, registerTempDir, unregisterTempDir } from './cleanup';
 import { Workbench } from './workbench';
 
 const execFileP = promisify(execFile);
@@ -225,6 +225,7 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
   const launcher = ensureCodeServer();
   const vsix = ensureVsix();
   const tmp = mkdtempSync(join(tmpdir(), `neftune-e2e-${scenario}-`));
+  registerTempDir(tmp);
   const dirs = {
     userData: join(tmp, 'user-data'),
     extensions: join(tmp, 'extensions'),
@@ -289,6 +290,7 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
     if (child?.pid) await killGroup(child.pid);
     if (process.env.NEFTUNE_E2E_KEEP === '1') log(`kept ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+    unregisterTempDir(tmp);
     log(`[${scenario}] stopped (${Date.now() - t} ms)`);
   };
 

@@ -15,15 +15,24 @@ export interface Notification {
 
 export class Workbench {
   readonly page: Page;
-  readonly scenario: string;
   readonly artifacts: string;
+  private _scenario: string;
   private shot = 0;
   readonly screenshots: string[] = [];
 
   constructor(page: Page, scenario: string, artifacts: string) {
     this.page = page;
-    this.scenario = scenario;
+    this._scenario = scenario;
     this.artifacts = artifacts;
+  }
+
+  /** Prefix of the screenshot names; setting it restarts their numbering. */
+  get scenario(): string {
+    return this._scenario;
+  }
+  set scenario(name: string) {
+    this._scenario = name;
+    this.shot = 0;
   }
 
   // ------------------------------------------------------------------ basics
@@ -248,7 +257,7 @@ export class Workbench {
       const buttons = (await t.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map((s) => s.trim());
       const progress = await t
         .locator('.monaco-progress-container')
-        .evaluate((el) => !el.classList.contains('done') && getComputedStyle(el).display !== 'none')
+        .evaluate((el) => !el.classList.contains('done') && el.ownerDocument.defaultView!.getComputedStyle(el).display !== 'none')
         .catch(() => false);
       out.push({ message, source, buttons, progress });
     }

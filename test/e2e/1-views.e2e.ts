@@ -1,0 +1,30 @@
+// Scenario 1: the NEFTune activity-bar container shows the Datasets and Runs views.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type Session, launch } from './harness';
+import { guard } from './scenario';
+
+describe('scenario 1: NEFTune views', () => {
+  let s: Session | undefined;
+
+  before(async () => {
+    s = await launch({ scenario: '1-views', tinyModel: false });
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  it('the NEFTune activity bar container shows the Datasets and Runs views', async () => {
+    await guard(s, 'views', async () => {
+      const { wb } = s!;
+      await wb.screenshot('workbench');
+      await wb.openViewContainer('NEFTune');
+      const titles = (await wb.sideBarViewTitles()).map((t) => t.toLowerCase());
+      assert.ok(titles.includes('datasets'), `views: ${titles.join(', ')}`);
+      assert.ok(titles.includes('runs'), `views: ${titles.join(', ')}`);
+      assert.ok(titles.indexOf('datasets') < titles.indexOf('runs'), 'Datasets above Runs');
+      await wb.screenshot('neftune-container');
+    });
+  });
+});
