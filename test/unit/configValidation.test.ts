@@ -1,0 +1,106 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkRunConfig, didYouMean, formatProblems } from '../../src/core/configValidation';
+
+const repo = path.resolve(__dirname, '..', '..');
+
+function check(text: string, opts: { checkPaths?: boolean; file?: string } = {}): ReturnType<typeof checkRunConfig> {
+  return checkRunConfig(text, opts.file ?? path.join(repo, 'examples', 'x.neftune.yaml'), { checkPaths: opts.checkPaths ?? false });
+}
+
+const GOOD = `base_model: HuggingFaceTB/SmolLM2-135M-Instruct
+datasets:
+  - path: self_instruct_alpaca.jsonl
+    type: alpaca
+micro_batch_size: 4
+neftune_noise_alpha: 5
+`;
+
+describe('run config validation', () => {
+  it('accepts the example config shipped in examples/, paths included', () => {
+    const file = path.join(repo, 'examples', 'quickstart.neftune.yaml');
+    const { problems, value } = checkRunConfig(fs.readFileSync(file, 'utf8'), file, { checkPaths: true });
+    assert.deepEqual(problems, []);
+    assert.equal(value?.['neftune_noise_alpha'], 5);
+  });
+
+  it('accepts a minimal config', () => {
+    assert.deepEqual(check(GOOD).problems, []);
+  });
+
+  it('names the key and the line of a wrong type', () => {
+    const { problems } = check(GOOD.replace('micro_batch_size: 4', 'micro_batch_size: two'));
+    assert.equal(problems.length, 1);
+    const p = problems[0]!;
+    assert.equal(p.field, 'micro_batch_size');
+    assert.match(p.message, /micro_batch_size: expected integer, got the string "two"/);
+    assert.equal(p.start.line, 4); // 0-based: the 5th line
+    assert.equal(p.start.character, 'micro_batch_size: '.length);
+  });
+
+  it('locates errors inside lists of datasets', () => {
+    const { problems } = check(GOOD.replace('type: alpaca', 'type: alpacca'));
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.field, 'datasets[0].type');
+    assert.match(problems[0]!.message, /not one of "alpaca"/);
+    assert.equal(problems[0]!.start.line, 3);
+  });
+
+  it('flags unknown keys on the key, with a did-you-mean', () => {
+    const { problems } = check(`${GOOD}learning_rat: 0.001\n`);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.field, 'learning_rat');
+    assert.match(problems[0]!.message, /unknown key; did you mean `learning_rate`\?/);
+    assert.equal(problems[0]!.start.line, 6);
+    assert.equal(problems[0]!.start.character, 0);
+  });
+
+  it('reports missing required keys and every problem at once', () => {
+    const { problems } = check('sequence_len: -3\nneftune_noise_alpha: "5"\n');
+    const messages = problems.map((p) => p.message).join('\n');
+    assert.match(messages, /missing required key `base_model`/);
+    assert.match(messages, /missing required key `datasets`/);
+    assert.match(messages, /sequence_len: must be >= 8, got -3/);
+    assert.match(messages, /neftune_noise_alpha: expected number, got the string "5"/);
+  });
+
+  it('rejects a negative alpha and a bad neftune.scale', () => {
+    const { problems } = check(`${GOOD.replace('neftune_noise_alpha: 5', 'neftune_noise_alpha: -1')}neftune:\n  scale: padding\n`);
+    const fields = problems.map((p) => p.field).sort();
+    assert.deepEqual(fields, ['neftune.scale', 'neftune_noise_alpha']);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const { problems, value } = check('base_model: x\ndatasets: [\n');
+    assert.equal(value, null);
+    assert.ok(problems.length >= 1);
+    assert.match(problems[0]!.message, /^YAML:/);
+  });
+
+  it('reports duplicate keys (YAML would silently keep one)', () => {
+    const { problems } = check(`${GOOD}micro_batch_size: 8\n`);
+    assert.ok(problems.some((p) => /YAML:.*unique/i.test(p.message)), JSON.stringify(problems));
+  });
+
+  it('rejects a config that is not a mapping', () => {
+    assert.match(check('- a\n- b\n').problems[0]!.message, /mapping/);
+  });
+
+  it('checks that dataset and model paths exist, relative to the config file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-cfg-'));
+    const file = path.join(dir, 'a.neftune.yaml');
+    fs.writeFileSync(path.join(dir, 'present.jsonl'), '{}\n');
+    const text = 'base_model: models/nope\ndatasets:\n  - path: present.jsonl\n    type: alpaca\n  - path: missing.jsonl\n    type: alpaca\n';
+    const { problems } = checkRunConfig(text, file, { checkPaths: true });
+    assert.deepEqual(problems.map((p) => p.field).sort(), ['base_model', 'datasets[1].path']);
+    assert.match(formatProblems(file, problems), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: datasets\\[1\\]\\.path: file not found`));
+  });
+
+  it('did-you-mean only suggests close keys', () => {
+    assert.equal(didYouMean('lerning_rate', ['learning_rate', 'seed']), 'learning_rate');
+    assert.equal(didYouMean('zzzzzz', ['learning_rate', 'seed']), null);
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EventTail, parseEventLine, readAllEvents } from '../../src/core/eventLog';
+import { LineSplitter } from '../../src/core/fileTail';
+import type { TrainerEvent } from '../../src/protocol/events';
+
+function stepLine(step: number): string {
+  return JSON.stringify({ v: 1, type: 'step', time: 1000 + step, step, total_steps: 100, epoch: step / 100, loss: 3 - step / 100, lr: 1e-4, grad_norm: 1.5, tokens_per_s: 500, noise_alpha: 5, noise_norm: 2.88 });
+}
+
+function tmpFile(): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-ev-')), 'events.jsonl');
+}
+
+describe('event parsing', () => {
+  it('accepts every event type of the schema', () => {
+    const lines = [
+      { v: 1, type: 'run_started', time: 1, run_id: 'r', config: { neftune_noise_alpha: 5 }, model: { name: 'm', parameters: 10, trainable_parameters: 10 }, device: 'cpu' },
+      JSON.parse(stepLine(1)),
+      { v: 1, type: 'checkpoint', time: 2, step: 1, path: 'checkpoints/step-000001' },
+      { v: 1, type: 'log', time: 2, level: 'info', message: 'hi' },
+      { v: 1, type: 'error', time: 3, message: 'bad', where: { file: 'a.jsonl', line: 3, field: 'output' } },
+      { v: 1, type: 'error', time: 3, message: 'bad', where: null },
+      { v: 1, type: 'finished', time: 4, step: 1, loss: 2.5, checkpoint: 'checkpoints/step-000001' },
+      { v: 1, type: 'stopped', time: 4, step: 1, checkpoint: null },
+    ];
+    for (const [i, l] of lines.entries()) {
+      const r = parseEventLine(JSON.stringify(l), i + 1);
+      assert.ok(r.ok, JSON.stringify(r));
+    }
+  });
+
+  it('rejects lines that break the schema, naming the line', () => {
+    const noLoss = JSON.parse(stepLine(1)) as Record<string, unknown>;
+    delete noLoss['loss'];
+    const cases: Array<[string, RegExp]> = [
+      ['{"v":1,"type":"step"', /events.jsonl:7: not JSON/],
+      [JSON.stringify(noLoss), /events.jsonl:7: not a trainer event/],
+      [JSON.stringify({ v: 2, type: 'log', time: 1, level: 'info', message: 'x' }), /not a trainer event/],
+      [JSON.stringify({ v: 1, type: 'unknown', time: 1 }), /not a trainer event/],
+      [JSON.stringify({ v: 1, type: 'log', time: 1, level: 'loud', message: 'x' }), /not a trainer event/],
+    ];
+    for (const [line, re] of cases) {
+      const r = parseEventLine(line, 7);
+      assert.equal(r.ok, false, line);
+      if (!r.ok) assert.match(r.error, re);
+    }
+  });
+});
+
+describe('line splitting', () => {
+  it('keeps an unfinished line and a split multi-byte character until complete', () => {
+    const s = new LineSplitter();
+    const bytes = Buffer.from('{"a":"é"}\n{"b":1}\n{"c"', 'utf8');
+    const cut = bytes.indexOf(0xa9); // inside the 2-byte é
+    assert.deepEqual(s.push(bytes.subarray(0, cut)), []);
+    assert.deepEqual(s.push(bytes.subarray(cut)), ['{"a":"é"}', '{"b":1}']);
+    assert.deepEqual(s.push(Buffer.from(':2}\r\n')), ['{"c":2}']);
+  });
+});
+
+describe('event tail', () => {
+  it('delivers every event exactly once while the file grows, even with half-written lines', () => {
+    const file = tmpFile();
+    const got: TrainerEvent[] = [];
+    const tail = new EventTail(file, { onEvents: (e) => got.push(...e) });
+    tail.readNow(); // file does not exist yet: nothing, no throw
+    const all = Array.from({ length: 50 }, (_, i) => stepLine(i + 1) + '\n').join('');
+    // Write in odd-sized pieces, reading between each, as a poller would.
+    for (let i = 0; i < all.length; i += 37) {
+      fs.appendFileSync(file, all.slice(i, i + 37));
+      tail.readNow();
+    }
+    tail.close();
+    assert.deepEqual(
+      got.map((e) => (e.type === 'step' ? e.step : -1)),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+  });
+
+  it('a second reader (after a reload) gets the same events from the start', () => {
+    const file = tmpFile();
+    fs.writeFileSync(file, [1, 2, 3].map(stepLine).join('\n') + '\n');
+    assert.equal(readAllEvents(file).length, 3);
+    fs.appendFileSync(file, stepLine(4) + '\n' + stepLine(5)); // last line unfinished
+    const events = readAllEvents(file);
+    assert.deepEqual(events.map((e) => (e.type === 'step' ? e.step : 0)), [1, 2, 3, 4]);
+  });
+
+  it('reports bad lines with their line number and keeps going', () => {
+    const file = tmpFile();
+    fs.writeFileSync(file, `${stepLine(1)}\nnot json\n\n${stepLine(2)}\n`);
+    const bad: string[] = [];
+    const got: TrainerEvent[] = [];
+    const tail = new EventTail(file, { onEvents: (e) => got.push(...e), onBadLine: (e) => bad.push(e) });
+    tail.readNow();
+    tail.close();
+    assert.equal(got.length, 2);
+    assert.equal(bad.length, 1);
+    assert.match(bad[0]!, /^events.jsonl:2:/);
+  });
+
+  it('follows the file on its own once started, and batches a large backlog', async () => {
+    const file = tmpFile();
+    fs.writeFileSync(file, Array.from({ length: 20000 }, (_, i) => stepLine(i + 1)).join('\n') + '\n');
+    const batches: number[] = [];
+    const tail = new EventTail(file, { pollMs: 20, onEvents: (e) => batches.push(e.length) }).start();
+    assert.equal(batches.reduce((a, b) => a + b, 0), 20000);
+    assert.ok(batches.length < 20, `20k events in ${batches.length} batches`);
+    fs.appendFileSync(file, stepLine(20001) + '\n');
+    const deadline = Date.now() + 2000;
+    while (batches.reduce((a, b) => a + b, 0) < 20001 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    tail.close();
+    assert.equal(batches.reduce((a, b) => a + b, 0), 20001);
+  });
+});
