@@ -1,0 +1,130 @@
+"""Bad input: every error is an `error` event naming file, line and field, a non-zero exit code,
+and one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import alpaca_records, assert_events_valid, run_train, write_config, write_jsonl
+
+from neftune_trainer.config import load_config
+
+
+def base_config(model: str, dataset: str = "data.jsonl", extra: str = "") -> str:
+    return f"""base_model: {model}
+datasets:
+  - path: {dataset}
+    type: alpaca
+max_steps: 2
+{extra}"""
+
+
+def last_error(events):
+    assert_events_valid(events)
+    assert events[-1]["type"] == "error", events[-1]
+    return events[-1]
+
+
+def test_malformed_jsonl_line_names_file_and_line(tmp_path, tiny_model, capsys):
+    lines = [json.dumps(r) for r in alpaca_records(5)]
+    lines[3] = '{"instruction": "x", "output": '  # line 4
+    (tmp_path / "data.jsonl").write_text("\n".join(lines) + "\n")
+    cfg = write_config(tmp_path, base_config(tiny_model))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert err["where"]["file"] == str(tmp_path / "data.jsonl")
+    assert err["where"]["line"] == 4
+    assert "malformed JSON" in err["message"]
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr and "data.jsonl:4" in stderr
+
+
+def test_json_array_record_missing_output_names_its_line(tmp_path, tiny_model):
+    recs = alpaca_records(4)
+    del recs[2]["output"]
+    (tmp_path / "data.json").write_text(json.dumps(recs, indent=2))
+    # With indent=2 each record spans 5 lines after the opening bracket: record k starts at 2 + 5k.
+    expected_line = 2 + 5 * 2
+    assert (tmp_path / "data.json").read_text().splitlines()[expected_line - 1].strip() == "{"
+    cfg = write_config(tmp_path, base_config(tiny_model, "data.json"))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert err["where"] == {"file": str(tmp_path / "data.json"), "line": expected_line, "field": "output"}
+
+
+def test_wrong_type_names_key_and_line(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(tiny_model, extra="learning_rate: 0.001\nmicro_batch_size: two\n"),
+                       name="quickstart.neftune.yaml")
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert f"quickstart.neftune.yaml:7: micro_batch_size: expected integer, got string 'two'" in err["message"]
+    assert err["where"] == {"file": cfg, "line": 7, "field": "micro_batch_size"}
+
+
+def test_unknown_key_did_you_mean(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(tiny_model, extra="neftune:\n  distribution: uniform\n  shedule: constant\n"))
+    with pytest.raises(Exception) as info:
+        load_config(cfg)
+    msg = info.value.message
+    assert ":8: neftune.shedule: unknown key 'shedule'; did you mean 'schedule'?" in msg
+    assert info.value.where.line == 8
+
+
+def test_missing_dataset_names_key(tmp_path, tiny_model):
+    cfg = write_config(tmp_path, base_config(tiny_model, dataset="nope.jsonl"))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert err["where"]["field"] == "datasets[0].path" and err["where"]["line"] == 3
+    assert "nope.jsonl" in err["message"]
+
+
+def test_missing_required_key_and_enum(tmp_path):
+    cfg = write_config(tmp_path, "datasets:\n  - path: d.jsonl\n    type: sharegpt\n")
+    with pytest.raises(Exception) as info:
+        load_config(cfg, check_files=False)
+    msg = info.value.message
+    assert "base_model: required key is missing" in msg
+    assert ":3: datasets[0].type: must be one of alpaca, got string 'sharegpt'" in msg
+
+
+def test_model_folder_without_safetensors(tmp_path, tiny_model):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    for f in glob.glob(os.path.join(tiny_model, "*")):
+        if not f.endswith(".safetensors"):
+            shutil.copy(f, folder)
+    (folder / "pytorch_model.bin").write_bytes(b"not really")
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(str(folder)))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert str(folder) in err["message"] and "safetensors" in err["message"] and "allow_pickle" in err["message"]
+    assert err["where"]["field"] == "base_model" and err["where"]["line"] == 1
+
+
+def test_subprocess_exit_code_and_no_traceback(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(tiny_model, extra="micro_batch_size: two\n"))
+    proc = subprocess.run([sys.executable, "-m", "neftune_trainer", "train", cfg, "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "micro_batch_size" in proc.stderr
+    # The event is in the file and echoed on stdout.
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert last["type"] == "error" and last["where"]["field"] == "micro_batch_size"
