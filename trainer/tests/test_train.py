@@ -1,0 +1,171 @@
+"""End-to-end training on the tiny model: loss goes down, the event stream validates, checkpoints
+are complete, SIGINT stops cleanly, resume reproduces an uninterrupted run."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import alpaca_records, assert_events_valid, read_events, run_train, write_config, write_jsonl
+
+from neftune_trainer.checkpoint import list_checkpoints, load_checkpoint
+
+
+def config(model: str, **keys) -> str:
+    base = {"micro_batch_size": 4, "learning_rate": 0.003, "warmup_steps": 2, "sequence_len": 128}
+    base.update(keys)
+    text = f"base_model: {model}\ndatasets:\n  - path: data.jsonl\n    type: alpaca\n"
+    for k, v in base.items():
+        text += f"{k}: {v}\n"
+    return text
+
+
+def steps(events):
+    return [e for e in events if e["type"] == "step"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model):
+    """One 30-step run with alpha 5, shared by several tests."""
+    d = tmp_path_factory.mktemp("train")
+    write_jsonl(d / "data.jsonl", alpaca_records(48))
+    cfg = write_config(d, config(tiny_model, max_steps=30, neftune_noise_alpha=5, save_steps=10, save_total_limit=2))
+    rc, events = run_train(cfg, d / "run")
+    return rc, events, d / "run"
+
+
+def test_loss_goes_down(trained):
+    rc, events, _ = trained
+    assert rc == 0
+    losses = [e["loss"] for e in steps(events)]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.7 * first, (first, last)
+
+
+def test_events_validate_and_counts(trained):
+    rc, events, run = trained
+    assert_events_valid(events)
+    assert events[0]["type"] == "run_started"
+    started = events[0]
+    assert started["total_steps"] == 30 and started["world_size"] == 1 and started["run_id"] == "run"
+    assert started["model"]["parameters"] > 0
+    assert started["model"]["trainable_parameters"] == started["model"]["parameters"]
+    assert started["config"]["neftune"] == {"distribution": "uniform", "scale": "per_example", "schedule": "constant"}
+    assert os.path.isabs(started["config"]["datasets"][0]["path"])
+    s = steps(events)
+    assert [e["step"] for e in s] == list(range(1, 31))
+    assert all(e["total_steps"] == 30 for e in s)
+    assert events[-1]["type"] == "finished" and events[-1]["step"] == 30
+    assert events[-1]["checkpoint"] == "checkpoints/step-000030"
+    assert os.path.isfile(run / "config.yaml")
+
+
+def test_noise_norm_reported(trained):
+    _, events, _ = trained
+    for e in steps(events):
+        assert e["noise_alpha"] == 5
+        assert e["noise_norm"] == pytest.approx(5 / math.sqrt(3), rel=0.05)
+
+
+def test_checkpoints_complete_and_limited(trained):
+    _, events, run = trained
+    saved = [e["path"] for e in events if e["type"] == "checkpoint"]
+    assert saved == ["checkpoints/step-000010", "checkpoints/step-000020", "checkpoints/step-000030"]
+    # save_total_limit 2: the oldest is gone; no temporary folder is left.
+    assert [os.path.basename(p) for p in list_checkpoints(str(run))] == ["step-000020", "step-000030"]
+    assert not glob.glob(str(run / "checkpoints" / ".tmp-*"))
+    ck = run / "checkpoints" / "step-000030"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "optimizer.pt", "scheduler.pt",
+                 "rng_state.pt", "trainer_state.json"):
+        assert (ck / name).is_file(), name
+    loaded = load_checkpoint(str(ck))
+    assert loaded.state.step == 30 and loaded.state.total_steps == 30
+    from transformers import AutoModelForCausalLM
+    AutoModelForCausalLM.from_pretrained(str(ck), use_safetensors=True)
+
+
+def test_alpha_zero_reports_no_noise(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(16))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=3, gradient_accumulation_steps=2))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 0
+    assert_events_valid(events)
+    assert all(e["noise_norm"] == 0 and e["noise_alpha"] == 0 for e in steps(events))
+    # 16 examples, 4 per micro-batch, 2 micro-batches per step: 2 steps per epoch.
+    assert [e["epoch"] for e in steps(events)] == [0.5, 1.0, 1.5]
+
+
+def test_num_epochs_sets_total_steps(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(10))
+    cfg = write_config(tmp_path, config(tiny_model, num_epochs=2, micro_batch_size=4))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 0
+    assert events[0]["total_steps"] == 6  # ceil(10/4) = 3 steps per epoch
+    assert [e["step"] for e in steps(events)][-1] == 6
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(24))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=12, save_steps=6, neftune_noise_alpha=5,
+                                         gradient_accumulation_steps=2, micro_batch_size=3))
+    rc, full = run_train(cfg, tmp_path / "full")
+    assert rc == 0
+    # Make a run folder that looks killed after step 8: it has the step-6 checkpoint only.
+    shutil.copytree(tmp_path / "full" / "checkpoints" / "step-000006", tmp_path / "cut" / "checkpoints" / "step-000006")
+    rc, resumed = run_train(cfg, tmp_path / "cut", "--resume")
+    assert rc == 0
+    assert_events_valid(resumed)
+    assert resumed[0]["resumed_from_step"] == 6
+    a = [e["loss"] for e in steps(full)][6:]
+    b = [e["loss"] for e in steps(resumed)]
+    assert [e["step"] for e in steps(resumed)] == list(range(7, 13))
+    assert b == pytest.approx(a, abs=1e-5)
+    assert [e["noise_norm"] for e in steps(resumed)] == pytest.approx([e["noise_norm"] for e in steps(full)][6:], abs=1e-6)
+
+
+def test_refuses_run_dir_with_checkpoints_without_resume(trained, tmp_path, tiny_model):
+    _, _, run = trained
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=2))
+    from neftune_trainer.cli import main
+    rc = main(["train", cfg, "--run-dir", str(run)])
+    assert rc == 2
+    assert read_events(run)[-1]["type"] == "error" and "--resume" in read_events(run)[-1]["message"]
+
+
+def test_sigint_stops_with_checkpoint(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if (run / "events.jsonl").exists() and any(e["type"] == "step" for e in read_events(run)):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no step event within 90 s")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    events = read_events(run)
+    assert_events_valid(events)
+    last = events[-1]
+    assert last["type"] == "stopped"
+    assert last["checkpoint"] == f"checkpoints/step-{last['step']:06d}"
+    assert (run / last["checkpoint"] / "trainer_state.json").is_file()
+    assert not glob.glob(str(run / "checkpoints" / ".tmp-*"))
