@@ -18,7 +18,7 @@ export interface StartOptions {
 
 export interface StartedTrainer {
   readonly pid: number;
-  /** Resolves with the exit when this process saw it (it will not for a reattached run). */
+  /** Resolves when the trainer exits (the child handle stays referenced so this process sees it). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -47,7 +47,6 @@ export function startTrainer(store: RunStore, opts: StartOptions): Promise<Start
       const pid = child.pid;
       if (pid === undefined) return reject(new Error(`could not start ${opts.python}`));
       store.writePid(opts.runId, { pid, startedAt: Date.now(), config: opts.configPath });
-      child.unref(); // the host may exit while the trainer trains
       resolve({ pid, exited });
     });
   });
