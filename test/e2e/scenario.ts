@@ -36,6 +36,7 @@ export class UiRecorder {
   readonly statusTexts = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  private errors = 0;
   private readonly shots: Array<{ name: string; when: () => boolean; done: boolean }> = [];
 
   constructor(private readonly s: Session) {}
@@ -70,8 +71,10 @@ export class UiRecorder {
           await this.s.wb.screenshot(shot.name);
         }
       }
-    } catch {
-      /* the page is busy or closing: try again next tick */
+    } catch (e) {
+      // The page is busy or closing: try again next tick.
+      this.errors += 1;
+      if (this.errors <= 3) log(`UI poll failed: ${(e as Error).message.split('\n')[0]}`);
     } finally {
       this.busy = false;
     }

@@ -223,16 +223,41 @@ export class Workbench {
 
   /**
    * The content frame of a webview panel by its panel (tab) title. The panel's tab is
-   * activated first, so its webview is the visible one; code-server nests the content in
-   * iframe.webview > iframe#active-frame.
+   * activated first; its webview is then the visible iframe.webview lying over that tab's
+   * editor group (webviews are overlays, not children of the editor). code-server nests
+   * the content in iframe.webview > iframe#active-frame.
    */
   async webview(panelTitle: string, timeoutMs = 30_000): Promise<FrameLocator> {
     const tab = this.tab(panelTitle);
     await tab.waitFor({ state: 'visible', timeout: timeoutMs });
-    await tab.click();
-    const outer = this.page.locator('iframe.webview.ready:visible').first();
-    await outer.waitFor({ state: 'visible', timeout: timeoutMs });
-    const inner = outer.contentFrame().locator('iframe#active-frame');
+    if ((await tab.getAttribute('aria-selected')) !== 'true' || !(await tab.evaluate((el) => el.classList.contains('active')))) {
+      await tab.click();
+    }
+    const box = await tab.evaluate((el) => {
+      const group = el.closest('.editor-group-container');
+      const content = group?.querySelector('.editor-container') ?? group ?? el;
+      const r = content.getBoundingClientRect();
+      return { x: r.x, y: r.y, w: r.width, h: r.height };
+    });
+    const frames = this.page.locator('iframe.webview.ready');
+    const deadline = Date.now() + timeoutMs;
+    let index = -1;
+    while (index < 0) {
+      index = await frames.evaluateAll((els, b) => {
+        return els.findIndex((e) => {
+          const r = e.getBoundingClientRect();
+          const st = e.ownerDocument.defaultView!.getComputedStyle(e);
+          if (r.width === 0 || r.height === 0 || st.visibility === 'hidden' || st.display === 'none') return false;
+          const cx = r.x + r.width / 2;
+          const cy = r.y + r.height / 2;
+          return cx >= b.x && cx <= b.x + b.w && cy >= b.y && cy <= b.y + b.h;
+        });
+      }, box);
+      if (index >= 0) break;
+      if (Date.now() > deadline) throw new Error(`no visible webview over the editor of "${panelTitle}"`);
+      await this.page.waitForTimeout(200);
+    }
+    const inner = frames.nth(index).contentFrame().locator('iframe#active-frame');
     await inner.waitFor({ state: 'attached', timeout: timeoutMs });
     return inner.contentFrame();
   }
@@ -244,24 +269,28 @@ export class Workbench {
 
   // ------------------------------------------------------------------ notifications
 
-  /** Notification toasts now on screen (message, source, buttons, whether it shows progress). */
+  /** Notification toasts now on screen (message, source, buttons, whether it shows progress).
+   *  Read in one page evaluation, so it never waits on a toast that just closed. */
   async notifications(): Promise<Notification[]> {
-    const toasts = this.page.locator('.notifications-toasts .notification-list-item');
-    const n = await toasts.count();
-    const out: Notification[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = toasts.nth(i);
-      if (!(await t.isVisible().catch(() => false))) continue;
-      const message = (await t.locator('.notification-list-item-message').innerText().catch(() => '')).trim();
-      const source = (await t.locator('.notification-list-item-source').innerText().catch(() => '')).trim();
-      const buttons = (await t.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map((s) => s.trim());
-      const progress = await t
-        .locator('.monaco-progress-container')
-        .evaluate((el) => !el.classList.contains('done') && el.ownerDocument.defaultView!.getComputedStyle(el).display !== 'none')
-        .catch(() => false);
-      out.push({ message, source, buttons, progress });
-    }
-    return out;
+    return this.page.locator('.notifications-toasts .notification-list-item').evaluateAll((els) =>
+      els
+        .filter((el) => el.getClientRects().length > 0)
+        .map((el) => {
+          // No named inner functions here: tsx (esbuild keepNames) would wrap them in __name().
+          const [message, source] = ['.notification-list-item-message', '.notification-list-item-source'].map((sel) =>
+            (el.querySelector(sel)?.textContent ?? '').replace(/\s+/g, ' ').trim(),
+          );
+          const prog = el.querySelector('.monaco-progress-container');
+          return {
+            message: message ?? '',
+            source: source ?? '',
+            buttons: [...el.querySelectorAll('.notification-list-item-buttons-container .monaco-button')].map((b) =>
+              (b.textContent ?? '').trim(),
+            ),
+            progress: !!prog && !prog.classList.contains('done') && prog.getClientRects().length > 0,
+          };
+        }),
+    );
   }
 
   /** A notification toast whose message contains `text`. */
@@ -286,10 +315,12 @@ export class Workbench {
 
   // ------------------------------------------------------------------ status bar
 
-  /** Texts of all status bar items. */
+  /** Texts of all status bar items (one page evaluation, never waits). */
   async statusBarTexts(): Promise<string[]> {
-    const items = this.page.locator('.part.statusbar .statusbar-item');
-    return (await items.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim()).filter(Boolean);
+    const texts = await this.page
+      .locator('.part.statusbar .statusbar-item')
+      .evaluateAll((els) => els.map((el) => (el.textContent ?? '').replace(/\s+/g, ' ').trim()));
+    return texts.filter(Boolean);
   }
 
   /** The status bar item whose text contains `text`. */
