@@ -12,7 +12,7 @@ describe('scenario 4: invalid config', () => {
   let s: Session | undefined;
 
   before(async () => {
-    s = await launch({ scenario: '4-validation', tinyModel: false });
+    s = await launch({ scenario: '4-validation' });
   });
   after(async () => {
     await s?.close();
