@@ -1,6 +1,7 @@
 // activate(): wires the pieces together, nothing else (DESIGN.md section 3).
 import * as vscode from 'vscode';
 import { registerCommands } from './vscode/commands';
+import { ConfigCodeLens } from './vscode/configCodeLens';
 import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
 import { DatasetsView } from './vscode/datasetsView';
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerTreeDataProvider('neftune.runs', runsView),
     vscode.window.registerTreeDataProvider('neftune.datasets', datasetsView),
     DashboardPanel.registerSerializer(context.extensionUri, runs),
+    ConfigCodeLens.register(),
     vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),
     ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log }),
   );

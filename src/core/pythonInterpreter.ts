@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 export interface InterpreterChoice {
   readonly python: string;
-  readonly source: 'setting' | 'workspace .venv';
+  readonly source: 'setting' | 'workspace .venv' | 'Python extension';
 }
 
 export function venvPython(folder: string, platform: NodeJS.Platform = process.platform): string {

@@ -6,7 +6,7 @@ import type { TrainerEvent } from '../protocol/events';
 import type { RunSummary } from '../protocol/runSummary';
 import type { StepSeries } from '../protocol/dashboardMessages';
 import { EventTail } from './eventLog';
-import { RunState } from './runState';
+import { RunState, type ProcessInfo } from './runState';
 import { EVENTS_FILE, type RunStore } from './runStore';
 import { isTrainerAlive } from './trainerProcess';
 
@@ -70,14 +70,14 @@ export class RunMonitor {
     this.emit([], this.state.series.step.length);
   }
 
-  private processInfo(): { alive: boolean | null; exitCode?: number | null; stopRequested: boolean } {
+  private processInfo(): ProcessInfo {
     if (this.exitCode !== undefined) return { alive: false, exitCode: this.exitCode, stopRequested: this.stopRequested };
     const pid = this.store.readPid(this.runId);
-    if (!pid) return { alive: null, stopRequested: this.stopRequested };
+    if (!pid) return { alive: null, stopRequested: this.stopRequested, queued: this.store.isQueued(this.runId) };
     const recorded = this.store.readExit(this.runId);
     const alive = isTrainerAlive(pid.pid);
     return alive
-      ? { alive, stopRequested: this.stopRequested }
+      ? { alive, stopRequested: this.stopRequested, spawnedAt: pid.startedAt }
       : { alive, exitCode: recorded?.code ?? null, stopRequested: this.stopRequested };
   }
 

@@ -11,6 +11,10 @@ export interface ProcessInfo {
   readonly exitCode?: number | null;
   /** A stop was requested (SIGINT sent) and the process has not ended yet. */
   readonly stopRequested?: boolean;
+  /** Waiting in the supervisor's queue (a new run, or a resume of an ended one). */
+  readonly queued?: boolean;
+  /** Unix ms when the current trainer process was spawned (from the pid file). */
+  readonly spawnedAt?: number;
 }
 
 export class RunState {
@@ -102,7 +106,13 @@ export class RunState {
     let status = this.status;
     let failure = this.failure;
     const ended = status === 'finished' || status === 'stopped' || status === 'failed';
-    if (!ended) {
+    if (proc.queued) {
+      status = 'queued';
+    } else if (ended && proc.alive === true && proc.spawnedAt !== undefined && this.endedAt !== null && proc.spawnedAt > this.endedAt * 1000) {
+      // A resume was spawned after the last run ended and has not written run_started yet.
+      status = 'starting';
+      failure = null;
+    } else if (!ended) {
       if (proc.alive === false) {
         // The trainer always writes a final event; no final event means it died.
         status = 'failed';

@@ -8,6 +8,8 @@ export const EVENTS_FILE = 'events.jsonl';
 export const LOG_FILE = 'trainer.log';
 export const PID_FILE = 'trainer.pid';
 export const EXIT_FILE = 'exit.json';
+/** A queued run's request (python, config, arguments), written before the trainer starts. */
+export const REQUEST_FILE = 'request.json';
 
 export interface PidRecord {
   readonly pid: number;
@@ -52,7 +54,7 @@ export class RunStore {
     }
   }
 
-  /** Run ids, newest first. A folder is a run when it has an events file or a pid file. */
+  /** Run ids, newest first. A folder is a run when it has an events, pid or request file. */
   listRunIds(): string[] {
     let names: string[];
     try {
@@ -63,7 +65,7 @@ export class RunStore {
     const runs: Array<{ id: string; mtime: number }> = [];
     for (const id of names) {
       const dir = this.runDir(id);
-      const marker = [EVENTS_FILE, PID_FILE].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+      const marker = [EVENTS_FILE, PID_FILE, REQUEST_FILE].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
       if (!marker) continue;
       runs.push({ id, mtime: fs.statSync(dir).birthtimeMs || fs.statSync(dir).mtimeMs });
     }
@@ -76,6 +78,11 @@ export class RunStore {
 
   writePid(runId: string, rec: PidRecord): void {
     writeJsonAtomic(path.join(this.runDir(runId), PID_FILE), rec);
+  }
+
+  isQueued(runId: string): boolean {
+    const dir = this.runDir(runId);
+    return fs.existsSync(path.join(dir, REQUEST_FILE)) && !fs.existsSync(path.join(dir, PID_FILE));
   }
 
   readExit(runId: string): ExitRecord | null {

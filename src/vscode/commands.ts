@@ -5,6 +5,8 @@ import { formatProblems } from '../core/configValidation';
 import { CONFIG_GLOB, isRunConfig, type ConfigDiagnostics } from './configDiagnostics';
 import { DashboardPanel } from './dashboardPanel';
 import type { RunManager, RunRef } from './runManager';
+import { newRunConfig } from './newRunConfig';
+import { formatDoctor, quickCheck, runDoctor } from '../core/doctor';
 
 export interface CommandContext {
   readonly extensionUri: vscode.Uri;
@@ -35,10 +37,11 @@ async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
   const files = await vscode.workspace.findFiles(CONFIG_GLOB, '{**/node_modules/**,**/.neftune/**}', 200);
   const active = vscode.window.activeTextEditor?.document.uri;
   if (files.length === 0) {
-    void vscode.window.showWarningMessage(
-      'NEFTune: no run config (*.neftune.yaml) in this workspace. Write one next to your dataset (NEFTune Studio\'s examples/quickstart.neftune.yaml shows every key).',
+    const pick = await vscode.window.showInformationMessage(
+      'NEFTune: there is no run config (*.neftune.yaml) in this workspace yet. Create one now? (model, dataset, noise alpha)',
+      'Create run config',
     );
-    return undefined;
+    return pick ? newRunConfig() : undefined;
   }
   // The active editor's config first, then by path.
   files.sort((a, b) => Number(b.toString() === active?.toString()) - Number(a.toString() === active?.toString()) || a.fsPath.localeCompare(b.fsPath));
@@ -74,6 +77,18 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         return;
       }
       try {
+        const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
+        if (folder) {
+          const { python } = await ctx.runs.python(folder);
+          const problem = await quickCheck(python);
+          if (problem) {
+            ctx.log.error(problem);
+            const pick = await vscode.window.showErrorMessage(`NEFTune: no run started. ${problem}`, 'Check trainer environment', 'Open settings');
+            if (pick === 'Check trainer environment') void vscode.commands.executeCommand('neftune.checkEnvironment');
+            if (pick === 'Open settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'neftune.pythonPath');
+            return;
+          }
+        }
         const ref = await ctx.runs.start(uri);
         DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
       } catch (err) {
@@ -91,6 +106,75 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'neftune.openDashboard': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run to show');
       if (ref) DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+    },
+    'neftune.newRunConfig': async (arg) => {
+      await newRunConfig(arg instanceof vscode.Uri ? arg : undefined);
+    },
+    'neftune.resumeRun': async (arg) => {
+      const ref = await resolveRun(ctx, arg, (s) => s === 'stopped' || s === 'failed', 'Run to resume from its newest checkpoint');
+      if (!ref) return;
+      if (ctx.runs.summary(ref).checkpoints.length === 0) {
+        void vscode.window.showWarningMessage(`NEFTune: run ${ref.runId} has no checkpoint to resume from.`);
+        return;
+      }
+      try {
+        await ctx.runs.resume(ref);
+        DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+    'neftune.deleteRun': async (arg) => {
+      const ref = await resolveRun(ctx, arg, (s) => s !== 'running' && s !== 'stopping' && s !== 'starting', 'Run to delete');
+      if (!ref) return;
+      const ok = await vscode.window.showWarningMessage(
+        `Delete run ${ref.runId}? Its folder (events, log, checkpoints) goes to the trash.`,
+        { modal: true },
+        'Delete',
+      );
+      if (ok !== 'Delete') return;
+      try {
+        await ctx.runs.delete(ref);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+    'neftune.revealRun': async (arg) => {
+      const ref = await resolveRun(ctx, arg, () => true, 'Run folder to reveal');
+      if (ref) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(ref.store.runDir(ref.runId)));
+    },
+    'neftune.openRunConfig': async (arg) => {
+      const ref = await resolveRun(ctx, arg, () => true, 'Run whose resolved config to open');
+      if (!ref) return;
+      const file = vscode.Uri.file(path.join(ref.store.runDir(ref.runId), 'config.yaml'));
+      try {
+        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file), { preview: true });
+      } catch {
+        void vscode.window.showWarningMessage(`NEFTune: run ${ref.runId} has no resolved config yet (the trainer writes it when it starts).`);
+      }
+    },
+    'neftune.checkEnvironment': async () => {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      if (!folder) return;
+      let python: string;
+      try {
+        python = (await ctx.runs.python(folder)).python;
+      } catch (err) {
+        void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
+        return;
+      }
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'NEFTune: checking the trainer environment…' },
+        () => runDoctor(python),
+      );
+      ctx.log.info(`Trainer environment:\n${result.ok ? formatDoctor(result.info, python) : `Interpreter: ${python}`}${result.problems.length ? `\nProblems:\n  ${result.problems.join('\n  ')}` : ''}`);
+      ctx.log.show(true);
+      if (result.problems.length) {
+        void vscode.window.showErrorMessage(`NEFTune: ${result.problems[0]}`, 'Show report').then((p) => p && ctx.log.show());
+      } else if (result.ok) {
+        const dev = result.info.cuda_available ? `CUDA, ${result.info.gpus?.length ?? 0} GPU(s)` : result.info.mps_available ? 'Apple MPS' : 'CPU only';
+        void vscode.window.showInformationMessage(`NEFTune: trainer environment ready (PyTorch ${result.info.torch}, ${dev}).`);
+      }
     },
     'neftune.openRunLog': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run whose log to open');

@@ -7,8 +7,10 @@ import { RunMonitor, type RunUpdate } from '../core/runMonitor';
 import { RunStore, LOG_FILE } from '../core/runStore';
 import { readAllEvents } from '../core/eventLog';
 import { RunState } from '../core/runState';
-import { startTrainer, stopTrainer, isTrainerAlive } from '../core/trainerProcess';
-import { resolvePython } from '../core/pythonInterpreter';
+import { stopTrainer, isTrainerAlive } from '../core/trainerProcess';
+import { resolvePython, type InterpreterChoice } from '../core/pythonInterpreter';
+import { Supervisor, type StartedRun } from '../core/supervisor';
+import { pythonExtensionInterpreter } from './pythonExtension';
 import { describeEvent, formatDuration } from '../core/eventText';
 import { isTerminalEvent } from '../protocol/events';
 import type { RunSummary } from '../protocol/runSummary';
@@ -31,6 +33,7 @@ export interface RunChange {
 }
 
 export class RunManager implements vscode.Disposable {
+  private readonly supervisors = new Map<string, Supervisor>();
   private readonly monitors = new Map<string, { ref: RunRef; monitor: RunMonitor; sub: { dispose(): void } }>();
   private readonly changed = new vscode.EventEmitter<RunChange>();
   readonly onDidChange = this.changed.event;
@@ -74,13 +77,21 @@ export class RunManager implements vscode.Disposable {
     const pid = ref.store.readPid(ref.runId);
     const exit = ref.store.readExit(ref.runId);
     const alive = pid ? isTrainerAlive(pid.pid) : null;
+    if (ref.store.isQueued(ref.runId)) return state.summary({ alive: null, queued: true });
     return state.summary(alive === false ? { alive, exitCode: exit?.code ?? null } : { alive });
   }
 
-  /** After a window reload: follow every trainer that is still running. */
+  /** After a window reload: follow every trainer that is still running, and resume the queue. */
   reattach(): RunRef[] {
     const found: RunRef[] = [];
+    for (const folder of vscode.workspace.workspaceFolders ?? []) void this.supervisor(folder).pump();
     for (const ref of this.listRuns()) {
+      if (ref.store.isQueued(ref.runId)) {
+        this.monitor(ref);
+        this.showProgress(ref);
+        found.push(ref);
+        continue;
+      }
       const pid = ref.store.readPid(ref.runId);
       if (!pid || !isTrainerAlive(pid.pid)) continue;
       const s = this.summary(ref);
@@ -93,30 +104,109 @@ export class RunManager implements vscode.Disposable {
     return found;
   }
 
+  /** The supervisor (start queue) of a workspace folder's store. */
+  private supervisor(folder: vscode.WorkspaceFolder): Supervisor {
+    const store = new RunStore(readSettings(folder).runStore);
+    let sup = this.supervisors.get(store.root);
+    if (!sup) {
+      sup = new Supervisor(store, () => readSettings(folder).maxConcurrentRuns);
+      sup.onStarted((run) => this.onTrainerStarted({ store, runId: run.runId, folder }, run));
+      sup.onStartFailed((runId, err) => {
+        this.log.error(`[${runId}] could not start the trainer: ${err.message}`);
+        this.resetMonitor({ store, runId, folder });
+      });
+      this.supervisors.set(store.root, sup);
+    }
+    return sup;
+  }
+
+  private folderOf(uri: vscode.Uri): vscode.WorkspaceFolder {
+    const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
+    if (!folder) throw new Error('Open a folder first: runs are stored in the workspace.');
+    return folder;
+  }
+
+  /** Queues a new run of a config; it starts at once unless the concurrency cap is reached. */
   async start(configUri: vscode.Uri): Promise<RunRef> {
     if (!vscode.workspace.isTrusted) throw new Error('NEFTune runs start only in a trusted workspace.');
-    const folder = vscode.workspace.getWorkspaceFolder(configUri) ?? vscode.workspace.workspaceFolders?.[0];
-    if (!folder) throw new Error('Open a folder first: runs are stored in the workspace.');
-    const settings = readSettings(folder);
-    const { python, source } = resolvePython(settings.pythonPath, folder.uri.fsPath);
-    const store = new RunStore(settings.runStore);
-    const { runId } = store.createRun(configUri.fsPath);
-    const ref: RunRef = { store, runId, folder };
-    this.log.info(`[${runId}] starting: ${python} (${source}) -m neftune_trainer train ${configUri.fsPath} --run-dir ${store.runDir(runId)}`);
-    const started = await startTrainer(store, { python, configPath: configUri.fsPath, runId, cwd: folder.uri.fsPath });
+    const folder = this.folderOf(configUri);
+    const { python, source } = await this.python(folder);
+    const sup = this.supervisor(folder);
+    const runId = await sup.enqueue({ python, configPath: configUri.fsPath, cwd: folder.uri.fsPath });
+    const ref: RunRef = { store: sup.store, runId, folder };
+    this.log.info(`[${runId}] ${sup.store.isQueued(runId) ? 'queued (concurrency cap reached)' : 'started'}: ${python} (${source}) -m neftune_trainer train ${configUri.fsPath} --run-dir ${sup.store.runDir(runId)}`);
     this.listChanged.fire();
-    const monitor = this.monitor(ref);
-    void started.exited.then(({ code, signal }) => {
-      const prior = store.readExit(runId);
-      store.writeExit(runId, { code, signal, stop: prior?.stop ?? 'none' });
-      monitor.markExited(code);
-      this.log.info(`[${runId}] trainer exited (${signal ?? `code ${code}`})`);
-    });
+    this.monitor(ref);
     this.showProgress(ref);
     return ref;
   }
 
+  /** Resumes an ended run from its newest complete checkpoint: same run id, one curve. */
+  async resume(ref: RunRef): Promise<void> {
+    const { python } = await this.python(ref.folder);
+    const sup = this.supervisor(ref.folder);
+    this.announced.delete(runKey(ref));
+    this.resetMonitor(ref);
+    await sup.resume(ref.runId, python, ref.folder.uri.fsPath);
+    this.log.info(`[${ref.runId}] resume ${ref.store.isQueued(ref.runId) ? 'queued' : 'started'} (--resume)`);
+    this.monitor(ref);
+    this.showProgress(ref);
+    this.listChanged.fire();
+  }
+
+  /** Deletes a run's folder (the caller confirms with the user first). */
+  async delete(ref: RunRef): Promise<void> {
+    const pid = ref.store.readPid(ref.runId);
+    if (pid && isTrainerAlive(pid.pid)) throw new Error(`run ${ref.runId} is running; stop it first`);
+    this.supervisor(ref.folder).cancelQueued(ref.runId);
+    this.resetMonitor(ref);
+    await vscode.workspace.fs.delete(vscode.Uri.file(ref.store.runDir(ref.runId)), { recursive: true, useTrash: true });
+    this.listChanged.fire();
+  }
+
+  /** Drops the monitor of a run so the next monitor() re-reads it from the file. */
+  private resetMonitor(ref: RunRef): void {
+    const key = runKey(ref);
+    const m = this.monitors.get(key);
+    if (!m) return;
+    m.sub.dispose();
+    m.monitor.dispose();
+    this.monitors.delete(key);
+  }
+
+  private onTrainerStarted(ref: RunRef, run: StartedRun): void {
+    // A queued run (or a resume) starts: follow it afresh, from its file.
+    const existing = this.monitors.get(runKey(ref));
+    if (existing && existing.monitor.summary().status !== 'queued' && existing.monitor.summary().status !== 'starting') this.resetMonitor(ref);
+    const monitor = this.monitor(ref);
+    void run.exited.then(({ code, signal }) => {
+      const prior = ref.store.readExit(ref.runId);
+      ref.store.writeExit(ref.runId, { code, signal, stop: prior?.stop ?? 'none' });
+      monitor.markExited(code);
+      this.log.info(`[${ref.runId}] trainer exited (${signal ?? `code ${code}`})`);
+    });
+    this.listChanged.fire();
+  }
+
+  /** The interpreter for a folder: the setting, the folder's .venv, or the Python extension's. */
+  async python(folder: vscode.WorkspaceFolder): Promise<InterpreterChoice> {
+    const settings = readSettings(folder);
+    try {
+      return resolvePython(settings.pythonPath, folder.uri.fsPath);
+    } catch (err) {
+      const fromExt = await pythonExtensionInterpreter(folder.uri);
+      if (fromExt) return { python: fromExt, source: 'Python extension' };
+      throw err;
+    }
+  }
+
   async stop(ref: RunRef): Promise<void> {
+    if (this.supervisor(ref.folder).cancelQueued(ref.runId)) {
+      this.log.info(`[${ref.runId}] removed from the queue before it started`);
+      this.resetMonitor(ref);
+      this.listChanged.fire();
+      return;
+    }
     const pid = ref.store.readPid(ref.runId);
     if (!pid || !isTrainerAlive(pid.pid)) {
       void vscode.window.showInformationMessage(`NEFTune: run ${ref.runId} is not running.`);
@@ -146,7 +236,10 @@ export class RunManager implements vscode.Disposable {
         new Promise<void>((resolve) => {
           let reported = 0;
           const report = (s: RunSummary): void => {
-            const parts = [s.status === 'starting' ? 'loading model and data…' : `step ${s.step}/${s.totalSteps ?? '?'}`];
+            const parts =
+              s.status === 'queued'
+                ? ['queued: waits for a running trainer to end (setting neftune.maxConcurrentRuns)']
+                : [s.status === 'starting' ? 'loading model and data…' : `step ${s.step}/${s.totalSteps ?? '?'}`];
             if (s.lastLoss !== null) parts.push(`loss ${s.lastLoss.toFixed(4)}`);
             if (s.etaSeconds !== null) parts.push(`ETA ${formatDuration(s.etaSeconds)}`);
             if (s.status === 'stopping') parts.push('stopping: saving a checkpoint…');

