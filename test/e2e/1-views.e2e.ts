@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Session, launch } from './harness';
+import { type Session, launch, waitFor } from './harness';
 import { guard } from './scenario';
 
 describe('scenario 1: NEFTune views', () => {
@@ -24,6 +24,10 @@ describe('scenario 1: NEFTune views', () => {
       assert.ok(titles.includes('datasets'), `views: ${titles.join(', ')}`);
       assert.ok(titles.includes('runs'), `views: ${titles.join(', ')}`);
       assert.ok(titles.indexOf('datasets') < titles.indexOf('runs'), 'Datasets above Runs');
+      // The Datasets view finds the workspace's data.jsonl once the extension has scanned it.
+      await waitFor('data.jsonl in the Datasets view', async () =>
+        (await wb.treeItems('Datasets')).some((i) => i.label === 'data.jsonl'),
+      );
       await wb.screenshot('neftune-container');
     });
   });

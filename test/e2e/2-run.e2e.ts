@@ -42,9 +42,11 @@ describe('scenarios 2 and 3: runs', () => {
       const ses = s!;
       const { wb } = ses;
       await wb.openViewContainer('NEFTune');
-      const rec = new UiRecorder(ses)
-        .screenshotWhen('progress-notification', (r) => !!r.notificationMatching(/NEFTune: /))
-        .screenshotWhen('status-bar-step', (r) => !!r.statusMatching(/step \d+\s*\/\s*\d+/i));
+      // One screenshot while training: the progress notification and the status bar both at a step >= 1.
+      const rec = new UiRecorder(ses).screenshotWhen(
+        'running-notification-and-status-bar',
+        (r) => !!r.notificationMatching(/NEFTune: .*step [1-9]/) && !!r.statusMatching(/step [1-9]\d*\s*\/\s*\d+.*loss/i),
+      );
       const t = Date.now();
       const { runDir, runId } = await startRun(ses, 'tiny.neftune.yaml', rec);
       try {

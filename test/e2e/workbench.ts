@@ -49,6 +49,8 @@ export class Workbench {
     mkdirSync(this.artifacts, { recursive: true });
     this.shot += 1;
     const safe = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    // Park the mouse on the title bar, so no hover or tooltip covers the picture.
+    await this.page.mouse.move(this.page.viewportSize()!.width / 2, 8).catch(() => undefined);
     const file = join(this.artifacts, `${this.scenario}--${String(this.shot).padStart(2, '0')}-${safe}.png`);
     await this.page.screenshot({ path: file });
     this.screenshots.push(file);
