@@ -11,6 +11,7 @@ import { RunStore } from '../../src/core/runStore';
 import { isTrainerAlive, startTrainer, stopTrainer } from '../../src/core/trainerProcess';
 import { readAllEvents } from '../../src/core/eventLog';
 import type { RunSummary } from '../../src/protocol/runSummary';
+import { Supervisor, type StartedRun } from '../../src/core/supervisor';
 
 const repo = path.resolve(__dirname, '..', '..');
 const python = process.env['NEFTUNE_PYTHON'] ?? path.join(repo, '.venv', 'bin', 'python');
@@ -177,5 +178,65 @@ describe('core + real trainer (tiny model)', { timeout: 600_000 }, () => {
     assert.ok(err && err.type === 'error');
     assert.equal(err.where?.line, 2);
     assert.match(err.where?.file ?? '', /broken\.jsonl$/);
+  });
+  it('queue: with a cap of 1 the second run waits, then starts when the first ends', async () => {
+    const qstore = new RunStore(path.join(work, '.neftune', 'queue-runs'));
+    const sup = new Supervisor(qstore, () => 1);
+    const started: StartedRun[] = [];
+    sup.onStarted((r) => started.push(r));
+    const cfg = writeConfig('queued', 'max_steps: 4\n');
+    const first = await sup.enqueue({ python, configPath: cfg, cwd: work });
+    const second = await sup.enqueue({ python, configPath: cfg, cwd: work });
+    assert.notEqual(first, second);
+    assert.deepEqual(started.map((r) => r.runId), [first]);
+    assert.deepEqual(sup.queued(), [second]);
+    const m2 = new RunMonitor(qstore, second, { pollMs: 50 }).start();
+    assert.equal(m2.summary().status, 'queued');
+    // A new supervisor (a window reload) sees the same queue on disk.
+    assert.deepEqual(new Supervisor(qstore, () => 1).queued(), [second]);
+    await started[0]!.exited;
+    await sup.pump();
+    const deadline = Date.now() + 30_000;
+    while (started.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(started.map((r) => r.runId), [first, second]);
+    const { code } = await started[1]!.exited;
+    m2.markExited(code);
+    const s = await waitFor(m2, (x) => x.status === 'finished' || x.status === 'failed', 30_000);
+    m2.dispose();
+    assert.equal(s.status, 'finished');
+    assert.deepEqual(sup.queued(), []);
+  });
+
+  it('resume: a stopped run continues in the same folder, one curve, every step once', async () => {
+    const rstore = new RunStore(path.join(work, '.neftune', 'resume-runs'));
+    const sup = new Supervisor(rstore, () => 1);
+    const started: StartedRun[] = [];
+    sup.onStarted((r) => started.push(r));
+    const cfg = writeConfig('resumable', 'max_steps: 16\nsave_steps: 4\n');
+    const runId = await sup.enqueue({ python, configPath: cfg, cwd: work });
+    const m1 = new RunMonitor(rstore, runId, { pollMs: 50 }).start();
+    await waitFor(m1, (s) => s.step >= 5, 120_000);
+    assert.equal(await stopTrainer(started[0]!.pid, 60_000), 'SIGINT');
+    await waitFor(m1, (s) => s.status === 'stopped', 10_000);
+    const stoppedAt = m1.summary().step;
+    m1.dispose();
+    assert.ok(stoppedAt < 16, `stopped at ${stoppedAt}`);
+
+    await sup.resume(runId, python, work);
+    assert.equal(started.length, 2);
+    const m2 = new RunMonitor(rstore, runId, { pollMs: 50 }).start();
+    const { code } = await started[1]!.exited;
+    m2.markExited(code);
+    const s = await waitFor(m2, (x) => x.status === 'finished' || x.status === 'failed', 30_000);
+    m2.dispose();
+    assert.equal(s.status, 'finished', s.failure ?? '');
+    // One continuous curve: steps 1..16, each once, across both processes.
+    assert.deepEqual(m2.state.series.step, Array.from({ length: 16 }, (_, i) => i + 1));
+    const events = readAllEvents(path.join(rstore.runDir(runId), 'events.jsonl'));
+    // A SIGINT stop checkpoints the step it stopped at, so the resume repeats no step.
+    assert.deepEqual(events.flatMap((e) => (e.type === 'step' ? [e.step] : [])), Array.from({ length: 16 }, (_, i) => i + 1));
+    const starts = events.filter((e) => e.type === 'run_started');
+    assert.equal(starts.length, 2);
+    assert.equal(starts[0]?.type === 'run_started' && starts[0].run_id, starts[1]?.type === 'run_started' && starts[1].run_id);
   });
 });
