@@ -7,6 +7,7 @@ import { DashboardPanel } from './dashboardPanel';
 import type { RunManager, RunRef } from './runManager';
 import { newRunConfig } from './newRunConfig';
 import { formatDoctor, quickCheck, runDoctor } from '../core/doctor';
+import { setupEnvironment } from './setupEnvironment';
 
 export interface CommandContext {
   readonly extensionUri: vscode.Uri;
@@ -83,8 +84,8 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
           const problem = await quickCheck(python);
           if (problem) {
             ctx.log.error(problem);
-            const pick = await vscode.window.showErrorMessage(`NEFTune: no run started. ${problem}`, 'Check trainer environment', 'Open settings');
-            if (pick === 'Check trainer environment') void vscode.commands.executeCommand('neftune.checkEnvironment');
+            const pick = await vscode.window.showErrorMessage(`NEFTune: no run started. ${problem}`, 'Set up trainer environment', 'Open settings');
+            if (pick === 'Set up trainer environment') void vscode.commands.executeCommand('neftune.setupEnvironment');
             if (pick === 'Open settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'neftune.pythonPath');
             return;
           }
@@ -176,6 +177,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         void vscode.window.showInformationMessage(`NEFTune: trainer environment ready (PyTorch ${result.info.torch}, ${dev}).`);
       }
     },
+    'neftune.setupEnvironment': () => setupEnvironment(ctx.extensionUri, ctx.log),
     'neftune.openRunLog': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run whose log to open');
       if (ref) await ctx.runs.openLog(ref);

@@ -1,0 +1,55 @@
+// "Set up trainer environment": creates the workspace folder's .venv and installs the trainer
+// that ships inside the extension, with progress and the pip log in the output channel.
+import { execFile } from 'node:child_process';
+import * as vscode from 'vscode';
+import { planSetup, runSetup } from '../core/environmentSetup';
+import { pythonExtensionInterpreter } from './pythonExtension';
+
+function hasNvidiaGpu(): Promise<boolean> {
+  return new Promise((resolve) => execFile('nvidia-smi', ['-L'], { timeout: 10_000 }, (err, out) => resolve(!err && /GPU \d/.test(out))));
+}
+
+export async function setupEnvironment(extensionUri: vscode.Uri, log: vscode.LogOutputChannel): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) {
+    void vscode.window.showWarningMessage('NEFTune: open a folder first; the environment is created in its .venv.');
+    return;
+  }
+  const cuda = await hasNvidiaGpu();
+  const basePython = (await pythonExtensionInterpreter(folder.uri)) ?? (process.platform === 'win32' ? 'python' : 'python3');
+  const steps = planSetup({ basePython, folder: folder.uri.fsPath, trainerDir: vscode.Uri.joinPath(extensionUri, 'trainer').fsPath, cuda });
+  const ok = await vscode.window.showInformationMessage(
+    `Set up the NEFTune trainer in ${vscode.Uri.joinPath(folder.uri, '.venv').fsPath}? This installs PyTorch (${cuda ? 'CUDA build: a GPU was found' : 'CPU build: no NVIDIA GPU found'}), transformers, accelerate and the trainer with pip.`,
+    { modal: true },
+    'Set up',
+  );
+  if (ok !== 'Set up') return;
+  log.show(true);
+  const failed = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'NEFTune: setting up the trainer environment', cancellable: true },
+    (progress, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      return runSetup(
+        steps,
+        {
+          step: (s, i) => {
+            progress.report({ message: `${s.title} (${i + 1}/${steps.length})…`, increment: 100 / steps.length });
+            log.info(`[setup] ${s.title}`);
+          },
+          line: (l) => log.info(`[pip] ${l}`),
+        },
+        ac.signal,
+      );
+    },
+  );
+  if (!failed) {
+    void vscode.window.showInformationMessage('NEFTune: trainer environment ready.', 'Start NEFTune run').then((p) => p && vscode.commands.executeCommand('neftune.startRun'));
+  } else if (failed.error === 'cancelled') {
+    void vscode.window.showWarningMessage(`NEFTune: set-up cancelled during "${failed.step.title}".`);
+  } else {
+    void vscode.window
+      .showErrorMessage(`NEFTune: set-up failed at "${failed.step.title}" (${failed.error ?? `exit code ${failed.code}`}). The output channel has pip's log.`, 'Show log')
+      .then((p) => p && log.show());
+  }
+}
