@@ -1,7 +1,7 @@
 // Reading the trainer's event stream (RUN_DIR/events.jsonl). The file, not the pipe, is the
 // source of truth (DESIGN.md section 4).
 import type { TrainerEvent } from '../protocol/events';
-import { validateEventValue } from './schemas';
+import { eventValidatorFor, validateEventValue } from './schemas';
 import { FileTail } from './fileTail';
 
 export type ParsedLine =
@@ -16,7 +16,8 @@ export function parseEventLine(text: string, lineNo: number): ParsedLine {
   } catch (err) {
     return { ok: false, line: lineNo, error: `events.jsonl:${lineNo}: not JSON (${(err as Error).message})` };
   }
-  const validate = validateEventValue();
+  const type = value !== null && typeof value === 'object' ? (value as { type?: unknown }).type : undefined;
+  const validate = (typeof type === 'string' ? eventValidatorFor(type) : undefined) ?? validateEventValue();
   if (!validate(value)) {
     const first = validate.errors?.[0];
     const where = first?.instancePath ? ` at ${first.instancePath}` : '';
