@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // bench/reattach: how fast a reloaded window shows every point of a long run, and what its
 // events cost in memory.
 //
@@ -13,10 +15,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunMonitor } from '../src/core/runMonitor';
 import { RunStore } from '../src/core/runStore';
+import { launchChromium, openDashboard } from './dashboardPage';
 
 const eventsArg = process.argv.indexOf('--events');
 const N = eventsArg > 0 ? Number(process.argv[eventsArg + 1]) : 100_000;
-const repo = path.resolve(__dirname, '..');
 
 function makeRun(store: RunStore): string {
   const { runId, dir } = store.createRun('bench.neftune.yaml');
@@ -102,38 +104,28 @@ async function main(): Promise<void> {
 }
 
 async function dashboardRender(store: RunStore, runId: string): Promise<number> {
-  const { chromium } = await import('playwright-core');
-  const bundle = path.join(repo, 'dist', 'webview', 'dashboard.js');
-  if (!fs.existsSync(bundle)) throw new Error('run `npm run build` first');
   const m = new RunMonitor(store, runId);
   m.start();
-  const snapshot = { kind: 'snapshot', summary: m.summary(), series: m.state.series };
+  const st = m.state;
+  const snapshot = { kind: 'snapshot', runs: [{ runId, color: 0, summary: m.summary(), config: st.config, series: st.series, evals: st.evals, samples: st.samples }], choices: [] };
   m.dispose();
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const css = fs.readFileSync(path.join(repo, 'dist', 'webview', 'dashboard.css'), 'utf8');
-    await page.setContent(`<html><head><style>${css}</style></head><body data-run-id="${runId}"><div id="app"></div></body></html>`);
-    await page.evaluate(() => {
-      (window as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => ({ postMessage: () => undefined, getState: () => undefined, setState: () => undefined });
-    });
-    await page.evaluate('window.__name = (f) => f'); // tsx's keepNames helper, used by the evaluated functions
-    await page.addScriptTag({ content: fs.readFileSync(bundle, 'utf8') });
+    const page = await openDashboard(browser);
     const times: number[] = [];
     for (let rep = 0; rep < 3; rep++) {
       const ms = await page.evaluate(async (snap) => {
         const t0 = performance.now();
         window.postMessage(snap, '*');
+        const n = String(snap.runs[0]?.series.step.length);
         await new Promise<void>((resolve) => {
           const check = (): void => {
-            const drawn = document.querySelectorAll('.uplot canvas').length;
-            if (document.getElementById('points')?.textContent === String(snap.series.step.length) && drawn >= 5) resolve();
+            if (document.getElementById('points')?.textContent === n && document.querySelectorAll('.uplot canvas').length >= 5) resolve();
             else requestAnimationFrame(check);
           };
           check();
         });
-        // one more frame: the canvases are painted
-        await new Promise((r) => requestAnimationFrame(() => r(null)));
+        await new Promise((r) => requestAnimationFrame(() => r(null))); // the canvases are painted
         return performance.now() - t0;
       }, snapshot);
       times.push(ms);

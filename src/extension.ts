@@ -6,6 +6,7 @@ import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
 import { DatasetsView } from './vscode/datasetsView';
 import { RunManager } from './vscode/runManager';
+import { RunColors } from './vscode/runColors';
 import { RunsView } from './vscode/runsView';
 import { RunStatusBar } from './vscode/statusBar';
 
@@ -15,6 +16,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const diagnostics = new ConfigDiagnostics();
   const runsView = new RunsView(runs);
   const datasetsView = new DatasetsView();
+  const colors = new RunColors(context.workspaceState);
   context.subscriptions.push(
     log,
     runs,
@@ -22,12 +24,12 @@ export function activate(context: vscode.ExtensionContext): void {
     runsView,
     datasetsView,
     new RunStatusBar(runs),
-    vscode.window.registerTreeDataProvider('neftune.runs', runsView),
+    vscode.window.createTreeView('neftune.runs', { treeDataProvider: runsView, canSelectMany: true, showCollapseAll: true }),
     vscode.window.registerTreeDataProvider('neftune.datasets', datasetsView),
-    DashboardPanel.registerSerializer(context.extensionUri, runs),
+    DashboardPanel.registerSerializer(context.extensionUri, runs, colors),
     ConfigCodeLens.register(),
     vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),
-    ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log }),
+    ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log, colors }),
   );
   // Trainers outlive a window reload; follow the ones still running.
   if (vscode.workspace.isTrusted) runs.reattach();

@@ -13,6 +13,8 @@ export function describeEvent(e: TrainerEvent): string {
       return `run ${e.run_id} started on ${e.device}: ${e.model.name} (${e.model.trainable_parameters.toLocaleString('en-US')} trainable of ${e.model.parameters.toLocaleString('en-US')} parameters)${e.total_steps ? `, ${e.total_steps} steps` : ''}`;
     case 'step':
       return `step ${e.step}/${e.total_steps}  loss ${num(e.loss)}  lr ${num(e.lr)}  grad_norm ${num(e.grad_norm, 3)}  ${Math.round(e.tokens_per_s)} tok/s  noise alpha ${num(e.noise_alpha, 2)} norm ${num(e.noise_norm, 3)}`;
+    case 'eval':
+      return `eval at step ${e.step}: loss ${e.eval_loss === null ? 'n/a' : num(e.eval_loss)}${e.samples?.length ? `, ${e.samples.length} sample(s)` : ''}`;
     case 'checkpoint':
       return `checkpoint at step ${e.step}: ${e.path}`;
     case 'log':

@@ -1,7 +1,7 @@
 // A self-contained SVG of a run's loss curve (raw and smoothed), for the headless demo and
 // for anyone without VS Code at hand. No dependencies: plain path data.
 import type { StepSeries } from '../protocol/dashboardMessages';
-import { debiasedEma } from '../../webview/dashboard/smoothing';
+import { debiasedEma } from '../shared/smoothing';
 
 export function lossCurveSvg(series: StepSeries, title: string, width = 720, height = 360): string {
   const pad = { l: 56, r: 16, t: 36, b: 40 };

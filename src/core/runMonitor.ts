@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
 import type { RunSummary } from '../protocol/runSummary';
-import type { StepSeries } from '../protocol/dashboardMessages';
+import { STEP_SERIES_KEYS, emptySeries, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 import { EventTail } from './eventLog';
 import { RunState, type ProcessInfo } from './runState';
 import { EVENTS_FILE, type RunStore } from './runStore';
@@ -16,6 +16,10 @@ export interface RunUpdate {
   readonly events: readonly TrainerEvent[];
   /** Step points appended since the last update (a slice of the full series). */
   readonly appended: StepSeries;
+  readonly appendedEvals: EvalSeries;
+  readonly appendedSamples: readonly EvalSamples[];
+  /** Points were replaced (a resume repeated steps): re-read the whole state, ignore `appended`. */
+  readonly reset: boolean;
 }
 
 export class RunMonitor {
@@ -23,6 +27,8 @@ export class RunMonitor {
   private readonly tail: EventTail;
   private liveness: NodeJS.Timeout | undefined;
   private lastSummaryKey = '';
+  /** How much of the state the listeners have been sent. */
+  private sent = { steps: 0, evals: 0, samples: 0, generation: 0 };
   private stopRequested = false;
   private exitCode: number | null | undefined;
   private readonly listeners = new Set<(u: RunUpdate) => void>();
@@ -60,14 +66,14 @@ export class RunMonitor {
 
   markStopRequested(): void {
     this.stopRequested = true;
-    this.emit([], 0);
+    this.emit([]);
   }
 
   /** Called by the host that spawned the trainer when it sees the exit. */
   markExited(code: number | null): void {
     this.exitCode = code;
     this.tail.readNow(); // the final event may have landed just before the exit
-    this.emit([], this.state.series.step.length);
+    this.emit([]);
   }
 
   private processInfo(): ProcessInfo {
@@ -85,35 +91,35 @@ export class RunMonitor {
     const s = this.summary();
     if (s.status === 'finished' || s.status === 'stopped' || s.status === 'failed') {
       this.tail.readNow();
-      this.emit([], this.state.series.step.length);
+      this.emit([]);
       this.dispose(false);
     } else {
-      this.emit([], this.state.series.step.length);
+      this.emit([]);
     }
   }
 
   private onEvents(events: TrainerEvent[]): void {
-    const before = this.state.series.step.length;
     this.state.apply(events);
-    this.emit(events, before);
+    this.emit(events);
   }
 
-  private emit(events: readonly TrainerEvent[], fromIndex: number): void {
+  /** Tells listeners what is new since the last call: each point reaches them exactly once. */
+  private emit(events: readonly TrainerEvent[]): void {
     const summary = this.summary();
     const key = JSON.stringify(summary);
-    if (!events.length && key === this.lastSummaryKey) return;
+    const st = this.state;
+    const reset = st.generation !== this.sent.generation;
+    const grew = st.series.step.length !== this.sent.steps || st.evals.step.length !== this.sent.evals || st.samples.length !== this.sent.samples;
+    if (!events.length && !grew && !reset && key === this.lastSummaryKey) return;
     this.lastSummaryKey = key;
-    const s = this.state.series;
-    const from = Math.min(fromIndex, s.step.length);
-    const appended: StepSeries = {
-      step: s.step.slice(from),
-      loss: s.loss.slice(from),
-      lr: s.lr.slice(from),
-      gradNorm: s.gradNorm.slice(from),
-      tokensPerS: s.tokensPerS.slice(from),
-      noiseNorm: s.noiseNorm.slice(from),
-    };
-    for (const l of this.listeners) l({ summary, events, appended });
+    const from = reset ? 0 : this.sent.steps;
+    const appended = emptySeries();
+    for (const k of STEP_SERIES_KEYS) appended[k].push(...st.series[k].slice(from));
+    const evFrom = reset ? 0 : this.sent.evals;
+    const appendedEvals: EvalSeries = { step: st.evals.step.slice(evFrom), loss: st.evals.loss.slice(evFrom) };
+    const appendedSamples = st.samples.slice(reset ? 0 : this.sent.samples);
+    this.sent = { steps: st.series.step.length, evals: st.evals.step.length, samples: st.samples.length, generation: st.generation };
+    for (const l of this.listeners) l({ summary, events, appended, appendedEvals, appendedSamples, reset });
   }
 
   /** Stops following. `clearListeners` false keeps listeners for a final read of summary(). */

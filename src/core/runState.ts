@@ -2,7 +2,7 @@
 // Pure: the same events always give the same summary, whoever reads them and whenever.
 import type { TrainerEvent } from '../protocol/events';
 import type { RunStatus, RunSummary } from '../protocol/runSummary';
-import type { StepSeries } from '../protocol/dashboardMessages';
+import { emptySeries, STEP_SERIES_KEYS, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 
 export interface ProcessInfo {
   /** Whether the trainer process is alive now (null: unknown, e.g. no pid file). */
@@ -30,9 +30,17 @@ export class RunState {
   private endedAt: number | null = null;
   private checkpoints: string[] = [];
   private failure: string | null = null;
+  private bestEvalLoss: number | null = null;
+  private tokensSeen = 0;
+  /** The resolved config of the latest run_started. */
+  config: Readonly<Record<string, unknown>> | null = null;
+  readonly evals: EvalSeries = { step: [], loss: [] };
+  readonly samples: EvalSamples[] = [];
+  /** Bumped whenever points were removed (a resume that repeats steps): readers re-read all. */
+  generation = 0;
   /** (time, step) of recent step events, for the ETA. */
   private pace: Array<[number, number]> = [];
-  readonly series: StepSeries = { step: [], loss: [], lr: [], gradNorm: [], tokensPerS: [], noiseNorm: [] };
+  readonly series: StepSeries = emptySeries();
 
   constructor(readonly runId: string) {}
 
@@ -48,6 +56,7 @@ export class RunState {
         this.device = e.device;
         this.modelName = e.model.name;
         this.totalSteps = e.total_steps ?? this.totalSteps;
+        this.config = e.config;
         const alpha = e.config['neftune_noise_alpha'];
         this.noiseAlpha = typeof alpha === 'number' ? alpha : 0;
         this.endedAt = null;
@@ -57,14 +66,20 @@ export class RunState {
       case 'step': {
         // A resumed run repeats no step; if it ever did, drop the stale tail so the curve stays a function of step.
         const s = this.series;
-        while (s.step.length && (s.step[s.step.length - 1] ?? 0) >= e.step) {
-          for (const arr of Object.values(s) as number[][]) arr.pop();
+        if (s.step.length && (s.step[s.step.length - 1] ?? 0) >= e.step) {
+          while (s.step.length && (s.step[s.step.length - 1] ?? 0) >= e.step) for (const k of STEP_SERIES_KEYS) s[k].pop();
+          this.tokensSeen = s.tokens.length ? (s.tokens[s.tokens.length - 1] ?? 0) : 0;
+          this.generation++;
         }
+        this.tokensSeen += e.tokens ?? Number.NaN; // NaN once a step lacks tokens: the axis is then unavailable
         s.step.push(e.step);
+        s.time.push(e.time);
+        s.tokens.push(this.tokensSeen);
         s.loss.push(e.loss);
         s.lr.push(e.lr);
         s.gradNorm.push(e.grad_norm);
         s.tokensPerS.push(e.tokens_per_s);
+        s.noiseAlpha.push(e.noise_alpha);
         s.noiseNorm.push(e.noise_norm);
         this.step = e.step;
         this.totalSteps = e.total_steps;
@@ -73,6 +88,22 @@ export class RunState {
         this.noiseAlpha = e.noise_alpha;
         this.pace.push([e.time, e.step]);
         if (this.pace.length > 20) this.pace.shift();
+        break;
+      }
+      case 'eval': {
+        const ev = this.evals;
+        while (ev.step.length && (ev.step[ev.step.length - 1] ?? 0) >= e.step) {
+          ev.step.pop();
+          ev.loss.pop();
+          this.generation++;
+        }
+        ev.step.push(e.step);
+        ev.loss.push(e.eval_loss);
+        if (e.eval_loss !== null && (this.bestEvalLoss === null || e.eval_loss < this.bestEvalLoss)) this.bestEvalLoss = e.eval_loss;
+        if (e.samples?.length) {
+          while (this.samples.length && (this.samples[this.samples.length - 1]?.step ?? 0) >= e.step) this.samples.pop();
+          this.samples.push({ step: e.step, samples: e.samples });
+        }
         break;
       }
       case 'checkpoint':
@@ -136,6 +167,7 @@ export class RunState {
       endedAt: this.endedAt,
       etaSeconds: status === 'running' ? this.eta() : null,
       checkpoints: [...this.checkpoints],
+      bestEvalLoss: this.bestEvalLoss,
       failure,
     };
   }

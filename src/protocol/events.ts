@@ -36,6 +36,21 @@ export interface StepEvent extends EventBase {
   readonly noise_alpha: number;
   /** Mean over the batch's examples of the L2 norm of the noise actually added. */
   readonly noise_norm: number;
+  /** Real (non-pad) tokens in this optimizer step; optional. */
+  readonly tokens?: number;
+}
+
+export interface EvalSample {
+  readonly prompt: string;
+  readonly response: string;
+}
+
+export interface EvalEvent extends EventBase {
+  readonly type: 'eval';
+  readonly step: number;
+  /** Held-out loss without noise. */
+  readonly eval_loss: number | null;
+  readonly samples?: readonly EvalSample[];
 }
 
 export interface CheckpointEvent extends EventBase {
@@ -79,6 +94,7 @@ export interface StoppedEvent extends EventBase {
 export type TrainerEvent =
   | RunStartedEvent
   | StepEvent
+  | EvalEvent
   | CheckpointEvent
   | LogEvent
   | ErrorEvent
@@ -90,6 +106,7 @@ export type TrainerEventType = TrainerEvent['type'];
 export const TRAINER_EVENT_TYPES: readonly TrainerEventType[] = [
   'run_started',
   'step',
+  'eval',
   'checkpoint',
   'log',
   'error',

@@ -19,6 +19,8 @@ export interface RunSummary {
   readonly etaSeconds: number | null;
   /** Relative to the run folder. */
   readonly checkpoints: readonly string[];
+  /** Lowest held-out loss of the eval events so far. */
+  readonly bestEvalLoss: number | null;
   /** Why a failed run failed, with where when the trainer knew it. */
   readonly failure: string | null;
 }

@@ -8,12 +8,14 @@ import type { RunManager, RunRef } from './runManager';
 import { newRunConfig } from './newRunConfig';
 import { formatDoctor, quickCheck, runDoctor } from '../core/doctor';
 import { setupEnvironment } from './setupEnvironment';
+import type { RunColors } from './runColors';
 
 export interface CommandContext {
   readonly extensionUri: vscode.Uri;
   readonly runs: RunManager;
   readonly diagnostics: ConfigDiagnostics;
   readonly log: vscode.LogOutputChannel;
+  readonly colors: RunColors;
 }
 
 /** A run given as a tree node, a run id (status bar, messages), or picked from a list. */
@@ -91,7 +93,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
           }
         }
         const ref = await ctx.runs.start(uri);
-        DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+        DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, [ref]);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         ctx.log.error(message);
@@ -106,7 +108,21 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     },
     'neftune.openDashboard': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run to show');
-      if (ref) DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+      if (ref) DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, [ref]);
+    },
+    'neftune.compareRuns': async (arg, many) => {
+      // From the Runs view with several runs selected, or a pick of runs.
+      let refs = Array.isArray(many) ? many.filter((n): n is { ref: RunRef } => !!n && typeof n === 'object' && 'ref' in n).map((n) => n.ref) : [];
+      if (refs.length < 2) {
+        const items = ctx.runs.listRuns().map((ref) => {
+          const s = ctx.runs.summary(ref);
+          return { label: ref.runId, description: `${s.status} · α ${s.noiseAlpha ?? '?'} · step ${s.step}/${s.totalSteps ?? '?'}`, ref, picked: refs.some((r) => r.runId === ref.runId) || (!!arg && typeof arg === 'object' && 'ref' in arg && (arg as { ref: RunRef }).ref.runId === ref.runId) };
+        });
+        const picks = await vscode.window.showQuickPick(items, { canPickMany: true, placeHolder: 'Runs to compare in one dashboard' });
+        if (!picks?.length) return;
+        refs = picks.map((p) => p.ref);
+      }
+      DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs, true);
     },
     'neftune.newRunConfig': async (arg) => {
       await newRunConfig(arg instanceof vscode.Uri ? arg : undefined);
@@ -120,7 +136,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }
       try {
         await ctx.runs.resume(ref);
-        DashboardPanel.createOrShow(ctx.extensionUri, ctx.runs, ref);
+        DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, [ref]);
       } catch (err) {
         void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
       }

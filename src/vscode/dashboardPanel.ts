@@ -1,49 +1,56 @@
-// The dashboard webview panel for one run: live loss curve and run header. One panel per run;
-// survives hiding and window reloads (the webview asks for a snapshot whenever it loads, and
-// a serializer revives it after a reload).
+// The dashboard webview panel: live curves of one or several runs, overlaid for comparison.
+// One panel per window; "Open dashboard" on a run adds it to the comparison, "Compare runs"
+// sets it. Survives hiding and window reloads: the webview asks for a snapshot whenever it
+// loads, and a serializer revives the panel with its selection after a reload.
 import * as crypto from 'node:crypto';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { DashboardWebviewState, HostToDashboard } from '../protocol/dashboardMessages';
+import { runsToCsv } from '../core/runExport';
+import type { DashboardWebviewState, HostToDashboard, RunChoice, RunData } from '../protocol/dashboardMessages';
 import { isDashboardToHost } from '../protocol/dashboardMessages';
+import type { RunColors } from './runColors';
 import type { RunManager, RunRef } from './runManager';
 
 export const DASHBOARD_VIEW_TYPE = 'neftune.dashboard';
 
 export class DashboardPanel implements vscode.Disposable {
-  private static readonly panels = new Map<string, DashboardPanel>();
+  private static current: DashboardPanel | undefined;
   private readonly subs: vscode.Disposable[] = [];
   private ready = false;
+  private selected: RunRef[];
 
-  static createOrShow(extensionUri: vscode.Uri, runs: RunManager, ref: RunRef): DashboardPanel {
-    const existing = DashboardPanel.panels.get(ref.runId);
-    if (existing) {
-      existing.panel.reveal(undefined, true);
-      return existing;
+  /** Shows the dashboard with `refs` added to (or, with `replace`, as) the comparison. */
+  static show(extensionUri: vscode.Uri, runs: RunManager, colors: RunColors, refs: readonly RunRef[], replace = false): DashboardPanel {
+    const cur = DashboardPanel.current;
+    if (cur) {
+      cur.setSelection(replace ? refs : [...cur.selected, ...refs.filter((r) => !cur.selected.some((s) => s.runId === r.runId))]);
+      cur.panel.reveal(undefined, true);
+      return cur;
     }
-    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `NEFTune: ${ref.runId}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, DashboardPanel.options(extensionUri));
-    return new DashboardPanel(panel, extensionUri, runs, ref);
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'NEFTune', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, DashboardPanel.options(extensionUri));
+    return new DashboardPanel(panel, extensionUri, runs, colors, [...refs]);
   }
 
   static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
-      // Only our bundles and css; nothing from the workspace (datasets never load as resources).
+      // Only our bundles and css; nothing from the workspace.
       localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
       enableFindWidget: true,
     };
   }
 
-  static registerSerializer(extensionUri: vscode.Uri, runs: RunManager): vscode.Disposable {
+  static registerSerializer(extensionUri: vscode.Uri, runs: RunManager, colors: RunColors): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
-        const runId = (state as Partial<DashboardWebviewState> | undefined)?.runId;
-        const ref = runId ? runs.findRun(runId) : undefined;
-        if (!ref) {
-          panel.dispose(); // the run was deleted while the window was closed
+        const ids = (state as Partial<DashboardWebviewState> | undefined)?.runIds ?? [];
+        const refs = ids.map((id) => runs.findRun(id)).filter((r): r is RunRef => r !== undefined);
+        if (refs.length === 0 || DashboardPanel.current) {
+          panel.dispose(); // its runs were deleted while the window was closed
           return;
         }
         panel.webview.options = DashboardPanel.options(extensionUri);
-        new DashboardPanel(panel, extensionUri, runs, ref);
+        new DashboardPanel(panel, extensionUri, runs, colors, refs);
       },
     });
   }
@@ -52,66 +59,149 @@ export class DashboardPanel implements vscode.Disposable {
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly runs: RunManager,
-    private readonly ref: RunRef,
+    private readonly colors: RunColors,
+    selected: RunRef[],
   ) {
-    DashboardPanel.panels.set(ref.runId, this);
+    DashboardPanel.current = this;
+    this.selected = selected;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = renderHtml(panel.webview, extensionUri, ref.runId);
-    const monitor = runs.monitor(ref);
+    panel.webview.html = renderHtml(panel.webview, extensionUri);
+    this.updateTitle();
     this.subs.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((msg: unknown) => {
-        if (!isDashboardToHost(msg)) return;
-        switch (msg.kind) {
-          case 'ready':
-            // Sent on every (re)load of the webview: a full snapshot, so nothing posted while
-            // it was hidden or reloading is lost, and nothing is doubled.
-            this.ready = true;
-            this.post({ kind: 'snapshot', summary: monitor.summary(), series: monitor.state.series });
-            break;
-          case 'stop':
-            void this.runs.stop(this.ref);
-            break;
-          case 'openLog':
-            void this.runs.openLog(this.ref);
-            break;
-        }
-      }),
+      panel.webview.onDidReceiveMessage((msg: unknown) => void this.onMessage(msg)),
       panel.onDidChangeViewState(() => {
         if (!panel.visible) this.ready = false; // a hidden webview drops messages; it re-sends ready
       }),
-      runs.onDidChange(({ ref: changed, update }) => {
-        if (changed.runId !== this.ref.runId || !this.ready) return;
-        this.post({ kind: 'append', summary: update.summary, series: update.appended });
+      runs.onDidChange(({ ref, update }) => {
+        if (!this.ready || !this.selected.some((s) => s.runId === ref.runId)) return;
+        if (update.reset) return this.sendSnapshot();
+        const monitor = runs.monitor(ref);
+        this.post({
+          kind: 'append',
+          run: {
+            runId: ref.runId,
+            color: this.colors.colorOf(ref.runId),
+            summary: update.summary,
+            config: monitor.state.config,
+            series: update.appended,
+            evals: update.appendedEvals,
+            samples: update.appendedSamples,
+          },
+        });
       }),
+      runs.onDidChangeList(() => this.ready && this.post({ kind: 'choices', choices: this.choices() })),
     );
+    for (const ref of selected) runs.monitor(ref);
+  }
+
+  private async onMessage(msg: unknown): Promise<void> {
+    if (!isDashboardToHost(msg)) return;
+    switch (msg.kind) {
+      case 'ready':
+        // Sent on every (re)load of the webview: a full snapshot, so nothing posted while it
+        // was hidden or reloading is lost, and nothing is doubled.
+        this.ready = true;
+        this.sendSnapshot();
+        break;
+      case 'select': {
+        const refs = msg.runIds.map((id) => this.runs.findRun(id)).filter((r): r is RunRef => r !== undefined);
+        if (refs.length) this.setSelection(refs);
+        break;
+      }
+      case 'stop': {
+        const ref = this.runs.findRun(msg.runId);
+        if (ref) await this.runs.stop(ref);
+        break;
+      }
+      case 'openLog': {
+        const ref = this.runs.findRun(msg.runId);
+        if (ref) await this.runs.openLog(ref);
+        break;
+      }
+      case 'exportCsv':
+        await this.exportCsv();
+        break;
+      case 'exportPng':
+        await this.exportPng(msg.name, msg.dataUrl);
+        break;
+    }
+  }
+
+  private setSelection(refs: readonly RunRef[]): void {
+    this.selected = [...refs];
+    for (const ref of refs) this.runs.monitor(ref);
+    this.updateTitle();
+    if (this.ready) this.sendSnapshot();
+  }
+
+  private updateTitle(): void {
+    const first = this.selected[0];
+    this.panel.title = this.selected.length === 1 && first ? `NEFTune: ${first.runId}` : `NEFTune: ${this.selected.length} runs`;
+  }
+
+  private runData(ref: RunRef): RunData {
+    const m = this.runs.monitor(ref);
+    const st = m.state;
+    return { runId: ref.runId, color: this.colors.colorOf(ref.runId), summary: m.summary(), config: st.config, series: st.series, evals: st.evals, samples: st.samples };
+  }
+
+  private choices(): RunChoice[] {
+    return this.runs.listRuns().map((ref) => {
+      const s = this.runs.summary(ref);
+      return { runId: ref.runId, status: s.status, noiseAlpha: s.noiseAlpha };
+    });
+  }
+
+  private sendSnapshot(): void {
+    this.post({ kind: 'snapshot', runs: this.selected.map((r) => this.runData(r)), choices: this.choices() });
   }
 
   private post(msg: HostToDashboard): void {
     void this.panel.webview.postMessage(msg);
   }
 
+  private defaultUri(name: string): vscode.Uri {
+    const first = this.selected[0];
+    return vscode.Uri.file(path.join(first ? first.store.runDir(first.runId) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '.', name));
+  }
+
+  private async exportCsv(): Promise<void> {
+    const target = await vscode.window.showSaveDialog({ title: 'Export the shown runs as CSV', defaultUri: this.defaultUri('metrics.csv'), filters: { CSV: ['csv'] } });
+    if (!target) return;
+    const csv = runsToCsv(this.selected.map((r) => this.runData(r)));
+    await vscode.workspace.fs.writeFile(target, Buffer.from(csv, 'utf8'));
+    void vscode.window.showInformationMessage(`NEFTune: wrote ${target.fsPath}`);
+  }
+
+  private async exportPng(name: string, dataUrl: string): Promise<void> {
+    const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-');
+    const target = await vscode.window.showSaveDialog({ title: 'Save the chart as PNG', defaultUri: this.defaultUri(`${safe}.png`), filters: { PNG: ['png'] } });
+    if (!target) return;
+    const png = Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
+    await vscode.workspace.fs.writeFile(target, png);
+    void vscode.window.showInformationMessage(`NEFTune: wrote ${target.fsPath}`);
+  }
+
   dispose(): void {
-    DashboardPanel.panels.delete(this.ref.runId);
+    if (DashboardPanel.current === this) DashboardPanel.current = undefined;
     for (const s of this.subs) s.dispose();
     this.panel.dispose();
   }
 }
 
-function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri, runId: string): string {
+function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
   const nonce = crypto.randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'dashboard.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'dashboard.css'));
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} data: blob:`,
-    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+    `style-src ${webview.cspSource}`,
     `font-src ${webview.cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
-  // The run id goes in as an attribute value, escaped; all run data arrives later as messages
-  // and is set with textContent, never as HTML.
-  const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // No run data in the HTML: it all arrives as messages and is set with textContent.
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -119,9 +209,9 @@ function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri, runId: st
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${style.toString()}">
-<title>NEFTune: ${esc(runId)}</title>
+<title>NEFTune dashboard</title>
 </head>
-<body data-run-id="${esc(runId)}">
+<body>
 <div id="app"></div>
 <script nonce="${nonce}" src="${script.toString()}"></script>
 </body>

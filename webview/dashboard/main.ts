@@ -1,10 +1,11 @@
-// Dashboard webview: a live loss curve (and lr, grad norm, noise, throughput) for one run.
-// Talks to the host only through the typed messages of src/protocol/dashboardMessages.ts;
-// every piece of run data is set with textContent, never as HTML.
-import uPlot from 'uplot';
-import type { DashboardToHost, DashboardWebviewState, HostToDashboard, StepSeries } from '../../src/protocol/dashboardMessages';
-import type { RunSummary } from '../../src/protocol/runSummary';
-import { debiasedEma } from './smoothing';
+// Dashboard webview: live curves of one or several runs, overlaid to compare them (alpha 0 vs
+// 5 vs 10). Talks to the host only through src/protocol/dashboardMessages.ts; every piece of
+// run data is set with textContent, never as HTML.
+import type { DashboardToHost, DashboardWebviewState, HostToDashboard, RunChoice, RunData, XAxis } from '../../src/protocol/dashboardMessages';
+import { STEP_SERIES_KEYS } from '../../src/protocol/dashboardMessages';
+import { Chart, CHARTS, type ViewOptions } from './charts';
+import { el } from './dom';
+import { renderConfigDiff, renderRunsTable, renderSamples } from './panels';
 
 interface VsCodeApi {
   postMessage(msg: DashboardToHost): void;
@@ -13,160 +14,84 @@ interface VsCodeApi {
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
+const post = (m: DashboardToHost): void => vscode.postMessage(m);
 
-type SeriesKey = Exclude<keyof StepSeries, 'step'>;
-interface ChartSpec {
-  readonly key: SeriesKey;
-  readonly title: string;
-  readonly wide?: boolean;
-  /** Smoothed overlay (loss-like, noisy series). */
-  readonly smooth?: boolean;
-  readonly logAllowed?: boolean;
-  readonly color: string; // a --vscode-charts-* variable
-}
-const CHARTS: readonly ChartSpec[] = [
-  { key: 'loss', title: 'Training loss', wide: true, smooth: true, logAllowed: true, color: '--vscode-charts-blue' },
-  { key: 'lr', title: 'Learning rate', color: '--vscode-charts-purple' },
-  { key: 'gradNorm', title: 'Gradient norm', smooth: true, logAllowed: true, color: '--vscode-charts-orange' },
-  { key: 'noiseNorm', title: 'NEFTune noise norm (measured)', color: '--vscode-charts-green' },
-  { key: 'tokensPerS', title: 'Real tokens / second', smooth: true, color: '--vscode-charts-yellow' },
-];
-
-const runId = document.body.dataset['runId'] ?? '';
+// ---- state ----------------------------------------------------------------------------------
 const saved = vscode.getState();
-let smoothing = saved?.smoothing ?? 0.6;
-let logScale = saved?.logScale ?? false;
-const series: StepSeries = { step: [], loss: [], lr: [], gradNorm: [], tokensPerS: [], noiseNorm: [] };
+let view: ViewOptions = { smoothing: saved?.smoothing ?? 0.6, logScale: saved?.logScale ?? false, xAxis: saved?.xAxis ?? 'step' };
+let samplesStep: number | null = saved?.samplesStep ?? null;
+let runs: RunData[] = [];
+let choices: readonly RunChoice[] = [];
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
+function saveState(): void {
+  vscode.setState({ runIds: runs.map((r) => r.runId), smoothing: view.smoothing, logScale: view.logScale, xAxis: view.xAxis, samplesStep });
 }
 
-// ---- static layout -------------------------------------------------------------------------
+// ---- layout ---------------------------------------------------------------------------------
 const app = document.getElementById('app') as HTMLElement;
 const header = el('header');
-const title = el('h1', {}, runId);
+const title = el('h1', {}, 'NEFTune');
+// #status and #points describe the first shown run (what a single-run dashboard shows).
 const statusPill = el('span', { id: 'status', class: 'pill', role: 'status' }, 'loading');
-header.append(title, statusPill);
-const facts = el('div', { class: 'facts' });
-const fact = (label: string, id: string): HTMLElement => {
-  const span = el('span', {}, `${label} `);
-  const b = el('b', { id }, '–');
-  span.append(b);
-  facts.append(span);
-  return b;
-};
-const stepEl = fact('step', 'step');
-const lossEl = fact('loss', 'loss');
-const etaEl = fact('ETA', 'eta');
-const alphaEl = fact('NEFTune α', 'alpha');
-const deviceEl = fact('device', 'device');
-const modelEl = fact('model', 'model');
-const pointsEl = fact('points', 'points');
-const failureEl = el('div', { class: 'failure', id: 'failure', role: 'alert' });
-failureEl.hidden = true;
+const pointsFact = el('span', { class: 'muted' }, 'points ');
+const pointsEl = el('b', { id: 'points' }, '0');
+pointsFact.append(pointsEl);
+header.append(title, statusPill, pointsFact);
 
-const toolbar = el('div', { class: 'toolbar' });
-const smoothLabel = el('label', { for: 'smoothing' }, 'Smoothing');
-const smoothInput = el('input', { id: 'smoothing', type: 'range', min: '0', max: '0.99', step: '0.01', 'aria-label': 'Smoothing weight' });
-smoothInput.value = String(smoothing);
-const smoothValue = el('span', { id: 'smoothing-value' }, smoothing.toFixed(2));
+const runsTable = el('table', { class: 'runs', 'aria-label': 'Shown runs' });
+
+const toolbar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Chart options' });
+const smoothLabel = el('label', {}, 'Smoothing ');
+const smoothInput = el('input', { id: 'smoothing', type: 'range', min: '0', max: '0.99', step: '0.01', 'aria-label': 'Smoothing weight (TensorBoard EMA)' });
+smoothInput.value = String(view.smoothing);
+const smoothValue = el('output', { id: 'smoothing-value' }, view.smoothing.toFixed(2));
 smoothLabel.append(smoothInput, smoothValue);
-const logLabel = el('label', { for: 'log-scale' });
+const logLabel = el('label');
 const logInput = el('input', { id: 'log-scale', type: 'checkbox' });
-logInput.checked = logScale;
-logLabel.append(logInput, document.createTextNode('Log scale (y)'));
-const stopButton = el('button', { id: 'stop', class: 'primary', title: 'Stop the run: the trainer finishes its step and saves a checkpoint' }, 'Stop run');
-const logButton = el('button', { id: 'open-log' }, 'Open log');
-toolbar.append(smoothLabel, logLabel, stopButton, logButton);
+logInput.checked = view.logScale;
+logLabel.append(logInput, document.createTextNode(' Log scale'));
+const axisLabel = el('label', {}, 'x axis ');
+const axisSelect = el('select', { id: 'x-axis', 'aria-label': 'x axis' });
+for (const [v, t] of [['step', 'step'], ['tokens', 'tokens seen'], ['time', 'wall time']] as const) {
+  const o = el('option', { value: v }, t);
+  if (v === view.xAxis) o.selected = true;
+  axisSelect.append(o);
+}
+axisLabel.append(axisSelect);
+const csvButton = el('button', { id: 'export-csv', title: 'All points of the shown runs (not downsampled) as CSV' }, 'Export CSV');
+toolbar.append(smoothLabel, logLabel, axisLabel, csvButton);
 
 const grid = el('div', { class: 'charts' });
-app.append(header, facts, failureEl, toolbar, grid);
+const charts = CHARTS.map((spec) => new Chart(spec, grid, (c) => exportPng(c)));
+const samplesSection = el('section', { class: 'samples-section', 'aria-label': 'Sample generations' });
+const diffSection = el('section', { class: 'diff-section', 'aria-label': 'Config differences' });
+app.append(header, runsTable, toolbar, grid, diffSection, samplesSection);
 
-// ---- charts --------------------------------------------------------------------------------
-interface ChartView {
-  readonly spec: ChartSpec;
-  readonly box: HTMLElement;
-  readonly empty: HTMLElement;
-  plot: uPlot | null;
-}
-const charts: ChartView[] = CHARTS.map((spec) => {
-  const box = el('section', { class: `chart${spec.wide ? ' wide' : ''}`, 'data-series': spec.key, 'aria-label': spec.title });
-  const empty = el('div', { class: 'empty' }, 'No points yet');
-  box.append(el('h2', {}, spec.title), empty);
-  grid.append(box);
-  return { spec, box, empty, plot: null };
-});
-
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-}
-
-function withAlpha(color: string, alpha: number): string {
-  // Theme colours arrive as #rrggbb or #rrggbbaa; anything else is used as it is.
-  const m = /^#([0-9a-f]{6})([0-9a-f]{2})?$/i.exec(color);
-  if (!m) return color;
-  return `#${m[1]}${Math.round(alpha * 255).toString(16).padStart(2, '0')}`;
+// ---- rendering ------------------------------------------------------------------------------
+function renderPanels(): void {
+  const first = runs[0];
+  statusPill.textContent = first ? first.summary.status : 'no run';
+  statusPill.dataset['status'] = first?.summary.status ?? '';
+  pointsEl.textContent = String(first?.series.loss.length ?? 0);
+  title.textContent = runs.length > 1 ? `NEFTune: ${runs.length} runs` : `NEFTune: ${first?.runId ?? ''}`;
+  renderRunsTable(runsTable, runs, choices, {
+    stop: (runId) => post({ kind: 'stop', runId }),
+    openLog: (runId) => post({ kind: 'openLog', runId }),
+    remove: (runId) => post({ kind: 'select', runIds: runs.filter((r) => r.runId !== runId).map((r) => r.runId) }),
+    add: (runId) => post({ kind: 'select', runIds: [...runs.map((r) => r.runId), runId] }),
+  });
+  renderConfigDiff(diffSection, runs);
+  renderSamples(samplesSection, runs, samplesStep, (s) => {
+    samplesStep = s;
+    saveState();
+    renderPanels();
+  });
 }
 
-function chartData(spec: ChartSpec): uPlot.AlignedData {
-  const ys = series[spec.key];
-  const xs = series.step;
-  if (!spec.smooth) return [xs, ys];
-  return [xs, ys, debiasedEma(ys, smoothing)];
-}
-
-function chartWidth(view: ChartView): number {
-  return Math.max(200, view.box.clientWidth - 18);
-}
-
-function buildChart(view: ChartView): void {
-  view.plot?.destroy();
-  const { spec } = view;
-  const fg = cssVar('--vscode-foreground', '#888');
-  const grid = cssVar('--vscode-editorWidget-border', cssVar('--vscode-panel-border', '#8884'));
-  const color = cssVar(spec.color, '#3794ff');
-  const useLog = logScale && !!spec.logAllowed && series[spec.key].every((y) => y > 0);
-  const axis: uPlot.Axis = { stroke: fg, grid: { stroke: withAlpha(grid, 0.5), width: 1 }, ticks: { stroke: withAlpha(grid, 0.5), width: 1 } };
-  const seriesOpts: uPlot.Series[] = [{ label: 'step' }];
-  if (spec.smooth) {
-    seriesOpts.push({ label: 'raw', stroke: withAlpha(color, 0.3), width: 1 });
-    seriesOpts.push({ label: 'smoothed', stroke: color, width: 2 });
-  } else {
-    seriesOpts.push({ label: spec.title, stroke: color, width: 2 });
-  }
-  const opts: uPlot.Options = {
-    width: chartWidth(view),
-    height: spec.wide ? 300 : 200,
-    series: seriesOpts,
-    scales: { x: { time: false }, y: useLog ? { distr: 3 } : {} },
-    axes: [{ ...axis, label: 'step' }, { ...axis, size: 60 }],
-    cursor: { sync: { key: 'neftune-steps' }, drag: { x: true, y: false } },
-    legend: { live: true },
-  };
-  view.empty.hidden = true;
-  view.plot = new uPlot(opts, chartData(spec), view.box);
-}
-
-function redrawAll(rebuild: boolean): void {
-  for (const view of charts) {
-    if (series.step.length === 0) {
-      view.empty.hidden = false;
-      continue;
-    }
-    if (rebuild || !view.plot) buildChart(view);
-    else view.plot.setData(chartData(view.spec));
-  }
-  pointsEl.textContent = String(series.loss.length);
-}
-
-// Batch updates: many appends within one frame cost one redraw.
+// Batch: many messages within one frame cost one redraw; a rebuild only when needed.
 let pending = false;
 let pendingRebuild = false;
-function scheduleRedraw(rebuild = false): void {
+function schedule(rebuild = false): void {
   pendingRebuild ||= rebuild;
   if (pending) return;
   pending = true;
@@ -174,83 +99,75 @@ function scheduleRedraw(rebuild = false): void {
     pending = false;
     const r = pendingRebuild;
     pendingRebuild = false;
-    redrawAll(r);
+    renderPanels();
+    for (const c of charts) c.render(runs, view, r);
   });
 }
 
-// ---- header ---------------------------------------------------------------------------------
-function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m ${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
-}
-
-function renderSummary(s: RunSummary): void {
-  statusPill.textContent = s.status;
-  statusPill.dataset['status'] = s.status;
-  stepEl.textContent = `${s.step} / ${s.totalSteps ?? '?'}`;
-  lossEl.textContent = s.lastLoss === null ? '–' : s.lastLoss.toFixed(4);
-  etaEl.textContent = s.etaSeconds === null ? '–' : formatDuration(s.etaSeconds);
-  alphaEl.textContent = s.noiseAlpha === null ? '–' : String(s.noiseAlpha);
-  deviceEl.textContent = s.device ?? '–';
-  modelEl.textContent = s.modelName ?? '–';
-  failureEl.hidden = !s.failure;
-  failureEl.textContent = s.failure ?? '';
-  stopButton.disabled = !(s.status === 'running' || s.status === 'starting');
-}
-
 // ---- messages -------------------------------------------------------------------------------
-function appendSeries(add: StepSeries): void {
-  for (const k of Object.keys(series) as (keyof StepSeries)[]) series[k].push(...add[k]);
+function appendTo(run: RunData, add: RunData): RunData {
+  const series = { ...run.series };
+  for (const k of STEP_SERIES_KEYS) series[k] = run.series[k].concat(add.series[k]);
+  return {
+    ...add,
+    series,
+    evals: { step: run.evals.step.concat(add.evals.step), loss: run.evals.loss.concat(add.evals.loss) },
+    samples: run.samples.concat(add.samples),
+  };
 }
 
 window.addEventListener('message', (ev: MessageEvent<HostToDashboard>) => {
   const msg = ev.data;
   switch (msg.kind) {
-    case 'snapshot': {
-      for (const k of Object.keys(series) as (keyof StepSeries)[]) series[k].length = 0;
-      appendSeries(msg.series);
-      renderSummary(msg.summary);
-      scheduleRedraw(true);
+    case 'snapshot':
+      runs = [...msg.runs];
+      choices = msg.choices;
+      saveState();
+      schedule(true);
       break;
-    }
     case 'append': {
-      const wasEmpty = series.step.length === 0;
-      appendSeries(msg.series);
-      renderSummary(msg.summary);
-      scheduleRedraw(wasEmpty);
+      const i = runs.findIndex((r) => r.runId === msg.run.runId);
+      if (i < 0) return;
+      const before = runs[i] as RunData;
+      runs[i] = appendTo(before, msg.run);
+      schedule(before.series.step.length === 0);
       break;
     }
+    case 'choices':
+      choices = msg.choices;
+      schedule();
+      break;
   }
 });
 
-function saveState(): void {
-  vscode.setState({ runId, smoothing, logScale });
-}
-
+// ---- controls -------------------------------------------------------------------------------
 smoothInput.addEventListener('input', () => {
-  smoothing = Number(smoothInput.value);
-  smoothValue.textContent = smoothing.toFixed(2);
+  view = { ...view, smoothing: Number(smoothInput.value) };
+  smoothValue.textContent = view.smoothing.toFixed(2);
   saveState();
-  scheduleRedraw();
+  schedule();
 });
 logInput.addEventListener('change', () => {
-  logScale = logInput.checked;
+  view = { ...view, logScale: logInput.checked };
   saveState();
-  scheduleRedraw(true);
+  schedule(true);
 });
-stopButton.addEventListener('click', () => {
-  stopButton.disabled = true;
-  vscode.postMessage({ kind: 'stop' });
+axisSelect.addEventListener('change', () => {
+  view = { ...view, xAxis: axisSelect.value as XAxis };
+  saveState();
+  schedule(true);
 });
-logButton.addEventListener('click', () => vscode.postMessage({ kind: 'openLog' }));
+csvButton.addEventListener('click', () => post({ kind: 'exportCsv' }));
+
+function exportPng(chart: Chart): void {
+  const dataUrl = chart.toPng();
+  if (dataUrl) post({ kind: 'exportPng', name: `${runs.map((r) => r.runId).join('+')}-${chart.spec.key}`, dataUrl });
+}
 
 // Theme switches change the body's class: rebuild the charts with the new colours.
-new MutationObserver(() => scheduleRedraw(true)).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+new MutationObserver(() => schedule(true)).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 new ResizeObserver(() => {
-  for (const view of charts) view.plot?.setSize({ width: chartWidth(view), height: view.spec.wide ? 300 : 200 });
+  for (const c of charts) c.resize();
 }).observe(grid);
 
-saveState();
-vscode.postMessage({ kind: 'ready' });
+post({ kind: 'ready' });

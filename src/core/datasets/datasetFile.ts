@@ -1,0 +1,504 @@
+// One dataset file: its layout (JSONL, JSON array, gzip'd JSONL), a streaming record index,
+// pages read on demand by offset, and a sequential pass over all records (validation, search,
+// conversion). Nothing here reads the whole file into memory.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import type { DatasetFormat } from '../../protocol/datasetPreviewMessages';
+import { detectDatasetFormat, type FormatVote } from './formats';
+import { RecordIndex } from './recordIndex';
+import { jsonArrayScanner, jsonlScanner, type RecordScanner, type ScanProblem, type ScanSink } from './scanner';
+
+export type Layout = 'jsonl' | 'json-array' | 'not-records';
+
+export interface RawRecord {
+  readonly index: number;
+  readonly line: number;
+  readonly bytes: number;
+  /** The decoded text (invalid UTF-8 replaced by U+FFFD). */
+  readonly text: string;
+  /** The parsed value, when it parses. */
+  readonly value?: unknown;
+  readonly error?: RecordError;
+}
+
+export interface RecordError {
+  readonly kind: 'json' | 'encoding';
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+export interface IndexProgress {
+  readonly records: number;
+  readonly bytesRead: number;
+  readonly done: boolean;
+}
+
+export interface ScanOptions {
+  readonly signal?: AbortSignal;
+  /** Called every ~64 records-worth of chunks with the bytes read so far. */
+  readonly onChunk?: (bytesRead: number) => void;
+  /** Structural problems met on the way (unclosed array, missing ',', damaged gzip). */
+  readonly onProblem?: (p: ScanProblem) => void;
+}
+
+const CHUNK = 1 << 20;
+/** Pages bigger than this are read record by record. */
+const MAX_BATCH_READ = 16 << 20;
+
+export class AbortError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+export class DatasetFile {
+  readonly index = new RecordIndex();
+  /** Structural problems found while indexing (capped at 1000). */
+  readonly scanProblems: ScanProblem[] = [];
+  private indexDone = false;
+  private indexing: Promise<void> | null = null;
+  private readonly listeners = new Set<(p: IndexProgress) => void>();
+  private bytesRead = 0;
+  private formatVote: FormatVote | null = null;
+
+  private constructor(
+    readonly file: string,
+    readonly bytes: number,
+    readonly compressed: boolean,
+    readonly layout: Layout,
+  ) {}
+
+  /** Looks at the file's first bytes to choose its layout; never throws for bad content. */
+  static async open(file: string): Promise<DatasetFile> {
+    const stat = await fs.promises.stat(file);
+    const head = await readHead(file, 64 * 1024);
+    const compressed = head[0] === 0x1f && head[1] === 0x8b;
+    const text = compressed ? await gunzipHead(file, 64 * 1024) : head;
+    return new DatasetFile(file, stat.size, compressed, sniffLayout(file, text));
+  }
+
+  get container(): 'jsonl' | 'json-array' | 'jsonl.gz' | 'not-records' {
+    if (this.layout === 'not-records') return 'not-records';
+    return this.compressed ? 'jsonl.gz' : this.layout;
+  }
+
+  get indexed(): boolean {
+    return this.indexDone;
+  }
+
+  get progress(): IndexProgress {
+    return { records: this.index.count, bytesRead: this.bytesRead, done: this.indexDone };
+  }
+
+  onProgress(fn: (p: IndexProgress) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Builds the index by streaming the file once (idempotent: a second call waits for the
+   * first). Progress is reported per chunk, so the first page can be read long before the end.
+   */
+  buildIndex(signal?: AbortSignal): Promise<void> {
+    if (this.indexing) return this.indexing;
+    const sink: ScanSink = {
+      record: (start, end, line) => this.index.add(start, end, line),
+      problem: (p) => {
+        if (this.scanProblems.length < 1000) this.scanProblems.push(p);
+      },
+    };
+    const scanner = this.layout === 'json-array' ? jsonArrayScanner(sink, false) : jsonlScanner(sink, false);
+    this.indexing = (async () => {
+      if (this.layout !== 'not-records') {
+        let last = 0;
+        await this.stream(scanner, {
+          ...(signal ? { signal } : {}),
+          onChunk: (bytesRead) => {
+            this.bytesRead = bytesRead;
+            const now = Date.now();
+            if (now - last > 100 || this.index.count < 1000) {
+              last = now;
+              this.emit(false);
+            }
+          },
+        });
+      }
+      if (this.bytes === 0) this.scanProblems.push({ line: 1, column: 1, message: 'Empty file: no records' });
+      this.index.compact();
+      this.indexDone = true;
+      this.emit(true);
+    })();
+    this.indexing.catch(() => {
+      this.indexing = null; // cancelled or failed: a later call starts over
+      this.index.clear();
+      this.scanProblems.length = 0;
+    });
+    return this.indexing;
+  }
+
+  private emit(done: boolean): void {
+    const p = { records: this.index.count, bytesRead: this.bytesRead, done };
+    for (const fn of this.listeners) fn(p);
+  }
+
+  /** Resolves once `n` records are indexed, or the index is complete. */
+  waitForRecords(n: number): Promise<void> {
+    if (this.indexDone || this.index.count >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const off = this.onProgress((p) => {
+        if (p.done || p.records >= n) {
+          off();
+          resolve();
+        }
+      });
+      this.indexing?.catch((e: unknown) => {
+        off();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      });
+    });
+  }
+
+  /** The file's format, from the first `sample` records (needs them indexed, or reads them). */
+  async detectFormat(sample = 64): Promise<FormatVote> {
+    if (this.formatVote) return this.formatVote;
+    if (this.layout === 'not-records') return { format: 'unknown', votes: 0, sampled: 0 };
+    const recs = this.index.count > 0 || this.indexDone ? await this.readRecords(0, Math.min(sample, this.index.count)) : await this.firstRecords(sample);
+    const vote = detectDatasetFormat(recs.filter((r) => r.error === undefined).map((r) => r.value));
+    if (this.indexDone || recs.length >= sample) this.formatVote = vote;
+    return vote;
+  }
+
+  /** The first records by streaming from the start (no index needed). */
+  async firstRecords(n: number): Promise<RawRecord[]> {
+    const out: RawRecord[] = [];
+    const ac = new AbortController();
+    try {
+      await this.forEachRecord({ signal: ac.signal }, (r) => {
+        out.push(r);
+        if (out.length >= n) ac.abort();
+      });
+    } catch (e) {
+      if (!(e instanceof AbortError)) throw e;
+    }
+    return out;
+  }
+
+  /** Records [from, from+count) that are indexed so far, read by offset. */
+  async readRecords(from: number, count: number): Promise<RawRecord[]> {
+    const to = Math.min(this.index.count, from + count);
+    if (from >= to) return [];
+    const startOff = this.index.start(from);
+    const endOff = this.index.end(to - 1);
+    if (endOff - startOff > MAX_BATCH_READ && to - from > 1) {
+      const out: RawRecord[] = [];
+      for (let i = from; i < to; i++) out.push(...(await this.readRecords(i, 1)));
+      return out;
+    }
+    const buf = await this.readRange(startOff, endOff);
+    const out: RawRecord[] = [];
+    for (let i = from; i < to; i++) {
+      const a = this.index.start(i) - startOff;
+      const b = this.index.end(i) - startOff;
+      out.push(decodeRecord(buf.subarray(a, b), i, this.index.line(i), this.layout === 'json-array'));
+    }
+    return out;
+  }
+
+  private async readRange(start: number, end: number): Promise<Buffer> {
+    if (!this.compressed) {
+      const fh = await fs.promises.open(this.file, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(end - start);
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return buf.subarray(0, got);
+      } finally {
+        await fh.close();
+      }
+    }
+    // gzip cannot seek: decompress from the start up to the range (cached for the last range).
+    if (this.gzCache && this.gzCache.start <= start && this.gzCache.end >= end) {
+      return this.gzCache.buf.subarray(start - this.gzCache.start, end - this.gzCache.start);
+    }
+    const want = Math.max(end - start, Math.min(8 << 20, this.index.end(this.index.count - 1) - start));
+    const parts: Buffer[] = [];
+    let pos = 0;
+    const input = fs.createReadStream(this.file, { highWaterMark: CHUNK });
+    const gunzip = zlib.createGunzip();
+    const stream = input.pipe(gunzip);
+    try {
+      for await (const c of stream as AsyncIterable<Buffer>) {
+        const cEnd = pos + c.length;
+        if (cEnd > start) parts.push(c.subarray(Math.max(0, start - pos), Math.min(c.length, start + want - pos)));
+        pos = cEnd;
+        if (pos >= start + want) break;
+      }
+    } catch {
+      // a truncated gzip: use what was decompressed
+    } finally {
+      input.destroy();
+      gunzip.destroy();
+    }
+    const buf = Buffer.concat(parts);
+    this.gzCache = { start, end: start + buf.length, buf };
+    return buf.subarray(0, end - start);
+  }
+  private gzCache: { start: number; end: number; buf: Buffer } | null = null;
+
+  /** Streams every record in file order, decoded and parsed (validation, search, conversion). */
+  async forEachRecord(opts: ScanOptions, fn: (r: RawRecord) => void): Promise<void> {
+    if (this.layout === 'not-records') return;
+    let i = 0;
+    const jsonArray = this.layout === 'json-array';
+    const sink: ScanSink = {
+      record: (_s, _e, line, bytes) => fn(decodeRecord(bytes ?? Buffer.alloc(0), i++, line, jsonArray)),
+      problem: (p) => opts.onProblem?.(p),
+    };
+    await this.stream(jsonArray ? jsonArrayScanner(sink, true) : jsonlScanner(sink, true), opts);
+  }
+
+  /** Streams raw record bytes in file order (fast search prefilter: no decoding unless needed). */
+  async forEachRecordBytes(opts: ScanOptions, fn: (bytes: Buffer, index: number, line: number) => void): Promise<void> {
+    if (this.layout === 'not-records') return;
+    let i = 0;
+    const sink: ScanSink = { record: (_s, _e, line, bytes) => fn(bytes ?? Buffer.alloc(0), i++, line), problem: (p) => opts.onProblem?.(p) };
+    await this.stream(this.layout === 'json-array' ? jsonArrayScanner(sink, true) : jsonlScanner(sink, true), opts);
+  }
+
+  private async stream(scanner: RecordScanner, opts: ScanOptions): Promise<void> {
+    const input = fs.createReadStream(this.file, { highWaterMark: CHUNK });
+    const gunzip = this.compressed ? zlib.createGunzip({ chunkSize: CHUNK }) : null;
+    const source: AsyncIterable<Buffer> = gunzip ? input.pipe(gunzip) : input;
+    let read = 0;
+    try {
+      for await (const chunk of source) {
+        if (opts.signal?.aborted) throw new AbortError();
+        scanner.push(chunk);
+        read += chunk.length;
+        opts.onChunk?.(read);
+      }
+    } catch (e) {
+      if (e instanceof AbortError) throw e;
+      if (!gunzip) throw e;
+      // A damaged or truncated gzip: keep what was read and say where it stopped.
+      const p = { line: 1, column: 1, message: `gzip: ${(e as Error).message} after ${read} decompressed bytes; the records before are kept` };
+      if (opts.onProblem) opts.onProblem(p);
+      else this.scanProblems.push(p);
+    } finally {
+      input.destroy();
+      gunzip?.destroy();
+    }
+    if (opts.signal?.aborted) throw new AbortError();
+    scanner.end();
+  }
+}
+
+// ---- layout ---------------------------------------------------------------------------------
+
+async function readHead(file: string, n: number): Promise<Buffer> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function gunzipHead(file: string, n: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  const input = fs.createReadStream(file, { highWaterMark: 64 * 1024 });
+  const gunzip = zlib.createGunzip();
+  try {
+    for await (const c of input.pipe(gunzip) as AsyncIterable<Buffer>) {
+      parts.push(c);
+      got += c.length;
+      if (got >= n) break;
+    }
+  } catch {
+    // damaged gzip: sniff what there is
+  } finally {
+    input.destroy();
+    gunzip.destroy();
+  }
+  return Buffer.concat(parts);
+}
+
+/** The layout of a file from its first bytes and its name. */
+export function sniffLayout(file: string, head: Buffer): Layout {
+  const name = path.basename(file).toLowerCase().replace(/\.gz$/, '');
+  let i = head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  while (i < head.length && (head[i] === 32 || head[i] === 9 || head[i] === 10 || head[i] === 13)) i++;
+  if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return 'jsonl';
+  if (i >= head.length) return 'jsonl'; // empty
+  const first = head[i];
+  if (first === 0x5b) return 'json-array';
+  if (first !== 0x7b) return 'not-records';
+  // A .json file starting with '{': JSON Lines if its first line is a whole JSON value.
+  const nl = head.indexOf(10, i);
+  if (nl === -1) return 'not-records';
+  try {
+    JSON.parse(head.subarray(i, nl).toString('utf8'));
+    return 'jsonl';
+  } catch {
+    return 'not-records';
+  }
+}
+
+// ---- decoding -------------------------------------------------------------------------------
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+const utf8Lenient = new TextDecoder('utf-8');
+
+/** Decodes and parses one record's bytes; errors carry file line and column, never throw. */
+export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray: boolean): RawRecord {
+  // Trim the separator bytes that follow a record up to the next one: blanks, CR, and in a
+  // JSON array the ','.
+  let end = raw.length;
+  while (end > 0 && isWsByte(raw[end - 1] as number)) end--;
+  if (jsonArray && end > 0 && raw[end - 1] === 0x2c) {
+    end--;
+    while (end > 0 && isWsByte(raw[end - 1] as number)) end--;
+  }
+  const bytes = raw.subarray(0, end);
+  let text: string;
+  let error: RecordError | undefined;
+  try {
+    text = utf8Fatal.decode(bytes);
+  } catch {
+    text = utf8Lenient.decode(bytes);
+    const bad = firstInvalidUtf8(bytes);
+    const pos = position(bytes.subarray(0, bad).toString('utf8'), line);
+    error = { kind: 'encoding', line: pos.line, column: pos.column, message: `Invalid UTF-8 byte 0x${(bytes[bad] ?? 0).toString(16).padStart(2, '0')} at line ${pos.line}, column ${pos.column}` };
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    return error ? { index, line, bytes: end, text, value, error } : { index, line, bytes: end, text, value };
+  } catch (e) {
+    if (error) return { index, line, bytes: end, text, error };
+    const msg = e instanceof Error ? e.message : String(e);
+    const m = /at position (\d+)/.exec(msg);
+    let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
+    offset = Math.min(offset, text.length);
+    const pos = position(text.slice(0, offset), line);
+    const what = text.length === 0 ? 'Empty record' : msg.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, '');
+    return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
+  }
+}
+
+function isWsByte(b: number): boolean {
+  return b === 32 || b === 10 || b === 13 || b === 9;
+}
+
+function position(before: string, line: number): { line: number; column: number } {
+  let l = line;
+  let lastNl = -1;
+  for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) {
+    l++;
+    lastNl = i;
+  }
+  return { line: l, column: before.length - lastNl };
+}
+
+/** Where JSON.parse gave up, when its message has no position: a small syntax walk. */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const n = text.length;
+  class Stop extends Error {}
+  const fail = (): never => {
+    throw new Stop();
+  };
+  const ws = (): void => {
+    while (i < n && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  };
+  const lit = (word: string): void => {
+    for (const ch of word) if (text[i++] !== ch) ((i -= 1), fail());
+  };
+  const str = (): void => {
+    i++; // opening quote
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) return void i++;
+      if (c < 0x20) fail();
+      i += c === 0x5c ? 2 : 1;
+    }
+    fail();
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        str();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    } else if (c === '"') str();
+    else if (c === 't') lit('true');
+    else if (c === 'f') lit('false');
+    else if (c === 'n') lit('null');
+    else if (c !== undefined && /[-0-9]/.test(c)) {
+      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400));
+      if (!m) fail();
+      i += m ? m[0].length : 0;
+    } else fail();
+  };
+  try {
+    value();
+    ws();
+    return i;
+  } catch (e) {
+    if (e instanceof Stop) return Math.min(i, n);
+    throw e;
+  }
+}
+
+function firstInvalidUtf8(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    let n = 0;
+    if (c < 0x80) n = 0;
+    else if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) n = 2;
+    else if (c >= 0xf0 && c <= 0xf4) n = 3;
+    else return i;
+    if (i + n >= b.length) return n === 0 ? i + 1 : i;
+    for (let k = 1; k <= n; k++) if (((b[i + k] as number) & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return b.length;
+}
+
+export type { DatasetFormat };

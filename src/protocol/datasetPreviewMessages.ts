@@ -1,0 +1,157 @@
+// Messages between the dataset preview webview and the extension host: one typed union per
+// direction, used on both sides (no vscode import, no DOM). Dataset text always travels as
+// plain strings and the webview sets it with textContent, never as HTML.
+
+/** Instruction-data formats we recognise, per record and per file (majority of a sample). */
+export type DatasetFormat = 'alpaca' | 'sharegpt' | 'messages' | 'completion' | 'self-instruct' | 'unknown';
+
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['alpaca', 'sharegpt', 'messages', 'completion', 'self-instruct', 'unknown'];
+
+/** Formats a dataset can be converted to (a new JSONL file is written; never overwrites). */
+export type ConvertTarget = 'alpaca' | 'sharegpt' | 'messages';
+export const CONVERT_TARGETS: readonly ConvertTarget[] = ['alpaca', 'sharegpt', 'messages'];
+
+export type ProblemKind = 'json' | 'missing' | 'type' | 'empty' | 'duplicate' | 'encoding' | 'structure' | 'format';
+
+/** One problem in a dataset file. Lines and columns are 1-based, as editors show them. */
+export interface DatasetProblem {
+  readonly kind: ProblemKind;
+  /** 0-based record index, or -1 when the problem is outside any record (e.g. an unclosed array). */
+  readonly record: number;
+  readonly line: number;
+  readonly column: number;
+  /** Dotted path of the field (e.g. `conversations[2].value`), when the problem is about one. */
+  readonly field?: string;
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+}
+
+/** One table row: the record's cells for the file's columns, already clipped. */
+export interface PreviewRow {
+  readonly index: number;
+  readonly line: number;
+  readonly cells: readonly string[];
+  /** Set when the record does not parse or does not match the file's format. */
+  readonly problem?: string;
+}
+
+/** A field of the selected record, for the detail pane (full text, up to a large cap). */
+export interface RecordField {
+  readonly name: string;
+  readonly value: string;
+  readonly clipped: boolean;
+}
+
+/** What `neftune_trainer render` returns for one record: the text after the chat template. */
+export interface RenderedSegment {
+  readonly text: string;
+  /** true: counted in the loss (the response); false: prompt, masked out. */
+  readonly loss: boolean;
+  readonly tokens: number;
+}
+export interface RenderedRecord {
+  readonly text: string;
+  readonly segments: readonly RenderedSegment[];
+  readonly tokens?: number;
+  readonly model?: string;
+  readonly template?: string;
+}
+export interface TokenHistogram {
+  /** Bin edges, length bins+1; counts per bin. */
+  readonly edges: readonly number[];
+  readonly counts: readonly number[];
+  readonly records: number;
+  readonly sequenceLen: number | null;
+  readonly overSequenceLen: number;
+  readonly max: number;
+  readonly mean: number;
+  readonly model?: string;
+}
+
+/** The trainer's answer, or why there is none. `missing`: the trainer has no `render` command yet. */
+export type TrainerAnswer<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly reason: 'missing' | 'no-python' | 'failed'; readonly message: string };
+
+export interface DatasetInfo {
+  readonly fileName: string;
+  readonly relativePath: string;
+  readonly bytes: number;
+  readonly container: 'jsonl' | 'json-array' | 'jsonl.gz' | 'not-records';
+  readonly format: DatasetFormat;
+  readonly columns: readonly string[];
+}
+
+/** Host -> webview. */
+export type HostToDatasetPreview =
+  | { readonly kind: 'info'; readonly info: DatasetInfo }
+  /** The index grows while the file is read; `done` when every record is counted. */
+  | { readonly kind: 'progress'; readonly records: number; readonly bytesRead: number; readonly done: boolean; readonly indexBytes: number; readonly error?: string }
+  | { readonly kind: 'page'; readonly requestId: number; readonly start: number; readonly rows: readonly PreviewRow[] }
+  | { readonly kind: 'record'; readonly index: number; readonly line: number; readonly fields: readonly RecordField[]; readonly json: string; readonly problem?: string }
+  | {
+      readonly kind: 'search';
+      readonly searchId: number;
+      readonly query: string;
+      readonly scanned: number;
+      readonly count: number;
+      /** Record indices of the hits found so far (capped; `count` is exact). */
+      readonly hits: readonly number[];
+      readonly done: boolean;
+      readonly cancelled: boolean;
+    }
+  | { readonly kind: 'validation'; readonly problems: readonly DatasetProblem[]; readonly scanned: number; readonly done: boolean; readonly cancelled: boolean; readonly truncated: boolean }
+  | { readonly kind: 'rendered'; readonly index: number; readonly answer: TrainerAnswer<RenderedRecord> }
+  | { readonly kind: 'histogram'; readonly answer: TrainerAnswer<TokenHistogram> };
+
+/** Webview -> host. */
+export type DatasetPreviewToHost =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'page'; readonly requestId: number; readonly start: number; readonly count: number }
+  | { readonly kind: 'record'; readonly index: number }
+  | { readonly kind: 'search'; readonly searchId: number; readonly query: string }
+  | { readonly kind: 'cancelSearch' }
+  | { readonly kind: 'validate' }
+  | { readonly kind: 'cancelValidate' }
+  /** "As the model sees it" for one record; the host asks the trainer's `render` command. */
+  | { readonly kind: 'render'; readonly index: number }
+  | { readonly kind: 'histogram' }
+  | { readonly kind: 'openAt'; readonly line: number }
+  | { readonly kind: 'newRunConfig' }
+  | { readonly kind: 'convert' };
+
+/** State the webview keeps across hide/reload (vscode.setState) and the serializer revives. */
+export interface DatasetPreviewWebviewState {
+  /** The dataset's file URI (string form). */
+  readonly uri: string;
+  readonly firstRow: number;
+  readonly selected: number;
+  readonly query: string;
+  readonly hitIndex: number;
+  readonly detailOpen: boolean;
+  readonly tab: 'record' | 'model' | 'problems' | 'lengths';
+}
+
+const TO_HOST_KINDS = new Set(['ready', 'page', 'record', 'search', 'cancelSearch', 'validate', 'cancelValidate', 'render', 'histogram', 'openAt', 'newRunConfig', 'convert']);
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** Checks the shape of a webview message (the webview is untrusted input, like any page). */
+export function isDatasetPreviewToHost(msg: unknown): msg is DatasetPreviewToHost {
+  if (typeof msg !== 'object' || msg === null) return false;
+  const m = msg as Record<string, unknown>;
+  if (typeof m['kind'] !== 'string' || !TO_HOST_KINDS.has(m['kind'])) return false;
+  switch (m['kind']) {
+    case 'page':
+      return isInt(m['requestId']) && isInt(m['start']) && isInt(m['count']);
+    case 'record':
+    case 'render':
+      return isInt(m['index']);
+    case 'search':
+      return isInt(m['searchId']) && typeof m['query'] === 'string';
+    case 'openAt':
+      return isInt(m['line']);
+    default:
+      return true;
+  }
+}

@@ -1,0 +1,112 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { downsampleM4, robustRange } from '../../src/shared/downsample';
+import { configDiff, flattenConfig } from '../../src/shared/configDiff';
+import { runsToCsv } from '../../src/core/runExport';
+import { RunState } from '../../src/core/runState';
+import type { RunData } from '../../src/protocol/dashboardMessages';
+import type { TrainerEvent } from '../../src/protocol/events';
+
+describe('M4 downsampling', () => {
+  it('keeps every minimum and maximum (spikes survive) with far fewer points', () => {
+    const n = 100_000;
+    const xs = Array.from({ length: n }, (_, i) => i);
+    const ys = xs.map((i) => Math.sin(i / 1000));
+    ys[12_345] = 50; // a spike
+    ys[70_001] = -40; // a dip
+    const { x, y } = downsampleM4(xs, ys, 500);
+    assert.ok(x.length <= 2000, `${x.length} points`);
+    assert.equal(Math.max(...y), 50);
+    assert.equal(Math.min(...y), -40);
+    assert.ok(x.includes(12_345) && x.includes(70_001));
+    // x stays sorted, first and last points kept
+    for (let i = 1; i < x.length; i++) assert.ok((x[i] ?? 0) > (x[i - 1] ?? 0));
+    assert.equal(x[0], 0);
+    assert.equal(x[x.length - 1], n - 1);
+  });
+
+  it('returns small inputs unchanged', () => {
+    assert.deepEqual(downsampleM4([1, 2, 3], [4, 5, 6], 100), { x: [1, 2, 3], y: [4, 5, 6] });
+  });
+
+  it('robust range ignores an outlier that would flatten the curve', () => {
+    const ys = Array.from({ length: 1000 }, (_, i) => 2 - i / 1000);
+    ys[2] = 40;
+    const [lo, hi] = robustRange(ys) ?? [0, 0];
+    assert.ok(hi < 3 && lo > 0.8, `${lo}..${hi}`);
+    assert.equal(robustRange([Number.NaN]), null);
+  });
+});
+
+describe('config diff', () => {
+  it('lists only keys whose values differ, flattened', () => {
+    const a = { base_model: 'm', neftune_noise_alpha: 0, neftune: { scale: 'per_example', schedule: 'constant' }, datasets: [{ path: 'a.jsonl' }] };
+    const b = { base_model: 'm', neftune_noise_alpha: 5, neftune: { scale: 'padded', schedule: 'constant' }, datasets: [{ path: 'a.jsonl' }], seed: 1 };
+    assert.deepEqual(configDiff([a, b]), [
+      { key: 'neftune.scale', values: ['"per_example"', '"padded"'] },
+      { key: 'neftune_noise_alpha', values: ['0', '5'] },
+      { key: 'seed', values: ['', '1'] },
+    ]);
+    assert.deepEqual(configDiff([a, a]), []);
+    assert.equal(flattenConfig({ datasets: [{ path: 'x' }] }).get('datasets[0].path'), '"x"');
+  });
+});
+
+function ev(partial: Record<string, unknown>): TrainerEvent {
+  return { v: 1, time: 100, ...partial } as unknown as TrainerEvent;
+}
+
+describe('run state: series for the dashboard', () => {
+  it('keeps time, cumulative tokens, eval losses, best eval and samples', () => {
+    const s = new RunState('r');
+    s.apply([
+      ev({ type: 'run_started', run_id: 'r', config: { neftune_noise_alpha: 5 }, model: { name: 'm', parameters: 1, trainable_parameters: 1 }, device: 'cpu' }),
+      ev({ type: 'eval', step: 0, eval_loss: 3.0, samples: [{ prompt: 'p', response: 'a' }] }),
+      ev({ type: 'step', time: 101, step: 1, total_steps: 4, epoch: 0.25, loss: 2.5, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, tokens: 100 }),
+      ev({ type: 'step', time: 102, step: 2, total_steps: 4, epoch: 0.5, loss: 2.4, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, tokens: 120 }),
+      ev({ type: 'eval', step: 2, eval_loss: 2.2, samples: [{ prompt: 'p', response: 'b' }] }),
+    ]);
+    assert.deepEqual(s.series.tokens, [100, 220]);
+    assert.deepEqual(s.series.time, [101, 102]);
+    assert.deepEqual(s.evals, { step: [0, 2], loss: [3.0, 2.2] });
+    assert.equal(s.summary().bestEvalLoss, 2.2);
+    assert.deepEqual(s.samples.map((x) => x.samples[0]?.response), ['a', 'b']);
+    assert.equal(s.config?.['neftune_noise_alpha'], 5);
+  });
+
+  it('tokens are NaN (not a made-up number) when the trainer does not report them', () => {
+    const s = new RunState('r');
+    s.apply([ev({ type: 'step', step: 1, total_steps: 4, epoch: 0.25, loss: 2.5, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 0, noise_norm: 0 })]);
+    assert.ok(Number.isNaN(s.series.tokens[0]));
+  });
+
+  it('a repeated step bumps the generation so readers re-read', () => {
+    const s = new RunState('r');
+    const step = (n: number): TrainerEvent => ev({ type: 'step', step: n, total_steps: 9, epoch: 0, loss: n, lr: 0, grad_norm: 0, tokens_per_s: 0, noise_alpha: 0, noise_norm: 0, tokens: 1 });
+    s.apply([step(1), step(2), step(3)]);
+    assert.equal(s.generation, 0);
+    s.apply([step(2)]);
+    assert.equal(s.generation, 1);
+    assert.deepEqual(s.series.step, [1, 2]);
+    assert.deepEqual(s.series.tokens, [1, 2]);
+  });
+});
+
+describe('CSV export', () => {
+  it('writes every point of every run, eval losses at their steps, and quotes where needed', () => {
+    const state = new RunState('run,"1"');
+    state.apply([
+      ev({ type: 'eval', step: 0, eval_loss: 3.0 }),
+      ev({ type: 'step', time: 101, step: 1, total_steps: 2, epoch: 0.5, loss: 2.5, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, tokens: 100 }),
+      ev({ type: 'step', time: 102, step: 2, total_steps: 2, epoch: 1, loss: 2.25, lr: 5e-5, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, tokens: 100 }),
+      ev({ type: 'eval', step: 2, eval_loss: 2.0 }),
+    ]);
+    const run: RunData = { runId: state.runId, color: 0, summary: state.summary(), config: null, series: state.series, evals: state.evals, samples: [] };
+    const lines = runsToCsv([run]).trim().split('\n');
+    assert.equal(lines[0], 'run_id,step,time,tokens,loss,lr,grad_norm,tokens_per_s,noise_alpha,noise_norm,eval_loss');
+    assert.equal(lines.length, 4);
+    assert.equal(lines[1], '"run,""1""",1,101,100,2.5,0.0001,1,10,5,2.9,');
+    assert.equal(lines[2], '"run,""1""",2,102,200,2.25,0.00005,1,10,5,2.9,2');
+    assert.match(lines[3] ?? '', /^"run,""1""",0,,,,,,,,,3$/);
+  });
+});

@@ -1,0 +1,248 @@
+// One chart component driven by a spec: which metric, smoothed or not, log-scalable or not.
+// Every shown run is one coloured line (raw faint + smoothed bold for noisy metrics); runs are
+// aligned on the chosen x axis with uPlot.join, downsampled for display only (M4 keeps spikes).
+import uPlot from 'uplot';
+import type { RunData, XAxis } from '../../src/protocol/dashboardMessages';
+import { downsampleM4, robustRange } from '../../src/shared/downsample';
+import { debiasedEma } from '../../src/shared/smoothing';
+import { cssVar, el, formatNumber, runColor, withAlpha } from './dom';
+
+export type MetricKey = 'loss' | 'evalLoss' | 'lr' | 'gradNorm' | 'tokensPerS' | 'noiseNorm' | 'noiseAlpha';
+
+export interface ChartSpec {
+  readonly key: MetricKey;
+  readonly title: string;
+  readonly wide?: boolean;
+  readonly smooth?: boolean;
+  readonly logAllowed?: boolean;
+}
+
+export const CHARTS: readonly ChartSpec[] = [
+  { key: 'loss', title: 'Training loss', wide: true, smooth: true, logAllowed: true },
+  { key: 'evalLoss', title: 'Eval loss (held out, no noise)', logAllowed: true },
+  { key: 'lr', title: 'Learning rate' },
+  { key: 'gradNorm', title: 'Gradient norm', smooth: true, logAllowed: true },
+  { key: 'tokensPerS', title: 'Real tokens / second', smooth: true },
+  { key: 'noiseNorm', title: 'NEFTune noise norm (measured per example)' },
+  { key: 'noiseAlpha', title: 'NEFTune alpha (after schedule)' },
+];
+
+export interface ViewOptions {
+  readonly smoothing: number;
+  readonly logScale: boolean;
+  readonly xAxis: XAxis;
+}
+
+const X_LABEL: Record<XAxis, string> = { step: 'step', tokens: 'tokens seen', time: 'wall time (s)' };
+
+/** x and y of one run for one metric, on the chosen axis; points without an x are dropped. */
+export function runXY(run: RunData, key: MetricKey, axis: XAxis): { x: number[]; y: number[] } {
+  const s = run.series;
+  const t0 = s.time[0] ?? 0;
+  const xOfIndex = (i: number): number => (axis === 'step' ? (s.step[i] ?? NaN) : axis === 'tokens' ? (s.tokens[i] ?? NaN) : (s.time[i] ?? NaN) - t0);
+  const x: number[] = [];
+  const y: number[] = [];
+  if (key === 'evalLoss') {
+    // Eval points sit at a step; on the tokens/time axes take that step's position.
+    let j = 0;
+    run.evals.step.forEach((st, k) => {
+      while (j + 1 < s.step.length && (s.step[j + 1] ?? Infinity) <= st) j++;
+      const xv = axis === 'step' ? st : s.step.length && (s.step[j] ?? Infinity) <= st ? xOfIndex(j) : axis === 'time' ? 0 : 0;
+      const yv = run.evals.loss[k];
+      if (Number.isFinite(xv) && yv !== null && yv !== undefined) {
+        x.push(xv);
+        y.push(yv);
+      }
+    });
+    return { x, y };
+  }
+  const ys = s[key];
+  for (let i = 0; i < s.step.length; i++) {
+    const xv = xOfIndex(i);
+    if (!Number.isFinite(xv)) continue;
+    x.push(xv);
+    y.push(ys[i] ?? NaN);
+  }
+  return { x, y };
+}
+
+export class Chart {
+  readonly box: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly empty: HTMLElement;
+  private readonly readout: HTMLElement;
+  private plot: uPlot | null = null;
+  private shownRuns: readonly RunData[] = [];
+  /** Column index in the aligned data of each run's main (smoothed or only) series. */
+  private mainCol: number[] = [];
+
+  constructor(
+    readonly spec: ChartSpec,
+    parent: HTMLElement,
+    onExport: (chart: Chart) => void,
+  ) {
+    this.box = el('section', { class: `chart${spec.wide ? ' wide' : ''}`, 'data-metric': spec.key, 'aria-label': spec.title });
+    const head = el('div', { class: 'chart-head' });
+    const exportBtn = el('button', { class: 'icon', title: `Save "${spec.title}" as PNG`, 'aria-label': `Save ${spec.title} as PNG` }, 'PNG');
+    exportBtn.addEventListener('click', () => onExport(this));
+    head.append(el('h2', {}, spec.title), exportBtn);
+    this.body = el('div', { class: 'chart-body' });
+    this.empty = el('div', { class: 'empty' }, 'No points yet');
+    this.readout = el('div', { class: 'readout', 'aria-live': 'off' });
+    this.box.append(head, this.empty, this.body, this.readout);
+    parent.append(this.box);
+  }
+
+  private width(): number {
+    return Math.max(240, this.box.clientWidth - 18);
+  }
+
+  private height(): number {
+    return this.spec.wide ? 300 : 200;
+  }
+
+  /** Builds the aligned, downsampled data for the runs. */
+  private data(runs: readonly RunData[], view: ViewOptions): { data: uPlot.AlignedData; allY: number[] } {
+    const buckets = Math.max(100, Math.floor(this.width()));
+    const tables: uPlot.AlignedData[] = [];
+    const allY: number[] = [];
+    this.mainCol = [];
+    let col = 1;
+    for (const run of runs) {
+      const { x, y } = runXY(run, this.spec.key, view.xAxis);
+      for (const v of y) allY.push(v);
+      const raw = downsampleM4(x, y, buckets);
+      if (this.spec.smooth) {
+        const sm = downsampleM4(x, debiasedEma(y, view.smoothing), buckets);
+        // Raw and smoothed are downsampled separately; join aligns them on x.
+        tables.push([raw.x, raw.y], [sm.x, sm.y]);
+        this.mainCol.push(col + 1);
+        col += 2;
+      } else {
+        tables.push([raw.x, raw.y]);
+        this.mainCol.push(col);
+        col += 1;
+      }
+    }
+    if (tables.length === 0) return { data: [[]], allY };
+    const data = tables.length === 1 ? (tables[0] as uPlot.AlignedData) : uPlot.join(tables);
+    return { data, allY };
+  }
+
+  /** Redraws; `rebuild` recreates the plot (new runs, axis, scale or theme). */
+  render(runs: readonly RunData[], view: ViewOptions, rebuild: boolean): void {
+    const { data, allY } = this.data(runs, view);
+    const hasPoints = (data[0]?.length ?? 0) > 0;
+    this.empty.hidden = hasPoints;
+    this.empty.textContent = this.spec.key === 'evalLoss' ? 'No evaluations yet (eval_steps in the config)' : view.xAxis === 'tokens' ? 'No points (the trainer did not report tokens)' : 'No points yet';
+    if (!hasPoints) {
+      this.plot?.destroy();
+      this.plot = null;
+      this.shownRuns = runs;
+      return;
+    }
+    const sameRuns = this.shownRuns.length === runs.length && this.shownRuns.every((r, i) => r.runId === runs[i]?.runId && r.color === runs[i]?.color);
+    if (!rebuild && this.plot && sameRuns) {
+      this.plot.setData(data);
+      this.shownRuns = runs;
+      return;
+    }
+    this.shownRuns = runs;
+    this.plot?.destroy();
+    const fg = cssVar('--vscode-foreground', '#888');
+    const gridColor = withAlpha(cssVar('--vscode-editorWidget-border', '#888888'), 0.35);
+    const useLog = view.logScale && !!this.spec.logAllowed && allY.every((v) => !Number.isFinite(v) || v > 0);
+    const series: uPlot.Series[] = [{ label: X_LABEL[view.xAxis] }];
+    for (const run of runs) {
+      const color = runColor(run.color);
+      if (this.spec.smooth) {
+        series.push({ label: `${run.runId} (raw)`, stroke: withAlpha(color, 0.3), width: 1, spanGaps: true, points: { show: false } });
+        series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: false } });
+      } else {
+        series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: this.spec.key === 'evalLoss' } });
+      }
+    }
+    const axis: uPlot.Axis = { stroke: fg, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, values: (_u, splits) => splits.map((v) => formatNumber(v)) };
+    const robust = robustRange(allY.filter((v) => !useLog || v > 0));
+    const opts: uPlot.Options = {
+      width: this.width(),
+      height: this.height(),
+      series,
+      legend: { show: false },
+      scales: {
+        x: { time: false },
+        // Outliers (a loss spike at step 1) do not flatten the rest of the curve.
+        y: useLog ? { distr: 3 } : { range: (_u, min, max) => robust ?? [min, max] },
+      },
+      axes: [{ ...axis, label: X_LABEL[view.xAxis] }, { ...axis, size: 64 }],
+      cursor: { sync: { key: 'neftune-dashboard' }, drag: { x: true, y: false } },
+      hooks: { setCursor: [(u) => this.updateReadout(u)] },
+    };
+    this.plot = new uPlot(opts, data, this.body);
+  }
+
+  /** Hover: every shown run's value at the cursor's x. */
+  private updateReadout(u: uPlot): void {
+    const idx = u.cursor.idx;
+    this.readout.replaceChildren();
+    if (idx === null || idx === undefined) return;
+    const x = u.data[0]?.[idx];
+    this.readout.append(el('span', { class: 'x' }, `${u.series[0]?.label ?? 'x'} ${formatNumber(x)}`));
+    this.shownRuns.forEach((run, i) => {
+      const col = this.mainCol[i] ?? 0;
+      const v = nearestValue(u.data[col] as ReadonlyArray<number | null | undefined> | undefined, idx);
+      const item = el('span', { class: 'run' });
+      const sw = el('span', { class: 'swatch' });
+      sw.style.background = runColor(run.color);
+      item.append(sw, document.createTextNode(`${run.runId}: ${formatNumber(v)}`));
+      this.readout.append(item);
+    });
+  }
+
+  resize(): void {
+    this.plot?.setSize({ width: this.width(), height: this.height() });
+  }
+
+  /** The chart as a PNG data URL: title, plot and a legend of runs, on the theme's background. */
+  toPng(): string | null {
+    const plot = this.plot;
+    if (!plot) return null;
+    const src = plot.ctx.canvas;
+    const ratio = src.width / Math.max(1, plot.width);
+    const legendH = 22 * ratio;
+    const titleH = 28 * ratio;
+    const out = document.createElement('canvas');
+    out.width = src.width;
+    out.height = src.height + titleH + legendH;
+    const ctx = out.getContext('2d');
+    if (!ctx) return null;
+    ctx.fillStyle = cssVar('--vscode-editor-background', '#ffffff');
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.fillStyle = cssVar('--vscode-foreground', '#333333');
+    ctx.font = `${14 * ratio}px sans-serif`;
+    ctx.fillText(this.spec.title, 8 * ratio, 19 * ratio);
+    ctx.drawImage(src, 0, titleH);
+    let x = 8 * ratio;
+    ctx.font = `${12 * ratio}px sans-serif`;
+    for (const run of this.shownRuns) {
+      ctx.fillStyle = runColor(run.color);
+      ctx.fillRect(x, titleH + src.height + 6 * ratio, 10 * ratio, 10 * ratio);
+      ctx.fillStyle = cssVar('--vscode-foreground', '#333333');
+      ctx.fillText(run.runId, x + 14 * ratio, titleH + src.height + 15 * ratio);
+      x += (ctx.measureText(run.runId).width + 34 * ratio);
+    }
+    return out.toDataURL('image/png');
+  }
+}
+
+function nearestValue(col: ReadonlyArray<number | null | undefined> | undefined, idx: number): number | null {
+  if (!col) return null;
+  // Joined data has gaps where another run has a point; look to the nearest point of this run.
+  for (let d = 0; d < 64; d++) {
+    const a = col[idx - d];
+    if (a !== null && a !== undefined) return a;
+    const b = col[idx + d];
+    if (b !== null && b !== undefined) return b;
+  }
+  return null;
+}
