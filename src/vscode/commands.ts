@@ -122,7 +122,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         if (!picks?.length) return;
         refs = picks.map((p) => p.ref);
       }
-      DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs, true);
+      DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs);
     },
     'neftune.newRunConfig': async (arg) => {
       await newRunConfig(arg instanceof vscode.Uri ? arg : undefined);

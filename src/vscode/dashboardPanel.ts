@@ -1,6 +1,6 @@
 // The dashboard webview panel: live curves of one or several runs, overlaid for comparison.
-// One panel per window; "Open dashboard" on a run adds it to the comparison, "Compare runs"
-// sets it. Survives hiding and window reloads: the webview asks for a snapshot whenever it
+// One panel per window; "Open dashboard" and a new run show that run, "Compare runs" and the
+// panel's own "add a run" build a comparison. Survives hiding and window reloads: the webview asks for a snapshot whenever it
 // loads, and a serializer revives the panel with its selection after a reload.
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
@@ -19,11 +19,11 @@ export class DashboardPanel implements vscode.Disposable {
   private ready = false;
   private selected: RunRef[];
 
-  /** Shows the dashboard with `refs` added to (or, with `replace`, as) the comparison. */
-  static show(extensionUri: vscode.Uri, runs: RunManager, colors: RunColors, refs: readonly RunRef[], replace = false): DashboardPanel {
+  /** Shows the dashboard with `refs` as the shown runs. */
+  static show(extensionUri: vscode.Uri, runs: RunManager, colors: RunColors, refs: readonly RunRef[]): DashboardPanel {
     const cur = DashboardPanel.current;
     if (cur) {
-      cur.setSelection(replace ? refs : [...cur.selected, ...refs.filter((r) => !cur.selected.some((s) => s.runId === r.runId))]);
+      cur.setSelection(refs);
       cur.panel.reveal(undefined, true);
       return cur;
     }

@@ -75,6 +75,8 @@ export class Chart {
   private shownRuns: readonly RunData[] = [];
   /** Column index in the aligned data of each run's main (smoothed or only) series. */
   private mainCol: number[] = [];
+  /** The y range for the current data, refreshed on every render (points keep arriving). */
+  private yRange: [number, number] | null = null;
 
   constructor(
     readonly spec: ChartSpec,
@@ -132,6 +134,8 @@ export class Chart {
   /** Redraws; `rebuild` recreates the plot (new runs, axis, scale or theme). */
   render(runs: readonly RunData[], view: ViewOptions, rebuild: boolean): void {
     const { data, allY } = this.data(runs, view);
+    const useLog = view.logScale && !!this.spec.logAllowed && allY.every((v) => !Number.isFinite(v) || v > 0);
+    this.yRange = robustRange(allY.filter((v) => !useLog || v > 0));
     const hasPoints = (data[0]?.length ?? 0) > 0;
     this.empty.hidden = hasPoints;
     this.empty.textContent = this.spec.key === 'evalLoss' ? 'No evaluations yet (eval_steps in the config)' : view.xAxis === 'tokens' ? 'No points (the trainer did not report tokens)' : 'No points yet';
@@ -151,7 +155,6 @@ export class Chart {
     this.plot?.destroy();
     const fg = cssVar('--vscode-foreground', '#888');
     const gridColor = withAlpha(cssVar('--vscode-editorWidget-border', '#888888'), 0.35);
-    const useLog = view.logScale && !!this.spec.logAllowed && allY.every((v) => !Number.isFinite(v) || v > 0);
     const series: uPlot.Series[] = [{ label: X_LABEL[view.xAxis] }];
     for (const run of runs) {
       const color = runColor(run.color);
@@ -163,7 +166,6 @@ export class Chart {
       }
     }
     const axis: uPlot.Axis = { stroke: fg, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, values: (_u, splits) => splits.map((v) => formatNumber(v)) };
-    const robust = robustRange(allY.filter((v) => !useLog || v > 0));
     const opts: uPlot.Options = {
       width: this.width(),
       height: this.height(),
@@ -172,7 +174,7 @@ export class Chart {
       scales: {
         x: { time: false },
         // Outliers (a loss spike at step 1) do not flatten the rest of the curve.
-        y: useLog ? { distr: 3 } : { range: (_u, min, max) => robust ?? [min, max] },
+        y: useLog ? { distr: 3 } : { range: (_u, min, max) => this.yRange ?? [min, max] },
       },
       axes: [{ ...axis, label: X_LABEL[view.xAxis] }, { ...axis, size: 64 }],
       cursor: { sync: { key: 'neftune-dashboard' }, drag: { x: true, y: false } },
