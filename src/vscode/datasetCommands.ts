@@ -28,7 +28,7 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
       .filter((u) => view.summary(u)?.container !== 'not-records')
       .map((uri) => {
         const s = view.summary(uri);
-        return { label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), detail: s?.format ? `${s.format}${s.records !== null ? ` · ${s.records} records` : ''}` : undefined, uri };
+        return { label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), ...(s?.format ? { detail: `${s.format}${s.records !== null ? ` · ${s.records} records` : ''}` } : {}), uri };
       });
     if (items.length === 0) {
       void vscode.window.showInformationMessage('NEFTune: no datasets (.json, .jsonl, .jsonl.gz) in this workspace.');

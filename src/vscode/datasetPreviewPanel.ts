@@ -27,7 +27,6 @@ const JSON_CHARS = 1_000_000;
 export class DatasetPreviewPanel implements vscode.Disposable {
   private static readonly panels = new Map<string, DatasetPreviewPanel>();
   private readonly subs: vscode.Disposable[] = [];
-  private file: DatasetFile | null = null;
   private format: DatasetFormat = 'unknown';
   private opening: Promise<DatasetFile> | null = null;
   private search: AbortController | null = null;
@@ -103,7 +102,6 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   reload(): void {
     this.search?.abort();
     this.validation?.abort();
-    this.file = null;
     this.opening = null;
     void this.onMessage({ kind: 'ready' });
   }
@@ -116,7 +114,6 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     if (this.opening) return this.opening;
     this.opening = (async () => {
       const file = await DatasetFile.open(this.uri.fsPath);
-      this.file = file;
       const off = file.onProgress((p) => this.post({ kind: 'progress', records: p.records, bytesRead: p.bytesRead, done: p.done, indexBytes: file.index.byteLength }));
       this.subs.push({ dispose: off });
       const built = file.buildIndex();

@@ -1,0 +1,529 @@
+// Dataset preview webview: a virtualized table over every record (pages fetched from the host
+// by offset), search with next/previous, validation problems, the record's detail, "as the model
+// sees it" and token lengths. Talks to the host only through the typed messages of
+// src/protocol/datasetPreviewMessages.ts; all dataset text is set with textContent.
+import type { DatasetInfo, DatasetPreviewToHost, DatasetPreviewWebviewState, DatasetProblem, HostToDatasetPreview, PreviewRow } from '../../src/protocol/datasetPreviewMessages';
+import { ROW_ID_PREFIX, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentTotals, spacerHeight, visibleRows, type DocLike, type ElLike } from './render';
+
+interface VsCodeApi {
+  postMessage(msg: DatasetPreviewToHost): void;
+  getState(): DatasetPreviewWebviewState | undefined;
+  setState(state: DatasetPreviewWebviewState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+const vscode = acquireVsCodeApi();
+const doc = document as unknown as DocLike;
+const asEl = (e: ElLike): HTMLElement => e as unknown as HTMLElement;
+
+const ROW_H = 24;
+const PAGE = 100;
+const MAX_PAGES = 60;
+type Tab = DatasetPreviewWebviewState['tab'];
+
+const uri = document.body.dataset['uri'] ?? '';
+const saved = vscode.getState();
+const state = {
+  firstRow: saved?.firstRow ?? 0,
+  selected: saved?.selected ?? 0,
+  query: saved?.query ?? '',
+  hitIndex: saved?.hitIndex ?? -1,
+  detailOpen: saved?.detailOpen ?? true,
+  tab: (saved?.tab ?? 'record') as Tab,
+};
+let info: DatasetInfo | null = null;
+let total = 0;
+let indexDone = false;
+const pages = new Map<number, PreviewRow[]>();
+const pending = new Set<number>();
+let requestId = 0;
+let searchId = 0;
+let hits: number[] = [];
+let hitSet = new Set<number>();
+let searchCount = 0;
+let searching = false;
+let problems: DatasetProblem[] = [];
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function saveState(): void {
+  vscode.setState({ uri, ...state });
+}
+const post = (m: DatasetPreviewToHost): void => vscode.postMessage(m);
+
+// ---- layout ---------------------------------------------------------------------------------
+const app = document.getElementById('app') as HTMLElement;
+const header = h('header');
+const title = h('h1', { id: 'title' }, '');
+const facts = h('span', { class: 'facts', id: 'facts', role: 'status', 'aria-live': 'polite' }, 'opening…');
+header.append(title, facts);
+
+const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Dataset actions' });
+const searchInput = h('input', { id: 'search', type: 'search', placeholder: 'Search all records (Enter)', 'aria-label': 'Search all records, case-insensitive', spellcheck: 'false' });
+searchInput.value = state.query;
+const searchCountEl = h('span', { id: 'search-count', class: 'count', role: 'status', 'aria-live': 'polite' }, '');
+const prevBtn = h('button', { id: 'prev-hit', title: 'Previous match (Shift+Enter)', 'aria-label': 'Previous match' }, '↑');
+const nextBtn = h('button', { id: 'next-hit', title: 'Next match (Enter)', 'aria-label': 'Next match' }, '↓');
+const cancelBtn = h('button', { id: 'cancel-search', title: 'Stop searching' }, 'Stop');
+cancelBtn.hidden = true;
+const validateBtn = h('button', { id: 'validate' }, 'Validate');
+const lengthsBtn = h('button', { id: 'lengths' }, 'Token lengths');
+const runBtn = h('button', { id: 'new-run-config', class: 'primary', title: 'New run config with this dataset' }, 'New run config');
+const convertBtn = h('button', { id: 'convert', title: 'Convert to another format (writes a new file)' }, 'Convert…');
+toolbar.append(searchInput, searchCountEl, prevBtn, nextBtn, cancelBtn, h('span', { class: 'sep' }), validateBtn, lengthsBtn, convertBtn, runBtn);
+
+const main = h('div', { class: 'main' });
+const grid = h('div', { id: 'grid', class: 'grid', role: 'grid', tabindex: '0', 'aria-label': 'Records', 'aria-multiselectable': 'false' });
+const head = h('div', { class: 'row head', role: 'row', 'aria-rowindex': '1' });
+const scroller = h('div', { class: 'scroller' });
+const spacer = h('div', { class: 'spacer' });
+const rowsBox = h('div', { class: 'rows', role: 'rowgroup' });
+scroller.append(spacer, rowsBox);
+grid.append(head, scroller);
+
+const detail = h('aside', { id: 'detail', class: 'detail', 'aria-label': 'Record detail' });
+const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Detail' });
+const TABS: Array<[Tab, string]> = [
+  ['record', 'Record'],
+  ['model', 'As the model sees it'],
+  ['problems', 'Problems'],
+  ['lengths', 'Token lengths'],
+];
+const tabButtons = new Map<Tab, HTMLButtonElement>();
+for (const [id, label] of TABS) {
+  const b = h('button', { role: 'tab', id: `tab-${id}`, 'aria-controls': 'tab-panel' }, label);
+  b.addEventListener('click', () => selectTab(id, true));
+  b.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+    const i = TABS.findIndex(([t]) => t === id);
+    const next = TABS[(i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length];
+    if (next) selectTab(next[0], true);
+    e.preventDefault();
+  });
+  tabButtons.set(id, b);
+  tabs.append(b);
+}
+const tabPanel = h('div', { id: 'tab-panel', class: 'tab-panel', role: 'tabpanel', tabindex: '0' });
+detail.append(tabs, tabPanel);
+main.append(grid, detail);
+app.append(header, toolbar, main);
+
+// ---- table ----------------------------------------------------------------------------------
+function setColumns(cols: readonly string[]): void {
+  head.replaceChildren();
+  const num = h('div', { class: 'cell num', role: 'columnheader' }, '#');
+  head.append(num);
+  for (const c of cols) head.append(h('div', { class: 'cell', role: 'columnheader' }, c));
+  head.append(h('div', { class: 'cell flag', role: 'columnheader', 'aria-label': 'problem' }, ''));
+  grid.style.setProperty('--cols', String(cols.length));
+}
+
+function rowAt(i: number): PreviewRow | undefined {
+  return pages.get(Math.floor(i / PAGE))?.[i % PAGE];
+}
+
+function requestPage(p: number): void {
+  if (pages.has(p) || pending.has(p)) return;
+  pending.add(p);
+  post({ kind: 'page', requestId: ++requestId, start: p * PAGE, count: PAGE });
+}
+
+let drawQueued = false;
+function draw(): void {
+  if (drawQueued) return;
+  drawQueued = true;
+  requestAnimationFrame(() => {
+    drawQueued = false;
+    drawNow();
+  });
+}
+
+function drawNow(): void {
+  const cols = info?.columns.length ?? 1;
+  spacer.style.height = `${spacerHeight(total, ROW_H)}px`;
+  const vp = visibleRows(scroller.scrollTop, scroller.clientHeight, ROW_H, total);
+  rowsBox.style.transform = `translateY(${vp.top}px)`;
+  const frag = document.createDocumentFragment();
+  for (let i = vp.first; i < vp.first + vp.count; i++) {
+    const r = renderRow(doc, i, rowAt(i), cols, i === state.selected, hitSet.has(i));
+    frag.append(asEl(r));
+  }
+  rowsBox.replaceChildren(frag);
+  grid.setAttribute('aria-rowcount', String(total + 1));
+  if (total > 0) grid.setAttribute('aria-activedescendant', `${ROW_ID_PREFIX}${state.selected}`);
+  else grid.removeAttribute('aria-activedescendant');
+  for (let p = Math.floor(vp.first / PAGE); p <= Math.floor((vp.first + vp.count) / PAGE); p++) if (p * PAGE < total) requestPage(p);
+  if (state.firstRow !== vp.first) {
+    state.firstRow = vp.first;
+    saveState();
+  }
+}
+
+function scrollToRow(i: number): void {
+  const vp = visibleRows(scroller.scrollTop, scroller.clientHeight, ROW_H, total);
+  if (i >= vp.first && i < vp.first + vp.count - 1) return;
+  scroller.scrollTop = scrollTopFor(Math.max(0, i - 2), scroller.clientHeight, ROW_H, total);
+}
+
+function select(i: number, opts: { scroll?: boolean } = {}): void {
+  if (total === 0) return;
+  state.selected = Math.max(0, Math.min(total - 1, i));
+  saveState();
+  if (opts.scroll !== false) scrollToRow(state.selected);
+  draw();
+  loadDetail();
+}
+
+scroller.addEventListener('scroll', draw, { passive: true });
+new ResizeObserver(draw).observe(scroller);
+rowsBox.addEventListener('click', (e) => {
+  const row = (e.target as HTMLElement).closest('[data-index]');
+  if (!row) return;
+  select(Number(row.getAttribute('data-index')), { scroll: false });
+  grid.focus();
+});
+rowsBox.addEventListener('dblclick', () => openDetail());
+
+grid.addEventListener('keydown', (e) => {
+  const page = Math.max(1, Math.floor(scroller.clientHeight / ROW_H) - 1);
+  const moves: Record<string, number> = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page };
+  if (e.key in moves) select(state.selected + (moves[e.key] ?? 0));
+  else if (e.key === 'Home') select(0);
+  else if (e.key === 'End') select(total - 1);
+  else if (e.key === 'Enter') openDetail();
+  else return;
+  e.preventDefault();
+});
+
+// ---- detail ---------------------------------------------------------------------------------
+function openDetail(): void {
+  state.detailOpen = true;
+  detail.hidden = false;
+  saveState();
+  loadDetail();
+  tabPanel.focus();
+}
+
+detail.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') {
+    grid.focus();
+    e.preventDefault();
+  }
+});
+
+function selectTab(t: Tab, focus = false): void {
+  state.tab = t;
+  saveState();
+  for (const [id, b] of tabButtons) {
+    b.setAttribute('aria-selected', String(id === t));
+    b.tabIndex = id === t ? 0 : -1;
+  }
+  if (focus) tabButtons.get(t)?.focus();
+  loadDetail();
+}
+
+function panelMessage(text: string, cls = 'note'): void {
+  tabPanel.replaceChildren(h('p', { class: cls }, text));
+}
+
+let detailFor = -1;
+function loadDetail(): void {
+  if (total === 0 && state.tab !== 'problems' && state.tab !== 'lengths') return panelMessage(indexDone ? 'No records.' : 'Reading…');
+  switch (state.tab) {
+    case 'record':
+      detailFor = state.selected;
+      panelMessage(`Record ${state.selected + 1}…`);
+      post({ kind: 'record', index: state.selected });
+      break;
+    case 'model':
+      detailFor = state.selected;
+      panelMessage(`Asking the trainer to render record ${state.selected + 1} with the chat template…`);
+      post({ kind: 'render', index: state.selected });
+      break;
+    case 'problems':
+      drawProblems();
+      break;
+    case 'lengths':
+      if (!tabPanel.querySelector('.histogram')) {
+        const b = h('button', { id: 'compute-lengths' }, 'Compute token lengths');
+        b.addEventListener('click', () => {
+          panelMessage('Tokenizing every record with the base model’s tokenizer…');
+          post({ kind: 'histogram' });
+        });
+        tabPanel.replaceChildren(h('p', { class: 'note' }, 'Tokens per record with the tokenizer of the run config’s base_model (or the default model), and how many exceed sequence_len.'), b);
+      }
+      break;
+  }
+}
+
+let validating = false;
+function drawProblems(): void {
+  const box = h('div', { class: 'problems' });
+  const bar = h('div', { class: 'problems-bar' });
+  const summary = h('span', { role: 'status' }, validating ? `Validating… ${problems.length} problems so far` : problemsSummary ?? 'Not validated yet.');
+  const run = h('button', { id: 'run-validation' }, validating ? 'Stop' : 'Validate');
+  run.addEventListener('click', () => (validating ? post({ kind: 'cancelValidate' }) : startValidation()));
+  bar.append(summary, run);
+  box.append(bar);
+  const list = h('ul', { class: 'problem-list', 'aria-label': 'Problems' });
+  for (const p of problems.slice(0, 2000)) {
+    const li = h('li');
+    const b = h('button', { class: `problem ${p.severity}`, title: 'Show this record' });
+    b.append(h('span', { class: 'where' }, `line ${p.line}:${p.column}`), h('span', { class: 'kind' }, p.kind), h('span', { class: 'msg' }, p.message));
+    b.addEventListener('click', () => {
+      if (p.record >= 0) {
+        select(p.record);
+        grid.focus();
+      } else post({ kind: 'openAt', line: p.line });
+    });
+    b.addEventListener('keydown', (e) => {
+      if (e.key === 'o') post({ kind: 'openAt', line: p.line });
+    });
+    li.append(b);
+    list.append(li);
+  }
+  if (problems.length > 2000) list.append(h('li', { class: 'note' }, `…and ${problems.length - 2000} more (all are in the Problems panel up to 1000)`));
+  box.append(list);
+  tabPanel.replaceChildren(box);
+}
+let problemsSummary: string | null = null;
+
+function startValidation(): void {
+  validating = true;
+  problems = [];
+  problemsSummary = null;
+  post({ kind: 'validate' });
+  selectTab('problems');
+}
+
+// ---- search ---------------------------------------------------------------------------------
+function startSearch(): void {
+  const q = searchInput.value;
+  state.query = q;
+  state.hitIndex = -1;
+  saveState();
+  hits = [];
+  hitSet = new Set();
+  searchCount = 0;
+  if (!q) {
+    post({ kind: 'cancelSearch' });
+    searchCountEl.textContent = '';
+    draw();
+    return;
+  }
+  searching = true;
+  cancelBtn.hidden = false;
+  searchCountEl.textContent = 'searching…';
+  post({ kind: 'search', searchId: ++searchId, query: q });
+}
+
+function gotoHit(delta: number): void {
+  if (hits.length === 0) return;
+  // The next hit after (or before) the selected record.
+  if (state.hitIndex < 0 || hits[state.hitIndex] !== state.selected) {
+    const after = hits.findIndex((x) => x > state.selected);
+    state.hitIndex = delta > 0 ? (after === -1 ? 0 : after) : (after === -1 ? hits.length : after) - 1;
+    if (hits[state.hitIndex] === undefined) state.hitIndex = hits.length - 1;
+  } else state.hitIndex = (state.hitIndex + delta + hits.length) % hits.length;
+  const target = hits[state.hitIndex];
+  if (target !== undefined) select(target);
+  updateSearchCount();
+}
+
+function updateSearchCount(): void {
+  if (!state.query) return void (searchCountEl.textContent = '');
+  const pos = state.hitIndex >= 0 && hits[state.hitIndex] === state.selected ? `${state.hitIndex + 1} of ` : '';
+  searchCountEl.textContent = `${pos}${searchCount.toLocaleString('en-US')} match${searchCount === 1 ? '' : 'es'}${searching ? '…' : ''}`;
+}
+
+let searchDebounce: number | undefined;
+searchInput.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') {
+    e.preventDefault();
+    if (searchInput.value !== state.query || (!searching && hits.length === 0 && searchInput.value)) startSearch();
+    else gotoHit(e.shiftKey ? -1 : 1);
+  } else if (e.key === 'Escape') {
+    if (searching) post({ kind: 'cancelSearch' });
+    grid.focus();
+  } else if (e.key === 'ArrowDown') {
+    grid.focus();
+    e.preventDefault();
+  }
+});
+searchInput.addEventListener('input', () => {
+  window.clearTimeout(searchDebounce);
+  searchDebounce = window.setTimeout(() => {
+    if (searchInput.value !== state.query) startSearch();
+  }, 400);
+});
+prevBtn.addEventListener('click', () => gotoHit(-1));
+nextBtn.addEventListener('click', () => gotoHit(1));
+cancelBtn.addEventListener('click', () => post({ kind: 'cancelSearch' }));
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'F3') {
+    gotoHit(e.shiftKey ? -1 : 1);
+    e.preventDefault();
+  } else if ((e.ctrlKey || e.metaKey) && e.key === 'f') {
+    searchInput.focus();
+    searchInput.select();
+    e.preventDefault();
+  }
+});
+validateBtn.addEventListener('click', startValidation);
+lengthsBtn.addEventListener('click', () => selectTab('lengths', true));
+runBtn.addEventListener('click', () => post({ kind: 'newRunConfig' }));
+convertBtn.addEventListener('click', () => post({ kind: 'convert' }));
+
+// ---- header ---------------------------------------------------------------------------------
+function formatBytes(n: number): string {
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+function updateFacts(bytesRead: number, error?: string): void {
+  if (!info) return;
+  const fmt = info.format === 'unknown' ? 'not instruction data (unknown format)' : info.format;
+  const count = `${total.toLocaleString('en-US')} records${indexDone ? '' : ` so far (${info.bytes ? Math.min(100, Math.round((bytesRead / info.bytes) * 100)) : 0}% read…)`}`;
+  facts.textContent = `${fmt} · ${info.container} · ${count} · ${formatBytes(info.bytes)}${error ? ` · error: ${error}` : ''}`;
+}
+
+// ---- messages -------------------------------------------------------------------------------
+window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
+  const msg = ev.data;
+  switch (msg.kind) {
+    case 'info': {
+      const first = info === null;
+      info = msg.info;
+      pages.clear();
+      pending.clear();
+      title.textContent = msg.info.relativePath;
+      document.title = `Dataset: ${msg.info.fileName}`;
+      setColumns(msg.info.columns);
+      updateFacts(0);
+      if (first && state.query) startSearch();
+      break;
+    }
+    case 'progress': {
+      const grew = msg.records !== total;
+      const wasEmpty = total === 0;
+      const lastPage = Math.floor(total / PAGE);
+      total = msg.records;
+      indexDone = msg.done;
+      updateFacts(msg.bytesRead, msg.error);
+      // The last page may have been partial while indexing.
+      if (grew) {
+        pages.delete(lastPage);
+        draw();
+      }
+      if (restorePending && (msg.done || total > state.selected)) restoreScroll();
+      else if (wasEmpty && total > 0) loadDetail();
+      break;
+    }
+    case 'page': {
+      const p = Math.floor(msg.start / PAGE);
+      pending.delete(p);
+      pages.set(p, [...msg.rows]); // a partial last page is dropped when the index grows
+      while (pages.size > MAX_PAGES) {
+        const far = [...pages.keys()].sort((a, b) => Math.abs(b - state.firstRow / PAGE) - Math.abs(a - state.firstRow / PAGE))[0];
+        if (far === undefined) break;
+        pages.delete(far);
+      }
+      draw();
+      if (restorePending && total > state.selected) restoreScroll();
+      break;
+    }
+    case 'record': {
+      if (state.tab !== 'record' || msg.index !== detailFor) break;
+      const headerEl = h('div', { class: 'detail-head' });
+      headerEl.append(h('strong', {}, `Record ${msg.index + 1}`), h('span', { class: 'muted' }, ` · line ${msg.line}`));
+      const open = h('button', { id: 'open-at-line', title: 'Open the file at this record' }, 'Open in editor');
+      open.addEventListener('click', () => post({ kind: 'openAt', line: msg.line }));
+      headerEl.append(open);
+      const parts: HTMLElement[] = [headerEl];
+      if (msg.problem) parts.push(h('p', { class: 'problem-note', role: 'note' }, msg.problem));
+      parts.push(asEl(renderFields(doc, msg.fields)));
+      const raw = h('details', { class: 'raw' });
+      raw.append(h('summary', {}, 'JSON'), h('pre', { class: 'value' }, msg.json));
+      parts.push(raw);
+      tabPanel.replaceChildren(...parts);
+      break;
+    }
+    case 'search': {
+      if (msg.searchId !== searchId) break;
+      for (const i of msg.hits) {
+        hits.push(i);
+        hitSet.add(i);
+      }
+      searchCount = msg.count;
+      searching = !msg.done;
+      cancelBtn.hidden = msg.done;
+      updateSearchCount();
+      if (msg.cancelled) searchCountEl.textContent += ' (stopped)';
+      // Jump to the first hit as soon as there is one, unless the user has moved on.
+      if (state.hitIndex < 0 && hits.length > 0 && !restorePending) gotoHit(1);
+      draw();
+      break;
+    }
+    case 'validation': {
+      problems = [...msg.problems];
+      validating = !msg.done;
+      if (msg.done) {
+        const errors = problems.filter((p) => p.severity === 'error').length;
+        problemsSummary = msg.cancelled ? 'Validation stopped.' : `${msg.scanned.toLocaleString('en-US')} records checked: ${errors} errors, ${problems.length - errors} warnings${msg.truncated ? ' (list capped)' : ''}.`;
+      }
+      if (state.tab === 'problems') drawProblems();
+      else if (msg.done && problems.length) selectTab('problems');
+      break;
+    }
+    case 'rendered': {
+      if (state.tab !== 'model' || msg.index !== detailFor) break;
+      const a = msg.answer;
+      if (!a.ok) {
+        const box = h('div', { class: a.reason === 'missing' ? 'needs-trainer' : 'failure', role: 'alert' });
+        box.append(h('p', {}, a.message));
+        if (a.reason === 'missing') box.append(h('p', { class: 'note' }, 'Once the trainer has `python -m neftune_trainer render`, this tab shows the record after the chat template, with the prompt (no loss) and the response (loss) marked and their token counts, exactly as training sees it.'));
+        tabPanel.replaceChildren(box);
+        break;
+      }
+      const t = segmentTotals(a.value.segments);
+      const legend = h('div', { class: 'legend' });
+      legend.append(h('span', { class: 'seg prompt' }, `prompt (no loss): ${t.prompt} tokens`), h('span', { class: 'seg loss' }, `response (loss): ${t.loss} tokens`));
+      if (a.value.model) legend.append(h('span', { class: 'muted' }, a.value.model));
+      tabPanel.replaceChildren(legend, asEl(renderSegments(doc, a.value.segments)));
+      break;
+    }
+    case 'histogram': {
+      if (state.tab !== 'lengths') break;
+      const a = msg.answer;
+      if (!a.ok) {
+        tabPanel.replaceChildren(h('div', { class: a.reason === 'missing' ? 'needs-trainer' : 'failure', role: 'alert' }, a.message));
+        break;
+      }
+      const v = a.value;
+      const sum = h('p', {}, `${v.records.toLocaleString('en-US')} records · mean ${Math.round(v.mean)} tokens · max ${v.max}${v.sequenceLen !== null ? ` · ${v.overSequenceLen} over sequence_len ${v.sequenceLen}` : ''}${v.model ? ` · ${v.model}` : ''}`);
+      const axis = h('div', { class: 'axis' });
+      axis.append(h('span', {}, String(v.edges[0] ?? 0)), h('span', {}, String(v.edges[v.edges.length - 1] ?? '')));
+      tabPanel.replaceChildren(sum, asEl(renderHistogram(doc, v)), axis);
+      break;
+    }
+  }
+});
+
+// ---- state restore --------------------------------------------------------------------------
+let restorePending = saved !== undefined && (saved.firstRow > 0 || saved.selected > 0);
+function restoreScroll(): void {
+  if (total <= state.selected && !indexDone) return;
+  restorePending = false;
+  scroller.scrollTop = scrollTopFor(state.firstRow, scroller.clientHeight, ROW_H, total);
+  select(state.selected, { scroll: false });
+}
+
+detail.hidden = !state.detailOpen;
+selectTab(state.tab);
+saveState();
+post({ kind: 'ready' });
