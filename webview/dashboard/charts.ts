@@ -33,6 +33,8 @@ export interface ViewOptions {
   readonly xAxis: XAxis;
 }
 
+const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 2.5e5, 5e5, 1e6, 2e6, 5e6, 1e7, 2e7, 5e7, 1e8, 2e8, 5e8, 1e9];
+
 const X_LABEL: Record<XAxis, string> = { step: 'step', tokens: 'tokens seen', time: 'wall time (s)' };
 
 /** x and y of one run for one metric, on the chosen axis; points without an x are dropped. */
@@ -176,7 +178,8 @@ export class Chart {
         // Outliers (a loss spike at step 1) do not flatten the rest of the curve.
         y: useLog ? { distr: 3 } : { range: (_u, min, max) => this.yRange ?? [min, max] },
       },
-      axes: [{ ...axis, label: X_LABEL[view.xAxis] }, { ...axis, size: 64 }],
+      // Steps and tokens are whole numbers: no ticks at step 1.5.
+      axes: [{ ...axis, label: X_LABEL[view.xAxis], ...(view.xAxis === 'time' ? {} : { incrs: INTEGER_INCRS }) }, { ...axis, size: 64 }],
       cursor: { sync: { key: 'neftune-dashboard' }, drag: { x: true, y: false } },
       hooks: { setCursor: [(u) => this.updateReadout(u)] },
     };
