@@ -35,6 +35,19 @@ const builds = [
     entryPoints: { dashboard: 'webview/dashboard/dashboard.css' },
     outdir: 'dist/webview',
   },
+  {
+    ...common,
+    entryPoints: { datasetPreview: 'webview/datasetPreview/main.ts' },
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: { datasetPreview: 'webview/datasetPreview/datasetPreview.css' },
+    outdir: 'dist/webview',
+  },
 ];
 
 if (watch) {

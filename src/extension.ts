@@ -4,7 +4,7 @@ import { registerCommands } from './vscode/commands';
 import { ConfigCodeLens } from './vscode/configCodeLens';
 import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
-import { DatasetsView } from './vscode/datasetsView';
+import { registerDatasets } from './vscode/datasetCommands';
 import { RunManager } from './vscode/runManager';
 import { RunColors } from './vscode/runColors';
 import { RunsView } from './vscode/runsView';
@@ -15,17 +15,15 @@ export function activate(context: vscode.ExtensionContext): void {
   const runs = new RunManager(log);
   const diagnostics = new ConfigDiagnostics();
   const runsView = new RunsView(runs);
-  const datasetsView = new DatasetsView();
   const colors = new RunColors(context.workspaceState);
   context.subscriptions.push(
     log,
     runs,
     diagnostics,
     runsView,
-    datasetsView,
     new RunStatusBar(runs),
     vscode.window.createTreeView('neftune.runs', { treeDataProvider: runsView, canSelectMany: true, showCollapseAll: true }),
-    vscode.window.registerTreeDataProvider('neftune.datasets', datasetsView),
+    ...registerDatasets(context.extensionUri, log),
     DashboardPanel.registerSerializer(context.extensionUri, runs, colors),
     ConfigCodeLens.register(),
     vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { debiasedEma } from '../../webview/dashboard/smoothing';
+import { debiasedEma } from '../../src/shared/smoothing';
 
 describe('TensorBoard debiased EMA', () => {
   it('matches values computed by hand', () => {
