@@ -7,7 +7,7 @@
 // may start the trainer in a process group of its own: before killing, we walk /proc for
 // all descendants of the code-server process and kill their groups too.
 
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 
 const groups = new Set<number>();
 const tempDirs = new Set<string>();
@@ -99,9 +99,75 @@ export async function killGroup(pgid: number, graceMs = 3000): Promise<void> {
   groups.delete(pgid);
 }
 
+/** Processes whose working directory or command line is inside `dir` (our temp folders only). */
+export function processesIn(dir: string): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ');
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${e}/cwd`);
+      } catch {
+        /* gone or not ours */
+      }
+      if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(`${dir}/`)) out.push(Number(e));
+    } catch {
+      /* process gone */
+    }
+  }
+  return out;
+}
+
+/** SIGTERM, then SIGKILL, the processes working inside `dir` (by pid). */
+export async function killProcessesIn(dir: string, graceMs = 3000): Promise<void> {
+  const pids = processesIn(dir);
+  if (!pids.length) return;
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && pids.some(alive)) await new Promise((r) => setTimeout(r, 100));
+  for (const p of pids.filter(alive)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 function killAllSync(): void {
   for (const g of [...groups]) signalGroups(groupsBelow(g), 'SIGKILL');
   groups.clear();
+  for (const d of tempDirs) {
+    for (const p of processesIn(d)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
   if (process.env.NEFTUNE_E2E_KEEP !== '1') {
     for (const d of tempDirs) {
       try {

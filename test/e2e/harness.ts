@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { killGroup, registerGroup, registerTempDir, unregisterTempDir } from './cleanup';
+import { killGroup, killProcessesIn, registerGroup, registerTempDir, unregisterTempDir } from './cleanup';
 import { Workbench } from './workbench';
 
 const execFileP = promisify(execFile);
@@ -148,6 +148,8 @@ export interface LaunchOptions {
   waitForExtension?: boolean;
   /** Files to open in the editor after the workbench is up (relative to the workspace). */
   open?: string[];
+  /** Change the workspace copy before code-server starts (e.g. remove or add files). */
+  prepareWorkspace?: (workspace: string) => void;
 }
 
 export interface Session {
@@ -288,6 +290,9 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
       /* browser already gone */
     }
     if (child?.pid) await killGroup(child.pid);
+    // A trainer runs detached: once the extension host that started it is gone (a window
+    // reload), it is no longer below code-server. Stop what still works in this temp folder.
+    await killProcessesIn(tmp);
     if (process.env.NEFTUNE_E2E_KEEP === '1') log(`kept ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
     unregisterTempDir(tmp);
@@ -296,6 +301,7 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
 
   try {
     if (opts.tinyModel !== false) await makeTinyModel(join(dirs.workspace, 'models', 'tiny'));
+    opts.prepareWorkspace?.(dirs.workspace);
 
     let t = Date.now();
     await execFileP(

@@ -44,13 +44,14 @@ export class Workbench {
     await this.page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: timeoutMs });
   }
 
-  /** A PNG of the whole window, test/e2e/artifacts/<scenario>--NN-<name>.png. */
-  async screenshot(name: string): Promise<string> {
+  /** A PNG of the whole window, test/e2e/artifacts/<scenario>--NN-<name>.png.
+   *  `keepMouse`: leave the mouse where it is (to show a hover), instead of parking it. */
+  async screenshot(name: string, opts: { keepMouse?: boolean } = {}): Promise<string> {
     mkdirSync(this.artifacts, { recursive: true });
     this.shot += 1;
     const safe = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
     // Park the mouse on the title bar, so no hover or tooltip covers the picture.
-    await this.page.mouse.move(this.page.viewportSize()!.width / 2, 8).catch(() => undefined);
+    if (!opts.keepMouse) await this.page.mouse.move(this.page.viewportSize()!.width / 2, 8).catch(() => undefined);
     const file = join(this.artifacts, `${this.scenario}--${String(this.shot).padStart(2, '0')}-${safe}.png`);
     await this.page.screenshot({ path: file });
     this.screenshots.push(file);
@@ -129,6 +130,71 @@ export class Workbench {
       throw new Error(`quick pick has no item "${text}"; items: ${JSON.stringify(rows)}`);
     }
     await row.click();
+  }
+
+  /** Choose the quick pick item whose label is exactly `label` (no substring match: "5" is not "15"). */
+  async pickLabel(label: string): Promise<void> {
+    await this.quickInput.waitFor({ state: 'visible' });
+    const row = this.quickInput
+      .locator('.monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }) })
+      .first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 15_000 });
+    } catch {
+      const rows = await this.quickInput.locator('.monaco-list-row').allInnerTexts();
+      throw new Error(`quick pick has no item labelled "${label}"; items: ${JSON.stringify(rows)}`);
+    }
+    await row.click();
+  }
+
+  /** The title of the open quick input (e.g. "New NEFTune run config (1/4): …"), waiting for `expected` when given. */
+  async quickInputTitle(expected?: string | RegExp, timeoutMs = 15_000): Promise<string> {
+    const title = this.quickInput.locator('.quick-input-title');
+    if (expected) await this.quickInput.filter({ has: this.page.locator('.quick-input-title', { hasText: expected }) }).waitFor({ state: 'visible', timeout: timeoutMs });
+    else await this.quickInput.waitFor({ state: 'visible', timeout: timeoutMs });
+    return ((await title.textContent()) ?? '').trim();
+  }
+
+  /** The text in the open quick input's box (an input box's value, a save dialog's path). */
+  async quickInputValue(): Promise<string> {
+    await this.quickInput.waitFor({ state: 'visible' });
+    return this.quickInput.locator('.quick-input-box input').first().inputValue();
+  }
+
+  /** The validation message under the open quick input box ('' when there is none). */
+  async quickInputMessage(): Promise<string> {
+    const msg = this.quickInput.locator('.quick-input-message');
+    if (!(await msg.isVisible().catch(() => false))) return '';
+    return ((await msg.textContent()) ?? '').trim();
+  }
+
+  // ------------------------------------------------------------------ context menus
+
+  /** Click the item `label` of the open context menu (VS Code's own menu, in the page). */
+  async clickContextMenuItem(label: string): Promise<void> {
+    const menu = this.page.locator('.context-view .monaco-menu');
+    await menu.first().waitFor({ state: 'visible' });
+    const item = menu.locator('.action-item .action-label', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }).first();
+    try {
+      await item.waitFor({ state: 'visible', timeout: 5_000 });
+    } catch {
+      const items = await menu.locator('.action-item .action-label').allInnerTexts();
+      await this.escape();
+      throw new Error(`context menu has no item "${label}"; items: ${JSON.stringify(items)}`);
+    }
+    await item.click();
+  }
+
+  // ------------------------------------------------------------------ window
+
+  /** "Developer: Reload Window", then wait for the new workbench (and `waitForActivity` in the activity bar). */
+  async reloadWindow(waitForActivity = 'NEFTune'): Promise<void> {
+    const loaded = this.page.waitForEvent('load', { timeout: 60_000 });
+    await this.runCommand('Developer: Reload Window');
+    await loaded;
+    await this.ready();
+    if (waitForActivity) await this.activityBarItem(waitForActivity).waitFor({ state: 'visible', timeout: 60_000 });
   }
 
   // ------------------------------------------------------------------ files
