@@ -184,6 +184,11 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     # -- 1. device and precision --------------------------------------------------------------
     device = pick_device(cfg)
     bf16 = use_bf16(cfg, device)
+    # accelerate keeps its state in a process-wide singleton; a second run in the same process
+    # (tests, notebooks) with another precision must start from a clean one. The distributed
+    # (partial) state is kept.
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state()
     accelerator = Accelerator(cpu=(device == "cpu"), mixed_precision="bf16" if bf16 else "no")
     W = accelerator.num_processes
     is_main = accelerator.is_main_process
@@ -349,7 +354,8 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                 events.emit("step", step=step, total_steps=total_steps, epoch=round(step / steps_per_epoch, 6),
                             loss=log_loss / log_steps, lr=lr, grad_norm=grad_norm,
                             tokens_per_s=log_tokens / max(log_time, 1e-9),
-                            noise_alpha=neft.state.alpha, noise_norm=neft.pop_norm())
+                            noise_alpha=neft.state.alpha, noise_norm=neft.pop_norm(),
+                            tokens=int(real_tokens))  # this optimizer step's real tokens, all ranks
                 log_loss, log_steps, log_tokens, log_time = 0.0, 0, 0, 0.0
 
             if stop.requested:

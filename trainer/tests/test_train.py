@@ -62,6 +62,7 @@ def test_events_validate_and_counts(trained):
     assert os.path.isabs(started["config"]["datasets"][0]["path"])
     s = steps(events)
     assert [e["step"] for e in s] == list(range(1, 31))
+    assert all(e["tokens"] > 0 for e in s)
     assert all(e["total_steps"] == 30 for e in s)
     assert events[-1]["type"] == "finished" and events[-1]["step"] == 30
     assert events[-1]["checkpoint"] == "checkpoints/step-000030"
@@ -141,7 +142,19 @@ def test_refuses_run_dir_with_checkpoints_without_resume(trained, tmp_path, tiny
     assert read_events(run)[-1]["type"] == "error" and "--resume" in read_events(run)[-1]["message"]
 
 
-def test_sigint_stops_with_checkpoint(tmp_path, tiny_model):
+def test_bf16_autocast_runs(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=2, bf16="true", neftune_noise_alpha=5))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 0
+    assert "bf16" in events[0]["device"]
+    s = steps(events)
+    assert all(math.isfinite(e["loss"]) for e in s)
+    assert s[0]["noise_norm"] == pytest.approx(5 / math.sqrt(3), rel=0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
     cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
     run = tmp_path / "run"
@@ -155,7 +168,7 @@ def test_sigint_stops_with_checkpoint(tmp_path, tiny_model):
             time.sleep(0.2)
         else:
             pytest.fail("no step event within 90 s")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
