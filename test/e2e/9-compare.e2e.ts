@@ -202,4 +202,30 @@ describe('scenario 9: compare runs', () => {
       await wb.screenshot('compare-light-hover', { keepMouse: true });
     });
   });
+
+  it('e) NEFTune: Compare runs from the palette: a multi-select pick of the runs', async () => {
+    assert.ok(a0 && a5, 'needs the runs of a)');
+    await guard(s, 'compare-palette', async () => {
+      const ses = s!;
+      const { wb } = ses;
+      // Back to one run (the Runs view item's command), then compare from the palette.
+      await wb.openViewContainer('NEFTune');
+      await wb.clickTreeItem('Runs', a5!.runId);
+      await wb.tab(`NEFTune: ${a5!.runId}`).waitFor({ state: 'visible', timeout: 15_000 });
+      await wb.runCommand('NEFTune: Compare runs');
+      const items = await wb.quickPickItems();
+      assert.deepEqual([...items].sort(), [a0!.runId, a5!.runId].sort(), `runs offered: ${JSON.stringify(items)}`);
+      for (const r of [a0!, a5!]) await wb.pick(r.runId); // toggles the row's checkbox
+      // The quick pick's count badge ("2 Selected"); the checkboxes are custom toggles.
+      const count = await waitFor('both runs checked', async () => {
+        const t = ((await wb.quickInput.locator('.quick-input-count').textContent()) ?? '').trim();
+        return /^2\b/.test(t) ? t : undefined;
+      }, 5_000);
+      log(`palette compare pick: ${count}`);
+      await wb.screenshot('compare-palette-pick');
+      await wb.page.keyboard.press('Enter');
+      const f = await wb.webview(COMPARE_TITLE);
+      await waitFor('both runs in the runs table', async () => ((await f.locator('table.runs tbody tr[data-run-id]').count()) === 2 ? true : undefined), 15_000);
+    });
+  });
 });
