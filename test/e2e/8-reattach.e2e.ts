@@ -5,7 +5,7 @@
 // its events.jsonl (none lost, none doubled), and "NEFTune: Stop run" ends it as stopped.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
@@ -22,6 +22,19 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Lines of the NEFTune output channel logs (every extension host of the session) matching `re`. */
+function outputLines(s: Session, re: RegExp): string[] {
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  let files: string[] = [];
+  try {
+    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /neftune/i.test(f));
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
 }
 
 async function runsViewDescription(s: Session, runId: string): Promise<string> {
@@ -65,7 +78,12 @@ describe('scenario 8: reattach after a window reload', () => {
       const types = readEvents(runDir).map((e) => e.type);
       assert.ok(!types.some((x) => x === 'finished' || x === 'stopped' || x === 'error'), `not ended: ${types.slice(-3).join(', ')}`);
 
-      // The extension reattached: progress notification and Runs view.
+      // The new extension host reattached (its log says so), with a progress notification.
+      const reattached = await waitFor('the output channel to say reattached', () => {
+        const l = outputLines(ses, new RegExp(`\\[${runId}\\] reattached to the running trainer \\(pid ${pid}\\)`));
+        return l.length ? l : undefined;
+      }, 30_000);
+      log(`output channel: ${reattached[0]!.trim()}`);
       await wb.notification(new RegExp(`NEFTune: ${runId}`)).waitFor({ state: 'visible', timeout: 30_000 });
       const desc = await waitFor('Runs view to say running', async () => {
         const d = await runsViewDescription(ses, runId);
