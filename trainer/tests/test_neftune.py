@@ -4,6 +4,7 @@ wrapped models."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -188,17 +189,41 @@ def test_hook_found_on_peft_lora_model(model):
     assert len(base_emb._forward_hooks) == 0
 
 
-def test_hook_found_through_ddp_wrapper(model, tmp_path):
-    import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel as DDP
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/pg", rank=0, world_size=1)
-    try:
-        wrapped = DDP(model)
-        assert find_input_embeddings(wrapped) is model.get_input_embeddings()
-        ids, mask, _ = batch()
-        with NEFTune(wrapped, alpha=ALPHA) as neft:
-            neft.set_batch(mask)
-            wrapped(input_ids=ids, attention_mask=mask).logits.sum().backward()
-            assert neft.state.norm_count == ids.shape[0]
-    finally:
-        dist.destroy_process_group()
+DDP_CHILD = r"""
+import datetime, json, os, sys
+import torch, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+from transformers import AutoModelForCausalLM
+from neftune_trainer.neftune import NEFTune, find_input_embeddings
+model_dir, store = sys.argv[1], sys.argv[2]
+dist.init_process_group("gloo", init_method="file://" + store, rank=0, world_size=1,
+                        timeout=datetime.timedelta(seconds=60))
+model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True)
+model.train()
+wrapped = DDP(model)
+same = find_input_embeddings(wrapped) is model.get_input_embeddings()
+ids = torch.randint(3, 400, (3, 12))
+mask = torch.ones_like(ids)
+with NEFTune(wrapped, alpha=5.0) as neft:
+    neft.set_batch(mask)
+    wrapped(input_ids=ids, attention_mask=mask).logits.sum().backward()
+    count = neft.state.norm_count
+print(json.dumps({"same": same, "count": count, "hooks_left": len(model.get_input_embeddings()._forward_hooks)}))
+sys.stdout.flush()
+# gloo's threads sometimes keep a process from exiting after the group is gone: skip teardown.
+os._exit(0)
+"""
+
+
+def test_hook_found_through_ddp_wrapper(tiny_model, tmp_path):
+    """Real DDP (one-process gloo group), in a child process: torch.distributed state must not leak
+    into the test process."""
+    import json
+    import subprocess
+    import sys
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo")
+    proc = subprocess.run([sys.executable, "-c", DDP_CHILD, tiny_model, str(tmp_path / "pg")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"same": True, "count": 3, "hooks_left": 0}
