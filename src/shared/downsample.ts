@@ -42,3 +42,25 @@ export function robustRange(values: readonly number[], q = 0.01, pad = 0.08): [n
   const span = hi - lo || Math.abs(hi) || 1;
   return [lo - span * pad, hi + span * pad];
 }
+
+/**
+ * Tick labels with just enough digits to tell neighbours apart (from the tick spacing), in one
+ * format per axis: `1.0e-4, 1.5e-4` or `0.25, 0.50`, never `0.001, 1.00e-3`.
+ */
+export function tickLabels(values: readonly number[]): string[] {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return values.map(() => '');
+  const sorted = [...new Set(finite)].sort((a, b) => a - b);
+  let incr = Infinity;
+  for (let i = 1; i < sorted.length; i++) incr = Math.min(incr, (sorted[i] ?? 0) - (sorted[i - 1] ?? 0));
+  const maxAbs = Math.max(...finite.map(Math.abs));
+  if (!Number.isFinite(incr) || incr <= 0) incr = maxAbs || 1;
+  const exponential = maxAbs !== 0 && (maxAbs < 1e-3 || maxAbs >= 1e6);
+  if (exponential) {
+    // Significant digits of the largest value needed to resolve the spacing.
+    const digits = Math.min(6, Math.max(1, Math.ceil(Math.log10(maxAbs / incr) - 1e-9) + 1));
+    return values.map((v) => (Number.isFinite(v) ? (v === 0 ? '0' : v.toExponential(digits - 1)) : ''));
+  }
+  const decimals = Math.min(8, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9)));
+  return values.map((v) => (Number.isFinite(v) ? (maxAbs >= 1000 && decimals === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(decimals)) : ''));
+}

@@ -44,7 +44,15 @@ async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
       'NEFTune: there is no run config (*.neftune.yaml) in this workspace yet. Create one now? (model, dataset, noise alpha)',
       'Create run config',
     );
-    return pick ? newRunConfig() : undefined;
+    if (!pick) return undefined;
+    // The new config opens for review (max_steps, batch size...); the run starts when the user says so.
+    const created = await newRunConfig();
+    if (created) {
+      void vscode.window
+        .showInformationMessage(`NEFTune: created ${path.basename(created.fsPath)}. Review it, then start it with ▶ (editor title) or this button.`, 'Start NEFTune run')
+        .then((p) => p && vscode.commands.executeCommand('neftune.startRun', created));
+    }
+    return undefined;
   }
   // The active editor's config first, then by path.
   files.sort((a, b) => Number(b.toString() === active?.toString()) - Number(a.toString() === active?.toString()) || a.fsPath.localeCompare(b.fsPath));

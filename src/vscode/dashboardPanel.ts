@@ -175,7 +175,7 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private async exportPng(name: string, dataUrl: string): Promise<void> {
-    const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-');
+    const safe = name.replace(/[^A-Za-z0-9._+-]+/g, '-'); // '+' joins compared run ids
     const target = await vscode.window.showSaveDialog({ title: 'Save the chart as PNG', defaultUri: this.defaultUri(`${safe}.png`), filters: { PNG: ['png'] } });
     if (!target) return;
     const png = Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');

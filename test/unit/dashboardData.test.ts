@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { downsampleM4, robustRange } from '../../src/shared/downsample';
+import { downsampleM4, robustRange, tickLabels } from '../../src/shared/downsample';
 import { configDiff, flattenConfig } from '../../src/shared/configDiff';
 import { runsToCsv } from '../../src/core/runExport';
 import { RunState } from '../../src/core/runState';
@@ -108,5 +108,17 @@ describe('CSV export', () => {
     assert.equal(lines[1], '"run,""1""",1,101,100,2.5,0.0001,1,10,5,2.9,');
     assert.equal(lines[2], '"run,""1""",2,102,200,2.25,0.00005,1,10,5,2.9,2');
     assert.match(lines[3] ?? '', /^"run,""1""",0,,,,,,,,,3$/);
+  });
+});
+
+describe('axis tick labels', () => {
+  it('tell neighbouring ticks apart, in one format per axis', () => {
+    assert.deepEqual(tickLabels([0.00098, 0.00099, 0.001]), ['0.00098', '0.00099', '0.00100']);
+    assert.deepEqual(tickLabels([0.00009, 0.0001]), ['9.0e-5', '1.0e-4']);
+    assert.deepEqual(tickLabels([0, 5e-5, 1e-4]), ['0', '5e-5', '1e-4']);
+    assert.deepEqual(tickLabels([1.5, 2, 2.5, 3]), ['1.5', '2.0', '2.5', '3.0']);
+    assert.deepEqual(tickLabels([6.1, 6.15, 6.2]), ['6.10', '6.15', '6.20']);
+    assert.deepEqual(tickLabels([0, 20000, 40000]), ['0', '20,000', '40,000']);
+    for (const labels of [tickLabels([0.00098, 0.00099, 0.001]), tickLabels([1.00001, 1.00002])]) assert.equal(new Set(labels).size, labels.length);
   });
 });

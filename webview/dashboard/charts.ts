@@ -3,7 +3,7 @@
 // aligned on the chosen x axis with uPlot.join, downsampled for display only (M4 keeps spikes).
 import uPlot from 'uplot';
 import type { RunData, XAxis } from '../../src/protocol/dashboardMessages';
-import { downsampleM4, robustRange } from '../../src/shared/downsample';
+import { downsampleM4, robustRange, tickLabels } from '../../src/shared/downsample';
 import { debiasedEma } from '../../src/shared/smoothing';
 import { cssVar, el, formatNumber, runColor, withAlpha } from './dom';
 
@@ -167,7 +167,7 @@ export class Chart {
         series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: this.spec.key === 'evalLoss' } });
       }
     }
-    const axis: uPlot.Axis = { stroke: fg, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, values: (_u, splits) => splits.map((v) => formatNumber(v)) };
+    const axis: uPlot.Axis = { stroke: fg, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, values: (_u, splits) => tickLabels(splits) };
     const opts: uPlot.Options = {
       width: this.width(),
       height: this.height(),
