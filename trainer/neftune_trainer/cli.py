@@ -42,7 +42,11 @@ def cmd_train(args) -> int:
     run_dir = os.path.abspath(args.run_dir)
     # The run folder exists before anything else can fail, so even an invalid config leaves an
     # `error` event where the extension looks for it.
-    events = EventWriter(run_dir, enabled=_is_main_process())
+    try:
+        events = EventWriter(run_dir, enabled=_is_main_process())
+    except OSError as e:
+        print(f"error: cannot write the run folder {run_dir}: {e.strerror or e}", file=sys.stderr)
+        return 2
     try:
         from .config import load_config
         cfg = load_config(args.config)

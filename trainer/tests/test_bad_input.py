@@ -128,3 +128,13 @@ def test_subprocess_exit_code_and_no_traceback(tmp_path, tiny_model):
     # The event is in the file and echoed on stdout.
     last = json.loads(proc.stdout.strip().splitlines()[-1])
     assert last["type"] == "error" and last["where"]["field"] == "micro_batch_size"
+
+
+def test_unwritable_run_dir_is_one_line_error(tmp_path, tiny_model, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(tiny_model))
+    from neftune_trainer.cli import main
+    assert main(["train", cfg, "--run-dir", str(tmp_path / "file" / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the run folder" in err and "Traceback" not in err
