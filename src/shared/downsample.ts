@@ -58,9 +58,12 @@ export function tickLabels(values: readonly number[]): string[] {
   const exponential = maxAbs !== 0 && (maxAbs < 1e-3 || maxAbs >= 1e6);
   if (exponential) {
     // Significant digits of the largest value needed to resolve the spacing.
-    const digits = Math.min(6, Math.max(1, Math.ceil(Math.log10(maxAbs / incr) - 1e-9) + 1));
+    let digits = Math.min(6, Math.max(1, Math.ceil(Math.log10(maxAbs / incr) - 1e-9) + 1));
+    while (digits < 6 && finite.some((v) => Math.abs(Number(v.toExponential(digits - 1)) - v) > incr * 1e-6)) digits++;
     return values.map((v) => (Number.isFinite(v) ? (v === 0 ? '0' : v.toExponential(digits - 1)) : ''));
   }
-  const decimals = Math.min(8, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9)));
+  // Enough decimals for the spacing, and more while a tick would be rounded (2.25 is not "2.3").
+  let decimals = Math.min(8, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9)));
+  while (decimals < 8 && finite.some((v) => Math.abs(Number(v.toFixed(decimals)) - v) > incr * 1e-6)) decimals++;
   return values.map((v) => (Number.isFinite(v) ? (maxAbs >= 1000 && decimals === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(decimals)) : ''));
 }

@@ -2,7 +2,6 @@
 // One panel per window; "Open dashboard" and a new run show that run, "Compare runs" and the
 // panel's own "add a run" build a comparison. Survives hiding and window reloads: the webview asks for a snapshot whenever it
 // loads, and a serializer revives the panel with its selection after a reload.
-import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runsToCsv } from '../core/runExport';
@@ -10,6 +9,7 @@ import type { DashboardWebviewState, HostToDashboard, RunChoice, RunData } from 
 import { isDashboardToHost } from '../protocol/dashboardMessages';
 import type { RunColors } from './runColors';
 import type { RunManager, RunRef } from './runManager';
+import { webviewHtml } from './webviewHtml';
 
 export const DASHBOARD_VIEW_TYPE = 'neftune.dashboard';
 
@@ -65,7 +65,7 @@ export class DashboardPanel implements vscode.Disposable {
     DashboardPanel.current = this;
     this.selected = selected;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = renderHtml(panel.webview, extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, { entry: 'dashboard', title: 'NEFTune dashboard' });
     this.updateTitle();
     this.subs.push(
       panel.onDidDispose(() => this.dispose()),
@@ -188,32 +188,4 @@ export class DashboardPanel implements vscode.Disposable {
     for (const s of this.subs) s.dispose();
     this.panel.dispose();
   }
-}
-
-function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-  const nonce = crypto.randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'dashboard.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'dashboard.css'));
-  const csp = [
-    "default-src 'none'",
-    `img-src ${webview.cspSource} data: blob:`,
-    `style-src ${webview.cspSource}`,
-    `font-src ${webview.cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  // No run data in the HTML: it all arrives as messages and is set with textContent.
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>NEFTune dashboard</title>
-</head>
-<body>
-<div id="app"></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
 }

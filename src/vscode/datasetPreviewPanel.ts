@@ -2,10 +2,10 @@
 // src/core/datasets and answers the webview's page, record, search, validation and render
 // requests; the webview renders every piece of dataset text with textContent. Survives hiding
 // (the webview re-sends `ready` and re-requests its pages) and window reloads (serializer).
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { webviewHtml } from './webviewHtml';
 import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RecordField, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
 import { isDatasetPreviewToHost } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
@@ -91,7 +91,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   ) {
     DatasetPreviewPanel.panels.set(uri.fsPath, this);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = renderHtml(panel.webview, extensionUri, uri);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, { entry: 'datasetPreview', title: `Dataset: ${path.basename(uri.fsPath)}`, bodyData: { uri: uri.toString() } });
     this.subs.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((msg: unknown) => void this.onMessage(msg)),
@@ -312,34 +312,4 @@ async function nearestConfig(dataset: vscode.Uri): Promise<string | undefined> {
   });
   const pick = mentions.find((c) => path.dirname(c.fsPath) === dir) ?? mentions[0] ?? configs.find((c) => path.dirname(c.fsPath) === dir);
   return pick?.fsPath;
-}
-
-function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri, uri: vscode.Uri): string {
-  const nonce = crypto.randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'datasetPreview.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'datasetPreview.css'));
-  const csp = [
-    "default-src 'none'",
-    `img-src ${webview.cspSource}`,
-    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-    `font-src ${webview.cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  // The file's URI and name go in escaped; all dataset text arrives later as messages and is
-  // set with textContent, never as HTML.
-  const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Dataset: ${esc(path.basename(uri.fsPath))}</title>
-</head>
-<body data-uri="${esc(uri.toString())}">
-<div id="app"></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
 }

@@ -118,6 +118,8 @@ describe('axis tick labels', () => {
     assert.deepEqual(tickLabels([0, 5e-5, 1e-4]), ['0', '5.0e-5', '1.0e-4']);
     assert.deepEqual(tickLabels([1.5, 2, 2.5, 3]), ['1.5', '2.0', '2.5', '3.0']);
     assert.deepEqual(tickLabels([6.1, 6.15, 6.2]), ['6.10', '6.15', '6.20']);
+    assert.deepEqual(tickLabels([2, 2.25, 2.5]), ['2.00', '2.25', '2.50']);
+    assert.deepEqual(tickLabels([0, 2.5e-5, 5e-5]), ['0', '2.5e-5', '5.0e-5']);
     assert.deepEqual(tickLabels([0, 20000, 40000]), ['0', '20,000', '40,000']);
     for (const labels of [tickLabels([0.00098, 0.00099, 0.001]), tickLabels([1.00001, 1.00002])]) assert.equal(new Set(labels).size, labels.length);
   });

@@ -5,15 +5,10 @@ import type { DashboardToHost, DashboardWebviewState, HostToDashboard, RunChoice
 import { STEP_SERIES_KEYS } from '../../src/protocol/dashboardMessages';
 import { Chart, CHARTS, type ViewOptions } from './charts';
 import { el } from './dom';
+import { getVsCodeApi } from '../shared/vscodeApi';
 import { renderConfigDiff, renderRunsTable, renderSamples } from './panels';
 
-interface VsCodeApi {
-  postMessage(msg: DashboardToHost): void;
-  getState(): DashboardWebviewState | undefined;
-  setState(state: DashboardWebviewState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
+const vscode = getVsCodeApi<DashboardToHost, DashboardWebviewState>();
 const post = (m: DashboardToHost): void => vscode.postMessage(m);
 
 // ---- state ----------------------------------------------------------------------------------

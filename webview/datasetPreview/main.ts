@@ -4,14 +4,9 @@
 // src/protocol/datasetPreviewMessages.ts; all dataset text is set with textContent.
 import type { DatasetInfo, DatasetPreviewToHost, DatasetPreviewWebviewState, DatasetProblem, HostToDatasetPreview, PreviewRow } from '../../src/protocol/datasetPreviewMessages';
 import { ROW_ID_PREFIX, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentTotals, spacerHeight, visibleRows, type DocLike, type ElLike } from './render';
+import { getVsCodeApi } from '../shared/vscodeApi';
 
-interface VsCodeApi {
-  postMessage(msg: DatasetPreviewToHost): void;
-  getState(): DatasetPreviewWebviewState | undefined;
-  setState(state: DatasetPreviewWebviewState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
+const vscode = getVsCodeApi<DatasetPreviewToHost, DatasetPreviewWebviewState>();
 const doc = document as unknown as DocLike;
 const asEl = (e: ElLike): HTMLElement => e as unknown as HTMLElement;
 

@@ -13,13 +13,15 @@ export interface ElLike {
   title: string;
   setAttribute(name: string, value: string): void;
   append(...nodes: ElLike[]): void;
+  /** CSSOM, which the webview's CSP allows; a `style` attribute it would block. */
+  readonly style: { setProperty(name: string, value: string): void };
 }
 export interface DocLike {
   createElement(tag: string): ElLike;
 }
 
 /** Attributes these helpers may set: none can run script or load anything. */
-const SAFE_ATTRS = new Set(['role', 'aria-rowindex', 'aria-selected', 'aria-label', 'aria-colindex', 'aria-level', 'data-index', 'data-loss', 'tabindex', 'style']);
+const SAFE_ATTRS = new Set(['role', 'aria-rowindex', 'aria-selected', 'aria-label', 'aria-colindex', 'aria-level', 'data-index', 'data-loss', 'tabindex']);
 
 export function el(doc: DocLike, tag: string, cls = '', content?: string): ElLike {
   const e = doc.createElement(tag);
@@ -111,7 +113,7 @@ export function renderHistogram(doc: DocLike, h: TokenHistogram): ElLike {
     const hi = h.edges[i + 1] ?? lo;
     const over = h.sequenceLen !== null && lo >= h.sequenceLen;
     const bar = el(doc, 'div', `bar${over ? ' over' : ''}`);
-    attr(bar, 'style', `height:${((c / peak) * 100).toFixed(1)}%`);
+    bar.style.setProperty('height', `${((c / peak) * 100).toFixed(1)}%`);
     bar.title = `${lo}–${hi} tokens: ${c} records`;
     box.append(bar);
   });
