@@ -9,26 +9,42 @@ export function downsampleM4(xs: readonly number[], ys: readonly number[], bucke
   const width = (x1 - x0) / buckets || 1;
   const outX: number[] = [];
   const outY: number[] = [];
+  const emit = (k: number): void => {
+    outX.push(xs[k] ?? 0);
+    outY.push(ys[k] ?? Number.NaN);
+  };
   let i = 0;
   for (let b = 0; b < buckets && i < n; b++) {
-    const end = b === buckets - 1 ? x1 : x0 + (b + 1) * width;
+    const end = b === buckets - 1 ? Infinity : x0 + (b + 1) * width;
     const first = i;
     let minI = -1;
     let maxI = -1;
-    for (; i < n && ((xs[i] ?? 0) < end || b === buckets - 1); i++) {
+    let minY = Infinity;
+    let maxY = -Infinity;
+    for (; i < n && (xs[i] ?? 0) < end; i++) {
       const y = ys[i] ?? Number.NaN;
-      if (!Number.isFinite(y)) continue;
-      if (minI < 0 || y < (ys[minI] ?? 0)) minI = i;
-      if (maxI < 0 || y > (ys[maxI] ?? 0)) maxI = i;
+      if (!(y >= minY)) {
+        if (Number.isFinite(y)) {
+          minY = y;
+          minI = i;
+        }
+      }
+      if (!(y <= maxY)) {
+        if (Number.isFinite(y)) {
+          maxY = y;
+          maxI = i;
+        }
+      }
     }
     const last = i - 1;
     if (last < first) continue;
-    // In x order, without repeats.
-    const picks = [...new Set([first, minI, maxI, last].filter((k) => k >= 0))].sort((a, b2) => a - b2);
-    for (const k of picks) {
-      outX.push(xs[k] ?? 0);
-      outY.push(ys[k] ?? Number.NaN);
-    }
+    // first, min, max, last in x order, each once (hot path: no allocation per bucket).
+    const lo = minI < 0 ? first : Math.min(minI, maxI);
+    const hi = minI < 0 ? first : Math.max(minI, maxI);
+    emit(first);
+    if (lo !== first) emit(lo);
+    if (hi !== lo && hi !== first) emit(hi);
+    if (last !== hi && last !== first) emit(last);
   }
   return { x: outX, y: outY };
 }
@@ -66,4 +82,59 @@ export function tickLabels(values: readonly number[]): string[] {
   let decimals = Math.min(8, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9)));
   while (decimals < 8 && finite.some((v) => Math.abs(Number(v.toFixed(decimals)) - v) > incr * 1e-6)) decimals++;
   return values.map((v) => (Number.isFinite(v) ? (maxAbs >= 1000 && decimals === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(decimals)) : ''));
+}
+
+/** The x positions of `envelope`'s output: two per bucket, at its quarter and three-quarter. */
+export function envelopeX(x0: number, x1: number, buckets: number): number[] {
+  const w = (x1 - x0) / buckets;
+  const out = new Array<number>(buckets * 2);
+  for (let b = 0; b < buckets; b++) {
+    out[2 * b] = x0 + (b + 0.25) * w;
+    out[2 * b + 1] = x0 + (b + 0.75) * w;
+  }
+  return out;
+}
+
+/**
+ * Per-pixel min/max envelope on a grid shared by every series of a chart: bucket b of
+ * [x0, x1] gives two values, its minimum and maximum in the order they occur (null when the
+ * bucket has no point). Series on the same grid are aligned as they are, so a chart of several
+ * 100k-point runs needs no join; drawn at one bucket per pixel it looks like the full data,
+ * spikes included.
+ */
+export function envelope(xs: readonly number[], ys: readonly number[], x0: number, x1: number, buckets: number): Array<number | null> {
+  const out = new Array<number | null>(buckets * 2).fill(null);
+  const scale = buckets / (x1 - x0 || 1);
+  let b = -1;
+  let minY = 0;
+  let maxY = 0;
+  let minI = 0;
+  let maxI = 0;
+  const flush = (): void => {
+    if (b < 0) return;
+    out[2 * b] = minI <= maxI ? minY : maxY;
+    out[2 * b + 1] = minI <= maxI ? maxY : minY;
+  };
+  for (let i = 0; i < xs.length; i++) {
+    const y = ys[i] ?? Number.NaN;
+    if (!Number.isFinite(y)) continue;
+    const bi = Math.min(buckets - 1, Math.max(0, Math.floor(((xs[i] ?? 0) - x0) * scale)));
+    if (bi !== b) {
+      flush();
+      b = bi;
+      minY = maxY = y;
+      minI = maxI = i;
+    } else {
+      if (y < minY) {
+        minY = y;
+        minI = i;
+      }
+      if (y > maxY) {
+        maxY = y;
+        maxI = i;
+      }
+    }
+  }
+  flush();
+  return out;
 }

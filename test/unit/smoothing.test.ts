@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { debiasedEma } from '../../src/shared/smoothing';
+import { debiasedEma, emaExtend, emaStart } from '../../src/shared/smoothing';
 
 describe('TensorBoard debiased EMA', () => {
   it('matches values computed by hand', () => {
@@ -21,5 +21,14 @@ describe('TensorBoard debiased EMA', () => {
     const out = debiasedEma([2, Number.NaN, 2], 0.9);
     assert.ok(Number.isNaN(out[1]));
     assert.ok(Math.abs((out[2] ?? 0) - 2) < 1e-12);
+  });
+
+  it('extending a growing series gives exactly the full computation', () => {
+    const ys = Array.from({ length: 1000 }, (_, i) => Math.sin(i / 7) + (i % 13) / 10);
+    const state = emaStart();
+    const out: number[] = [];
+    for (let n = 0; n <= ys.length; n += 37) emaExtend(ys.slice(0, n), out.length, 0.9, state, out);
+    emaExtend(ys, out.length, 0.9, state, out);
+    assert.deepEqual(out, debiasedEma(ys, 0.9));
   });
 });

@@ -100,15 +100,14 @@ function schedule(rebuild = false): void {
 }
 
 // ---- messages -------------------------------------------------------------------------------
+/** Appends in place: the arrays came from a message and are ours; no copy of 100k points. */
 function appendTo(run: RunData, add: RunData): RunData {
-  const series = { ...run.series };
-  for (const k of STEP_SERIES_KEYS) series[k] = run.series[k].concat(add.series[k]);
-  return {
-    ...add,
-    series,
-    evals: { step: run.evals.step.concat(add.evals.step), loss: run.evals.loss.concat(add.evals.loss) },
-    samples: run.samples.concat(add.samples),
-  };
+  for (const k of STEP_SERIES_KEYS) for (const v of add.series[k]) run.series[k].push(v);
+  for (let i = 0; i < add.evals.step.length; i++) {
+    run.evals.step.push(add.evals.step[i] ?? 0);
+    run.evals.loss.push(add.evals.loss[i] ?? null);
+  }
+  return { ...add, series: run.series, evals: run.evals, samples: run.samples.concat(add.samples) };
 }
 
 window.addEventListener('message', (ev: MessageEvent<HostToDashboard>) => {
