@@ -1,53 +1,5 @@
-// Display downsampling that keeps the shape: per bucket of x, the first, minimum, maximum and
-// last points (M4). Spikes survive, so a chart of 100k points drawn from ~4 points per pixel
-// looks the same as the full data. Only for display; exports use the full data.
-export function downsampleM4(xs: readonly number[], ys: readonly number[], buckets: number): { x: number[]; y: number[] } {
-  const n = xs.length;
-  if (n <= buckets * 4 || buckets < 1) return { x: xs.slice(), y: ys.slice() };
-  const x0 = xs[0] ?? 0;
-  const x1 = xs[n - 1] ?? 0;
-  const width = (x1 - x0) / buckets || 1;
-  const outX: number[] = [];
-  const outY: number[] = [];
-  const emit = (k: number): void => {
-    outX.push(xs[k] ?? 0);
-    outY.push(ys[k] ?? Number.NaN);
-  };
-  let i = 0;
-  for (let b = 0; b < buckets && i < n; b++) {
-    const end = b === buckets - 1 ? Infinity : x0 + (b + 1) * width;
-    const first = i;
-    let minI = -1;
-    let maxI = -1;
-    let minY = Infinity;
-    let maxY = -Infinity;
-    for (; i < n && (xs[i] ?? 0) < end; i++) {
-      const y = ys[i] ?? Number.NaN;
-      if (!(y >= minY)) {
-        if (Number.isFinite(y)) {
-          minY = y;
-          minI = i;
-        }
-      }
-      if (!(y <= maxY)) {
-        if (Number.isFinite(y)) {
-          maxY = y;
-          maxI = i;
-        }
-      }
-    }
-    const last = i - 1;
-    if (last < first) continue;
-    // first, min, max, last in x order, each once (hot path: no allocation per bucket).
-    const lo = minI < 0 ? first : Math.min(minI, maxI);
-    const hi = minI < 0 ? first : Math.max(minI, maxI);
-    emit(first);
-    if (lo !== first) emit(lo);
-    if (hi !== lo && hi !== first) emit(hi);
-    if (last !== hi && last !== first) emit(last);
-  }
-  return { x: outX, y: outY };
-}
+// Display helpers for long series: downsampling that keeps the shape, a y range that ignores
+// outliers, and tick labels. Only for display; exports use the full data.
 
 /** A y range that ignores outliers: the [q, 1-q] quantiles of the finite values, padded. */
 export function robustRange(values: readonly number[], q = 0.01, pad = 0.08): [number, number] | null {

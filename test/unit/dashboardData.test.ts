@@ -1,32 +1,34 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { downsampleM4, robustRange, tickLabels } from '../../src/shared/downsample';
+import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/downsample';
 import { configDiff, flattenConfig } from '../../src/shared/configDiff';
 import { runsToCsv } from '../../src/core/runExport';
 import { RunState } from '../../src/core/runState';
 import type { RunData } from '../../src/protocol/dashboardMessages';
 import type { TrainerEvent } from '../../src/protocol/events';
 
-describe('M4 downsampling', () => {
-  it('keeps every minimum and maximum (spikes survive) with far fewer points', () => {
+describe('min/max envelope', () => {
+  it('keeps every minimum and maximum (spikes survive) in two points per pixel, in order', () => {
     const n = 100_000;
-    const xs = Array.from({ length: n }, (_, i) => i);
+    const xs = Array.from({ length: n }, (_, i) => i + 1);
     const ys = xs.map((i) => Math.sin(i / 1000));
     ys[12_345] = 50; // a spike
     ys[70_001] = -40; // a dip
-    const { x, y } = downsampleM4(xs, ys, 500);
-    assert.ok(x.length <= 2000, `${x.length} points`);
-    assert.equal(Math.max(...y), 50);
-    assert.equal(Math.min(...y), -40);
-    assert.ok(x.includes(12_345) && x.includes(70_001));
-    // x stays sorted, first and last points kept
-    for (let i = 1; i < x.length; i++) assert.ok((x[i] ?? 0) > (x[i - 1] ?? 0));
-    assert.equal(x[0], 0);
-    assert.equal(x[x.length - 1], n - 1);
+    const env = envelope(xs, ys, 1, n, 500);
+    assert.equal(env.length, 1000);
+    const vals = env.filter((v): v is number => v !== null);
+    assert.equal(Math.max(...vals), 50);
+    assert.equal(Math.min(...vals), -40);
+    // Each bucket's pair is its min and max, in the order they occur.
+    const b = Math.floor((12_346 - 1) * (500 / (n - 1)));
+    assert.equal(env[2 * b + 1], 50, 'the spike comes after the bucket minimum');
+    assert.equal(envelopeX(1, n, 500).length, 1000);
   });
 
-  it('returns small inputs unchanged', () => {
-    assert.deepEqual(downsampleM4([1, 2, 3], [4, 5, 6], 100), { x: [1, 2, 3], y: [4, 5, 6] });
+  it('series of different lengths share the grid: empty buckets are null (gaps)', () => {
+    const short = envelope([1, 2, 3], [5, 6, 7], 1, 10, 5);
+    assert.deepEqual(short.slice(0, 2), [5, 6]);
+    assert.deepEqual(short.slice(6), [null, null, null, null]);
   });
 
   it('robust range ignores an outlier that would flatten the curve', () => {
