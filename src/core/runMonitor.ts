@@ -77,14 +77,17 @@ export class RunMonitor {
   }
 
   private processInfo(): ProcessInfo {
-    if (this.exitCode !== undefined) return { alive: false, exitCode: this.exitCode, stopRequested: this.stopRequested };
+    if (this.exitCode !== undefined) {
+      const stop = this.store.readExit(this.runId)?.stop;
+      return { alive: false, exitCode: this.exitCode, stopRequested: this.stopRequested, ...(stop ? { stop } : {}) };
+    }
     const pid = this.store.readPid(this.runId);
     if (!pid) return { alive: null, stopRequested: this.stopRequested, queued: this.store.isQueued(this.runId) };
     const recorded = this.store.readExit(this.runId);
     const alive = isTrainerAlive(pid.pid);
     return alive
       ? { alive, stopRequested: this.stopRequested, spawnedAt: pid.startedAt }
-      : { alive, exitCode: recorded?.code ?? null, stopRequested: this.stopRequested };
+      : { alive, exitCode: recorded?.code ?? null, stopRequested: this.stopRequested, ...(recorded?.stop ? { stop: recorded.stop } : {}) };
   }
 
   private checkProcess(): void {

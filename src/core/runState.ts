@@ -15,6 +15,8 @@ export interface ProcessInfo {
   readonly queued?: boolean;
   /** Unix ms when the current trainer process was spawned (from the pid file). */
   readonly spawnedAt?: number;
+  /** How a stop ended the process, from exit.json: SIGKILL when it did not stop in time. */
+  readonly stop?: 'none' | 'SIGINT' | 'SIGKILL';
 }
 
 export class RunState {
@@ -144,7 +146,11 @@ export class RunState {
       status = 'starting';
       failure = null;
     } else if (!ended) {
-      if (proc.alive === false) {
+      if (proc.alive === false && proc.stop === 'SIGKILL') {
+        // The user stopped it and it did not checkpoint within the timeout: stopped, but say how.
+        status = 'stopped';
+        failure = 'killed: the trainer did not stop within the stop timeout; its last complete checkpoint is kept';
+      } else if (proc.alive === false) {
         // The trainer always writes a final event; no final event means it died.
         status = 'failed';
         const code = proc.exitCode;

@@ -78,7 +78,7 @@ export class RunManager implements vscode.Disposable {
     const exit = ref.store.readExit(ref.runId);
     const alive = pid ? isTrainerAlive(pid.pid) : null;
     if (ref.store.isQueued(ref.runId)) return state.summary({ alive: null, queued: true });
-    return state.summary(alive === false ? { alive, exitCode: exit?.code ?? null } : { alive });
+    return state.summary(alive === false ? { alive, exitCode: exit?.code ?? null, ...(exit?.stop ? { stop: exit.stop } : {}) } : { alive });
   }
 
   /** After a window reload: follow every trainer that is still running, and resume the queue. */

@@ -151,6 +151,27 @@ describe('core + real trainer (tiny model)', { timeout: 600_000 }, () => {
     assert.match(s.failure ?? '', /process exited without finishing/);
   });
 
+  it('stop timeout: a trainer that does not stop in time is killed, and the run says so', async () => {
+    const cfg = writeConfig('slowstop', 'max_steps: 2000\n');
+    const { runId, pid } = await start(cfg);
+    const monitor = new RunMonitor(store, runId, { pollMs: 50 }).start();
+    await waitFor(monitor, (s) => s.step >= 1, 120_000);
+    monitor.markStopRequested();
+    // 1 ms is less than any step plus checkpoint takes: the SIGKILL path.
+    const how = await stopTrainer(pid, 1, 5);
+    assert.equal(how, 'SIGKILL');
+    store.writeExit(runId, { code: null, signal: 'SIGKILL', stop: how });
+    const s = await waitFor(monitor, (x) => x.status !== 'running' && x.status !== 'stopping', 10_000);
+    monitor.dispose();
+    assert.equal(s.status, 'stopped');
+    assert.match(s.failure ?? '', /killed/);
+    // No half checkpoint under a real name: a SIGKILL can only leave a hidden temporary folder.
+    const ckDir = path.join(store.runDir(runId), 'checkpoints');
+    for (const c of fs.existsSync(ckDir) ? fs.readdirSync(ckDir) : []) {
+      if (!c.startsWith('.')) assert.ok(fs.existsSync(path.join(ckDir, c, 'trainer_state.json')), `${c} is complete`);
+    }
+  });
+
   it('a config with a wrong type: the trainer names the key and line, exits non-zero', async () => {
     const cfg = writeConfig('badtype', 'max_steps: 3\n');
     fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace('micro_batch_size: 2', 'micro_batch_size: two'));

@@ -56,6 +56,14 @@ describe('run state', () => {
     assert.equal(s.summary({ alive: false }).failure, 'process exited without finishing');
   });
 
+  it('a trainer killed after the stop timeout is stopped, and says it was killed', () => {
+    const s = new RunState('r');
+    s.apply([started, step(1, 101)]);
+    const sum = s.summary({ alive: false, exitCode: null, stop: 'SIGKILL' });
+    assert.equal(sum.status, 'stopped');
+    assert.match(sum.failure ?? '', /killed: the trainer did not stop within the stop timeout/);
+  });
+
   it('shows stopping while a stop is requested and the process lives', () => {
     const s = new RunState('r');
     s.apply([started]);
