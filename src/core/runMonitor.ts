@@ -22,6 +22,15 @@ export interface RunUpdate {
   readonly reset: boolean;
 }
 
+/** What the run store says about a run's process: queued, alive, or how it ended. */
+export function readProcessInfo(store: RunStore, runId: string, stopRequested = false): ProcessInfo {
+  const pid = store.readPid(runId);
+  if (!pid) return { alive: null, stopRequested, queued: store.isQueued(runId) };
+  if (isTrainerAlive(pid.pid)) return { alive: true, stopRequested, spawnedAt: pid.startedAt };
+  const exit = store.readExit(runId);
+  return { alive: false, exitCode: exit?.code ?? null, stopRequested, ...(exit?.stop ? { stop: exit.stop } : {}) };
+}
+
 export class RunMonitor {
   readonly state: RunState;
   private readonly tail: EventTail;
@@ -77,17 +86,9 @@ export class RunMonitor {
   }
 
   private processInfo(): ProcessInfo {
-    if (this.exitCode !== undefined) {
-      const stop = this.store.readExit(this.runId)?.stop;
-      return { alive: false, exitCode: this.exitCode, stopRequested: this.stopRequested, ...(stop ? { stop } : {}) };
-    }
-    const pid = this.store.readPid(this.runId);
-    if (!pid) return { alive: null, stopRequested: this.stopRequested, queued: this.store.isQueued(this.runId) };
-    const recorded = this.store.readExit(this.runId);
-    const alive = isTrainerAlive(pid.pid);
-    return alive
-      ? { alive, stopRequested: this.stopRequested, spawnedAt: pid.startedAt }
-      : { alive, exitCode: recorded?.code ?? null, stopRequested: this.stopRequested, ...(recorded?.stop ? { stop: recorded.stop } : {}) };
+    const info = readProcessInfo(this.store, this.runId, this.stopRequested);
+    // The host that spawned the trainer saw its exit: that beats a pid check.
+    return this.exitCode !== undefined ? { ...info, alive: false, exitCode: this.exitCode } : info;
   }
 
   private checkProcess(): void {

@@ -1,10 +1,11 @@
 // Owns every run this window knows about: starts trainers, reattaches to running ones after a
 // reload, stops them, and tells the views when a run changes. The logic lives in core/; this
 // class adds only what needs VS Code (settings, progress, output channel, messages).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { RunMonitor, type RunUpdate } from '../core/runMonitor';
-import { RunStore, LOG_FILE } from '../core/runStore';
+import { readProcessInfo, RunMonitor, type RunUpdate } from '../core/runMonitor';
+import { EVENTS_FILE, LOG_FILE, RunStore } from '../core/runStore';
 import { readAllEvents } from '../core/eventLog';
 import { RunState } from '../core/runState';
 import { stopTrainer, isTrainerAlive } from '../core/trainerProcess';
@@ -72,13 +73,26 @@ export class RunManager implements vscode.Disposable {
   summary(ref: RunRef): RunSummary {
     const live = this.monitors.get(runKey(ref));
     if (live) return live.monitor.summary();
+    return this.storedState(ref).summary(readProcessInfo(ref.store, ref.runId));
+  }
+
+  /** A run's reduced events, re-read only when its events file changed (the Runs view refreshes often). */
+  private readonly stateCache = new Map<string, { size: number; mtimeMs: number; state: RunState }>();
+  private storedState(ref: RunRef): RunState {
+    const file = path.join(ref.store.runDir(ref.runId), EVENTS_FILE);
+    let stat: { size: number; mtimeMs: number } = { size: -1, mtimeMs: 0 };
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      /* no events yet */
+    }
+    const key = runKey(ref);
+    const hit = this.stateCache.get(key);
+    if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs) return hit.state;
     const state = new RunState(ref.runId);
-    state.apply(readAllEvents(path.join(ref.store.runDir(ref.runId), 'events.jsonl')));
-    const pid = ref.store.readPid(ref.runId);
-    const exit = ref.store.readExit(ref.runId);
-    const alive = pid ? isTrainerAlive(pid.pid) : null;
-    if (ref.store.isQueued(ref.runId)) return state.summary({ alive: null, queued: true });
-    return state.summary(alive === false ? { alive, exitCode: exit?.code ?? null, ...(exit?.stop ? { stop: exit.stop } : {}) } : { alive });
+    if (stat.size >= 0) state.apply(readAllEvents(file));
+    this.stateCache.set(key, { size: stat.size, mtimeMs: stat.mtimeMs, state });
+    return state;
   }
 
   /** After a window reload: follow every trainer that is still running, and resume the queue. */
