@@ -23,15 +23,20 @@ export function tickLabels(values: readonly number[]): string[] {
   for (let i = 1; i < sorted.length; i++) incr = Math.min(incr, (sorted[i] ?? 0) - (sorted[i - 1] ?? 0));
   const maxAbs = Math.max(...finite.map(Math.abs));
   if (!Number.isFinite(incr) || incr <= 0) incr = maxAbs || 1;
-  const exponential = maxAbs !== 0 && (maxAbs < 1e-3 || maxAbs >= 1e6);
+  // Fixed notation while it stays short; a scale that needs many digits (tiny or huge values,
+  // or ticks very close together relative to their size) reads better as 1.0e-4.
+  const fixedDecimals = Math.max(0, Math.ceil(-Math.log10(incr) - 1e-6));
+  const leadingZeros = maxAbs > 0 && maxAbs < 1 ? Math.max(0, -Math.floor(Math.log10(maxAbs)) - 1) : 0;
+  const exponential = maxAbs !== 0 && (maxAbs < 1e-3 || maxAbs >= 1e6 || fixedDecimals - leadingZeros > 5);
   if (exponential) {
-    // Significant digits of the largest value needed to resolve the spacing.
-    let digits = Math.min(6, Math.max(1, Math.ceil(Math.log10(maxAbs / incr) - 1e-9) + 1));
+    // Significant digits of the largest value needed to resolve the spacing, and more while a
+    // tick would be rounded.
+    let digits = Math.min(6, Math.max(1, Math.ceil(Math.log10(maxAbs / incr) - 1e-6)));
     while (digits < 6 && finite.some((v) => Math.abs(Number(v.toExponential(digits - 1)) - v) > incr * 1e-6)) digits++;
     return values.map((v) => (Number.isFinite(v) ? (v === 0 ? '0' : v.toExponential(digits - 1)) : ''));
   }
   // Enough decimals for the spacing, and more while a tick would be rounded (2.25 is not "2.3").
-  let decimals = Math.min(8, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9)));
+  let decimals = Math.min(8, fixedDecimals);
   while (decimals < 8 && finite.some((v) => Math.abs(Number(v.toFixed(decimals)) - v) > incr * 1e-6)) decimals++;
   return values.map((v) => (Number.isFinite(v) ? (maxAbs >= 1000 && decimals === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(decimals)) : ''));
 }

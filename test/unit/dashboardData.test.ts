@@ -116,12 +116,15 @@ describe('CSV export', () => {
 describe('axis tick labels', () => {
   it('tell neighbouring ticks apart, in one format per axis', () => {
     assert.deepEqual(tickLabels([0.00098, 0.00099, 0.001]), ['0.00098', '0.00099', '0.00100']);
-    assert.deepEqual(tickLabels([0.00009, 0.0001]), ['9.0e-5', '1.0e-4']);
-    assert.deepEqual(tickLabels([0, 5e-5, 1e-4]), ['0', '5.0e-5', '1.0e-4']);
+    assert.deepEqual(tickLabels([0.00009, 0.0001]), ['9e-5', '1e-4']);
+    assert.deepEqual(tickLabels([0, 5e-5, 1e-4]), ['0', '5e-5', '1e-4']);
     assert.deepEqual(tickLabels([1.5, 2, 2.5, 3]), ['1.5', '2.0', '2.5', '3.0']);
     assert.deepEqual(tickLabels([6.1, 6.15, 6.2]), ['6.10', '6.15', '6.20']);
     assert.deepEqual(tickLabels([2, 2.25, 2.5]), ['2.00', '2.25', '2.50']);
     assert.deepEqual(tickLabels([0, 2.5e-5, 5e-5]), ['0', '2.5e-5', '5.0e-5']);
+    // A late cosine schedule: ticks close together relative to their size.
+    const close = tickLabels([0.00099998, 0.00099999, 0.001]);
+    assert.deepEqual(close, ['9.9998e-4', '9.9999e-4', '1.0000e-3']);
     assert.deepEqual(tickLabels([0, 20000, 40000]), ['0', '20,000', '40,000']);
     for (const labels of [tickLabels([0.00098, 0.00099, 0.001]), tickLabels([1.00001, 1.00002])]) assert.equal(new Set(labels).size, labels.length);
   });

@@ -211,7 +211,7 @@ export class Chart {
         y: useLog ? { distr: 3 } : { range: (_u, min, max) => this.yRange ?? [min, max] },
       },
       // Steps and tokens are whole numbers: no ticks at step 1.5.
-      axes: [{ ...axis, label: X_LABEL[view.xAxis], ...(view.xAxis === 'time' ? {} : { incrs: INTEGER_INCRS }) }, { ...axis, size: 64 }],
+      axes: [{ ...axis, label: X_LABEL[view.xAxis], ...(view.xAxis === 'time' ? {} : { incrs: INTEGER_INCRS }) }, { ...axis, size: (_u, values) => 18 + 7 * Math.max(4, ...(values ?? []).map((v) => String(v).length)) }],
       cursor: { sync: { key: 'neftune-dashboard' }, drag: { x: true, y: false } },
       hooks: { setCursor: [(u) => this.updateReadout(u)] },
     };
