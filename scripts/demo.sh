@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # The main job: a short NEFTune finetune of the default model on the example data, headless,
-# exactly as the extension starts it, then a loss-curve SVG and a summary.
+# exactly as the extension starts it (events.jsonl is the source of truth), then a loss-curve
+# SVG and a summary. Ctrl-C stops the run the way the extension does: the trainer saves a
+# checkpoint and writes `stopped`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=examples/quickstart.neftune.yaml
 run_dir=.neftune/runs/quickstart-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run_dir"
-echo "NEFTune demo: $config -> $run_dir"
+echo "NEFTune demo: $config -> $run_dir (trainer log: $run_dir/trainer.log)"
+.venv/bin/python -m neftune_trainer train "$config" --run-dir "$run_dir" >"$run_dir/trainer.log" 2>&1 &
+trainer=$!
+trap 'kill -INT $trainer 2>/dev/null || true' INT TERM
+node --import tsx scripts/follow-run.ts "$run_dir" &
+follower=$!
 status=0
-.venv/bin/python -m neftune_trainer train "$config" --run-dir "$run_dir" > >(tee "$run_dir/trainer.log" | .venv/bin/python -c '
-import json, sys
-for line in sys.stdin:
-    try:
-        e = json.loads(line)
-    except ValueError:
-        print(line, end="", file=sys.stderr); continue
-    t = e.get("type")
-    if t == "step":
-        print(f"step {e[\"step\"]:>4}/{e[\"total_steps\"]}  loss {e[\"loss\"]:.4f}  {e[\"tokens_per_s\"]:.0f} tok/s  noise norm {e[\"noise_norm\"]:.3f}", flush=True)
-    elif t in ("run_started", "checkpoint", "finished", "stopped", "error", "log"):
-        print(t, {k: v for k, v in e.items() if k not in ("v", "type", "time", "config")}, flush=True)
-') 2>>"$run_dir/trainer.log" || status=$?
-node --import tsx scripts/demo-report.ts "$run_dir"
+wait $trainer || status=$?
+# The trainer has ended: let the follower print the last events, then stop it.
+sleep 0.5
+kill -TERM $follower 2>/dev/null || true
+wait $follower 2>/dev/null || true
+node --import tsx scripts/demo-report.ts "$run_dir" || true
+if [ $status -ne 0 ]; then
+  echo "The trainer exited with code $status; see $run_dir/trainer.log" >&2
+fi
 exit $status
