@@ -49,6 +49,11 @@ class NoiseOptions:
 class RunConfig:
     base_model: str
     datasets: List[DatasetSpec]
+    eval_datasets: Optional[List[DatasetSpec]] = None
+    val_set_size: float = 0  # fraction (< 1) or count (>= 1) held out from datasets
+    eval_steps: Optional[int] = None
+    eval_prompts: Optional[List[str]] = None
+    eval_max_new_tokens: int = 64
     sequence_len: int = 512
     truncation: str = "truncate"
     micro_batch_size: int = 2
@@ -68,6 +73,12 @@ class RunConfig:
     neftune: NoiseOptions = field(default_factory=NoiseOptions)
     chat_template: str = "tokenizer"
     train_on_inputs: bool = False
+    adapter: Optional[str] = None  # None (full finetuning) | lora | qlora
+    lora_r: int = 8
+    lora_alpha: float = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: Union[str, List[str]] = "all-linear"
+    gradient_checkpointing: bool = False
     bf16: Union[str, bool] = "auto"
     device: str = "auto"
     trust_remote_code: bool = False
@@ -176,6 +187,8 @@ def _error_message(err: jsonschema.ValidationError, schema: dict) -> Tuple[str, 
         words = {"minimum": "must be >=", "exclusiveMinimum": "must be >", "maximum": "must be <=",
                  "minLength": "must have at least this many characters:", "minItems": "must have at least this many items:"}
         return key, f"{words[v]} {err.validator_value}, got {_describe(err.instance)}"
+    if v == "anyOf":
+        return key, f"expected a list of strings or a string, got {_describe(err.instance)}"
     return key, err.message
 
 
@@ -232,14 +245,24 @@ def load_config(path: str, check_files: bool = True) -> RunConfig:
 
     _fill_defaults(data, schema)
     folder = os.path.dirname(path)
-    datasets = []
-    for i, d in enumerate(data["datasets"]):
-        ds_path = os.path.normpath(os.path.join(folder, os.path.expanduser(d["path"])))
-        key = f"datasets[{i}].path"
-        if check_files and not os.path.isfile(ds_path):
-            raise InputError(f"{shown}:{lines.get(key, 1)}: {key}: dataset file not found: {ds_path}",
-                             Where(file=path, line=lines.get(key), field=key))
-        datasets.append(DatasetSpec(path=ds_path, type=d["type"]))
+
+    def dataset_list(name: str) -> List[DatasetSpec]:
+        out = []
+        for i, d in enumerate(data[name]):
+            ds_path = os.path.normpath(os.path.join(folder, os.path.expanduser(d["path"])))
+            key = f"{name}[{i}].path"
+            if check_files and not os.path.isfile(ds_path):
+                raise InputError(f"{shown}:{lines.get(key, 1)}: {key}: dataset file not found: {ds_path}",
+                                 Where(file=path, line=lines.get(key), field=key))
+            out.append(DatasetSpec(path=ds_path, type=d["type"]))
+        return out
+
+    datasets = dataset_list("datasets")
+    eval_datasets = dataset_list("eval_datasets") if "eval_datasets" in data else None
+    v = data["val_set_size"]
+    if v >= 1 and v != int(v):
+        raise InputError(f"{shown}:{lines.get('val_set_size', 1)}: val_set_size: a fraction must be < 1 and a count "
+                         f"a whole number, got {v}", Where(file=path, line=lines.get("val_set_size"), field="val_set_size"))
 
     base_model = data["base_model"]
     if base_model != DEFAULT_MODEL_ID:
@@ -250,10 +273,11 @@ def load_config(path: str, check_files: bool = True) -> RunConfig:
     cfg = RunConfig(
         base_model=base_model,
         datasets=datasets,
+        eval_datasets=eval_datasets,
         neftune=NoiseOptions(**data["neftune"]),
         config_path=path,
         lines=lines,
-        **{k: v for k, v in data.items() if k not in ("base_model", "datasets", "neftune")},
+        **{k: v for k, v in data.items() if k not in ("base_model", "datasets", "eval_datasets", "neftune")},
     )
     return cfg
 

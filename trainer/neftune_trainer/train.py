@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint,
                          restore_rng, save_checkpoint)
 from .config import RunConfig, dump_resolved
-from .data import read_alpaca
+from .data import read_dataset
 from .errors import InputError, Where
+from .evaluation import EvalPlan, evaluate, plan_prompts, split_validation
 from .events import EventWriter
 from .models import load_model, resolve_model_folder
 from .neftune import NEFTune
@@ -220,7 +221,11 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     template = resolve_template(tokenizer, cfg.chat_template)
     raw = []
     for ds in cfg.datasets:
-        raw += read_alpaca(ds.path)
+        raw += read_dataset(ds.path, ds.type)
+    # Held-out data: a seeded share of the training records and/or separate eval datasets.
+    raw, eval_raw = split_validation(raw, cfg.val_set_size, cfg.seed, cfg.where("val_set_size"))
+    for ds in cfg.eval_datasets or []:
+        eval_raw += read_dataset(ds.path, ds.type)
     data = tokenize_dataset(raw, tokenizer, template, cfg.sequence_len, cfg.truncation, cfg.train_on_inputs)
     if data.n_truncated or data.n_dropped:
         events.log(f"{len(raw)} examples: {data.n_truncated} truncated to sequence_len {cfg.sequence_len}, "
@@ -230,6 +235,12 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                          cfg.where("sequence_len"))
     examples = data.examples
     lengths = [len(e.input_ids) for e in examples]
+    eval_plan = EvalPlan(
+        examples=tokenize_dataset(eval_raw, tokenizer, template, cfg.sequence_len, cfg.truncation,
+                                  cfg.train_on_inputs).examples if eval_raw else [],
+        prompts=plan_prompts(cfg.eval_prompts, eval_raw, tokenizer, template))
+    if eval_raw:
+        events.log(f"evaluation: {len(eval_plan.examples)} held-out examples, {len(eval_plan.prompts)} prompts", "info")
 
     # -- 4. steps -----------------------------------------------------------------------------
     # One optimizer step consumes G = gradient_accumulation_steps * world_size micro-batches; steps
@@ -306,7 +317,17 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     # Sums over the current logging interval.
     log_loss, log_steps, log_tokens, log_time = 0.0, 0, 0, 0.0
 
+    def run_eval(at_step: int) -> None:
+        t_eval = time.perf_counter()
+        result = evaluate(accelerator, model, tokenizer, eval_plan, cfg.micro_batch_size, cfg.eval_max_new_tokens)
+        events.emit("eval", step=at_step, **result)
+        events.log(f"eval at step {at_step}: {time.perf_counter() - t_eval:.2f} s", "debug")
+
+    last_eval: Optional[int] = None
     with neft:
+        if eval_plan.enabled and step == 0:
+            run_eval(0)  # the baseline, before any update
+            last_eval = 0
         while step < total_steps:
             t0 = time.perf_counter()
             group = step_batches(step)  # this step's micro-batches, all processes
@@ -362,8 +383,14 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                 rel = checkpoint(step, last_loss)
                 events.emit("stopped", step=step, checkpoint=rel)
                 return RunResult(step, last_loss, rel, stopped=True)
+            if eval_plan.enabled and cfg.eval_steps and step % cfg.eval_steps == 0 and step < total_steps:
+                run_eval(step)
+                last_eval = step
             if cfg.save_steps and step % cfg.save_steps == 0 and step < total_steps:
                 last_ckpt, last_saved = checkpoint(step, last_loss), step
+
+        if eval_plan.enabled and last_eval != step:
+            run_eval(step)  # the end of training
 
     # -- 8. final checkpoint ------------------------------------------------------------------
     if last_saved != step:

@@ -92,12 +92,12 @@ def test_missing_dataset_names_key(tmp_path, tiny_model):
 
 
 def test_missing_required_key_and_enum(tmp_path):
-    cfg = write_config(tmp_path, "datasets:\n  - path: d.jsonl\n    type: sharegpt\n")
+    cfg = write_config(tmp_path, "datasets:\n  - path: d.jsonl\n    type: oasst\n")
     with pytest.raises(Exception) as info:
         load_config(cfg, check_files=False)
     msg = info.value.message
     assert "base_model: required key is missing" in msg
-    assert ":3: datasets[0].type: must be one of alpaca, got string 'sharegpt'" in msg
+    assert ":3: datasets[0].type: must be one of alpaca, sharegpt, messages, completion, got string 'oasst'" in msg
 
 
 def test_model_folder_without_safetensors(tmp_path, tiny_model):

@@ -1,0 +1,135 @@
+"""Evaluation: the held-out loss and greedy answers to a few fixed prompts, both WITHOUT noise.
+
+The NEFTune hook adds noise only when the embedding module is in training mode and autograd is
+on; evaluation runs in `model.eval()` under `torch.no_grad()`, so the hook passes the embeddings
+through untouched (tests check it). The loss is the mean token loss over the eval set (the same
+masking as training: response tokens only). Under several processes each takes a share of the
+eval batches and the sums are reduced; only the main process generates.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .data import Example
+from .errors import InputError
+from .prompting import (IGNORE_INDEX, Tokenized, _encode, render_pieces)
+
+N_DEFAULT_PROMPTS = 3
+
+
+@dataclass
+class EvalPlan:
+    examples: List[Tokenized] = field(default_factory=list)  # held-out, tokenized as for training
+    prompts: List[Tuple[str, str]] = field(default_factory=list)  # (prompt as shown, rendered text)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.examples or self.prompts)
+
+
+def split_validation(raw: List[Example], val_set_size: float, seed: int, where=None) -> Tuple[List[Example], List[Example]]:
+    """(train, held out): val_set_size is a fraction (< 1) or a count (>= 1) of the records, picked
+    by seed (independent of the batch order), held-out records kept in file order."""
+    if val_set_size <= 0:
+        return raw, []
+    n = math.ceil(val_set_size * len(raw)) if val_set_size < 1 else int(val_set_size)
+    if n >= len(raw):
+        raise InputError(f"val_set_size {val_set_size} holds out {n} of {len(raw)} examples: nothing left to train on",
+                         where)
+    order = list(range(len(raw)))
+    random.Random(seed * 7919 + 17).shuffle(order)
+    held = set(order[:n])
+    return [e for i, e in enumerate(raw) if i not in held], [raw[i] for i in sorted(held)]
+
+
+def generation_prompt(ex: Example, tokenizer, template: str) -> str:
+    """The text the model sees before it writes its first answer, as in training."""
+    if template != "alpaca" and not ex.is_completion:
+        msgs = []
+        for m in ex.conversation():
+            if m["role"] == "assistant":
+                break
+            msgs.append(m)
+        from .prompting import CHATML_TEMPLATE
+        kwargs = {} if template == "tokenizer" else {"chat_template": CHATML_TEMPLATE}
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, **kwargs)
+    out = ""
+    for text, loss in render_pieces(ex, tokenizer, template):
+        if loss:
+            break
+        out += text
+    return out
+
+
+def plan_prompts(prompts: Optional[List[str]], eval_raw: List[Example], tokenizer, template: str) -> List[Tuple[str, str]]:
+    if prompts:
+        exs = [(p, Example(instruction=p)) for p in prompts]
+    else:
+        exs = [(e.first_prompt(), e) for e in eval_raw if not e.is_completion][:N_DEFAULT_PROMPTS]
+    return [(shown or "", generation_prompt(ex, tokenizer, template)) for shown, ex in exs]
+
+
+@torch.no_grad()
+def eval_loss_sums(model, examples: List[Tokenized], batch_size: int, pad_id: int, device, rank: int = 0,
+                   world_size: int = 1) -> Tuple[float, int]:
+    """(sum of token losses, number of loss tokens) over this process's share of the eval set."""
+    from .train import collate  # the same padding as training
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))  # little padding
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    for b in batches[rank::world_size]:
+        batch = {k: v.to(device) for k, v in collate([examples[i] for i in b], pad_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
+        targets = batch["labels"][:, 1:]  # (B, L-1)
+        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                             ignore_index=IGNORE_INDEX, reduction="sum")
+        total += ce.double()
+        count += int((targets != IGNORE_INDEX).sum())
+    return float(total), count
+
+
+@torch.no_grad()
+def generate(model, tokenizer, texts: List[str], max_new_tokens: int, device) -> List[str]:
+    """Greedy answers, all prompts in one left-padded batch."""
+    if not texts:
+        return []
+    encoded = [_encode(tokenizer, t) for t in texts]
+    L = max(len(e) for e in encoded)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.full((len(encoded), L), pad, dtype=torch.long)  # (P, L) left-padded
+    attention_mask = torch.zeros((len(encoded), L), dtype=torch.long)
+    for i, e in enumerate(encoded):
+        input_ids[i, L - len(e):] = torch.tensor(e)
+        attention_mask[i, L - len(e):] = 1
+    out = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                         max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
+                         pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)  # (P, L + new)
+    return [tokenizer.decode(row[L:], skip_special_tokens=True).strip() for row in out]
+
+
+def evaluate(accelerator, model, tokenizer, plan: EvalPlan, batch_size: int, max_new_tokens: int) -> dict:
+    """{eval_loss, samples} for an `eval` event. Leaves the model in training mode."""
+    net = accelerator.unwrap_model(model)  # no DDP wrapper: its forward may start collectives
+    net.eval()
+    try:
+        with accelerator.autocast():
+            s, n = eval_loss_sums(net, plan.examples, batch_size, tokenizer.pad_token_id, accelerator.device,
+                                  accelerator.process_index, accelerator.num_processes)
+            if accelerator.num_processes > 1:
+                sums = accelerator.reduce(torch.tensor([s, float(n)], dtype=torch.float64, device=accelerator.device), "sum")
+                s, n = float(sums[0]), int(sums[1])
+            samples = []
+            if accelerator.is_main_process and plan.prompts:
+                answers = generate(net, tokenizer, [t for _, t in plan.prompts], max_new_tokens, accelerator.device)
+                samples = [{"prompt": shown, "response": a} for (shown, _), a in zip(plan.prompts, answers)]
+    finally:
+        net.train()
+    return {"eval_loss": (s / n) if n else None, "samples": samples}
