@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
-import { UiRecorder, guard, startRun, trainerProcesses } from './scenario';
+import { UiRecorder, guard, startRun, trainerProcesses, runsViewDescription } from './scenario';
 
 /** The dashboard of a run: its #status and #points, and whether a uPlot canvas is drawn. */
 async function dashboardState(s: Session, runId: string) {
@@ -17,14 +17,6 @@ async function dashboardState(s: Session, runId: string) {
   const points = Number((await frame.locator('#points').innerText({ timeout: 5_000 })).trim());
   const canvas = await frame.locator('.uplot canvas').first().isVisible().catch(() => false);
   return { status, points, canvas };
-}
-
-async function runsViewDescription(s: Session, runId: string): Promise<string> {
-  await s.wb.openViewContainer('NEFTune');
-  await s.wb.expandView('Runs');
-  const item = s.wb.treeItem('Runs', runId);
-  await item.waitFor({ state: 'visible', timeout: 5_000 });
-  return (await item.locator('.label-description').first().innerText().catch(() => '')).trim();
 }
 
 describe('scenarios 2 and 3: runs', () => {

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
-import { STOP_RUN, guard, startRun, trainerProcesses } from './scenario';
+import { STOP_RUN, guard, startRun, trainerProcesses, runsViewDescription } from './scenario';
 
 function stepCount(runDir: string): number {
   return readEvents(runDir).filter((e) => e.type === 'step').length;
@@ -35,14 +35,6 @@ function outputLines(s: Session, re: RegExp): string[] {
     return [];
   }
   return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
-}
-
-async function runsViewDescription(s: Session, runId: string): Promise<string> {
-  await s.wb.openViewContainer('NEFTune');
-  await s.wb.expandView('Runs');
-  const item = s.wb.treeItem('Runs', runId);
-  await item.waitFor({ state: 'visible', timeout: 5_000 });
-  return (await item.locator('.label-description').first().innerText().catch(() => '')).trim();
 }
 
 describe('scenario 8: reattach after a window reload', () => {

@@ -10,6 +10,15 @@ export const START_RUN = 'NEFTune: Start NEFTune run';
 export const STOP_RUN = 'NEFTune: Stop run';
 export const OPEN_DASHBOARD = 'NEFTune: Open dashboard';
 
+/** The description of a run in the Runs view (status, step, loss, alpha). */
+export async function runsViewDescription(s: Session, runId: string): Promise<string> {
+  await s.wb.openViewContainer('NEFTune');
+  await s.wb.expandView('Runs');
+  const item = s.wb.treeItem('Runs', runId);
+  await item.waitFor({ state: 'visible', timeout: 5_000 });
+  return (await item.locator('.label-description').first().innerText().catch(() => '')).trim();
+}
+
 /**
  * Run one scenario step; on failure take a screenshot named FAILED-<what>, save the
  * code-server and extension-host logs to the artifacts, and rethrow.
