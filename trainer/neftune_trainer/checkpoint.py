@@ -1,8 +1,10 @@
 """Checkpoints: RUN_DIR/checkpoints/step-000040/ holding
 
-    model.safetensors, config.json, tokenizer files   (a loadable Hugging Face folder)
+    model.safetensors, config.json, tokenizer files   (a loadable Hugging Face folder), or with
+                                                       adapter: lora, adapter_model.safetensors +
+                                                       adapter_config.json (a peft adapter folder)
     optimizer.pt, scheduler.pt                         (state dicts)
-    rng_state.pt                                       (python, torch, cuda, NEFTune noise generator)
+    rng_state.pt                                       (python, torch, cuda, NEFTune noise; per rank under torchrun)
     trainer_state.json                                 (step, epoch, data position)
 
 Each is written to checkpoints/.tmp-step-000040 and then os.replace'd into place, so a killed
@@ -58,7 +60,8 @@ def latest_checkpoint(run_dir: str) -> Optional[str]:
 
 
 def save_checkpoint(run_dir: str, state: TrainerState, model, tokenizer, optimizer, scheduler,
-                    noise_generator_state: Optional[torch.Tensor], save_total_limit: Optional[int] = None) -> str:
+                    noise_generator_state: Optional[torch.Tensor], save_total_limit: Optional[int] = None,
+                    per_rank: Optional[list] = None) -> str:
     """Write one checkpoint atomically; returns its path relative to run_dir."""
     root = os.path.join(run_dir, CHECKPOINTS)
     os.makedirs(root, exist_ok=True)
@@ -76,6 +79,9 @@ def save_checkpoint(run_dir: str, state: TrainerState, model, tokenizer, optimiz
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "noise": noise_generator_state,
+        # Under several processes: each rank's {noise, torch} states, in rank order.
+        "noise_per_rank": [r["noise"] for r in per_rank] if per_rank else None,
+        "torch_per_rank": [r["torch"] for r in per_rank] if per_rank else None,
     }
     torch.save(rng, os.path.join(tmp, "rng_state.pt"))
     with open(os.path.join(tmp, "trainer_state.json"), "w", encoding="utf-8") as f:
@@ -109,10 +115,11 @@ def load_checkpoint(path: str) -> LoadedCheckpoint:
     return LoadedCheckpoint(path=path, state=state, optimizer=optimizer, scheduler=scheduler, rng=rng)
 
 
-def restore_rng(rng: dict) -> None:
+def restore_rng(rng: dict, rank: int = 0) -> None:
     py = rng["python"]
     # torch.save turns the inner tuple into a list; random.setstate wants tuples.
     random.setstate((py[0], tuple(py[1]), py[2]))
-    torch.set_rng_state(rng["torch"])
+    per_rank = rng.get("torch_per_rank")
+    torch.set_rng_state(per_rank[rank] if per_rank and rank < len(per_rank) else rng["torch"])
     if rng.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])

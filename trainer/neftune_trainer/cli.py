@@ -23,9 +23,20 @@ from typing import List, Optional
 from .errors import InputError, Where
 from .events import EventWriter
 
-OOM_MESSAGE = ("out of memory: lower micro_batch_size (and raise gradient_accumulation_steps to keep the "
-               "effective batch), or lower sequence_len; gradient checkpointing would also help but is not a "
-               "config option yet")
+def oom_message(cfg=None) -> str:
+    """Which knobs to turn, given what the config already does."""
+    if cfg is None:
+        return ("out of memory: lower micro_batch_size or sequence_len, set gradient_checkpointing: true, "
+                "or train an adapter (adapter: lora)")
+    knobs = [f"lower micro_batch_size (now {cfg.micro_batch_size}; raise gradient_accumulation_steps to keep the "
+             "effective batch)", f"lower sequence_len (now {cfg.sequence_len})"]
+    if not cfg.gradient_checkpointing:
+        knobs.append("set gradient_checkpointing: true (less activation memory, about a third more compute)")
+    if not cfg.adapter:
+        knobs.append("train an adapter instead of all weights: adapter: lora")
+    elif cfg.adapter == "lora":
+        knobs.append("quantize the frozen base model: adapter: qlora (CUDA)")
+    return "out of memory: " + "; or ".join(knobs)
 
 
 def _is_main_process() -> bool:
@@ -48,6 +59,7 @@ def cmd_train(args) -> int:
     except OSError as e:
         print(f"error: cannot write the run folder {run_dir}: {e.strerror or e}", file=sys.stderr)
         return 2
+    cfg = None
     try:
         from .config import load_config
         cfg = load_config(args.config)
@@ -61,8 +73,10 @@ def cmd_train(args) -> int:
         return e.exit_code
     except Exception as e:  # noqa: BLE001 - the last line of defence: always an error event
         if _is_oom(e):
-            events.emit("error", message=OOM_MESSAGE, where=None)
-            print(f"error: {OOM_MESSAGE}", file=sys.stderr)
+            message = oom_message(cfg)
+            where = cfg.where("micro_batch_size").to_json() if cfg is not None else None
+            events.emit("error", message=message, where=where)
+            print(f"error: {message}", file=sys.stderr)
             return 1
         if isinstance(e, FloatingPointError):
             events.emit("error", message=str(e), where=None)

@@ -185,14 +185,21 @@ def resolve_model_folder(base_model: str, allow_pickle: bool, where: Optional[Wh
     return folder, use_safetensors
 
 
-def load_model(folder: str, use_safetensors: bool = True, trust_remote_code: bool = False, name: str = ""):
-    """fp32 master weights; autocast handles bf16 compute."""
+def load_model(folder: str, use_safetensors: bool = True, trust_remote_code: bool = False, name: str = "",
+               quantization_config=None):
+    """fp32 master weights; autocast handles bf16 compute. With a (4-bit) quantization_config the
+    frozen base is quantized and only adapters train (qlora)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=use_safetensors, dtype=torch.float32,
-                                                 trust_remote_code=trust_remote_code)
+    extra = {}
+    if quantization_config is not None:
+        extra = {"quantization_config": quantization_config, "device_map": {"": torch.cuda.current_device()}}
+    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=use_safetensors,
+                                                 dtype=torch.float32 if quantization_config is None else
+                                                 quantization_config.bnb_4bit_compute_dtype,
+                                                 trust_remote_code=trust_remote_code, **extra)
     if tokenizer.pad_token_id is None:
         # Padding positions are masked out of attention and loss, so any id works; EOS is the usual choice.
         tokenizer.pad_token = tokenizer.eos_token

@@ -25,6 +25,8 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
+from .adapters import (attach_lora, check_adapter, enable_gradient_checkpointing, is_adapter_checkpoint,
+                       quantization_config)
 from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint,
                          restore_rng, save_checkpoint)
 from .config import RunConfig, dump_resolved
@@ -211,10 +213,20 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     # fp32 master weights; autocast runs the matmuls in bf16 when enabled.
     folder, use_safetensors = resolve_model_folder(cfg.base_model, cfg.allow_pickle, cfg.where("base_model"),
                                                    log=events.log)
-    if ckpt is not None:
-        folder, use_safetensors = ckpt.path, True  # the checkpoint is a full model folder
-    loaded = load_model(folder, use_safetensors, cfg.trust_remote_code, name=os.path.basename(cfg.base_model))
+    check_adapter(cfg, device)
+    if ckpt is not None and cfg.adapter and not is_adapter_checkpoint(ckpt.path):
+        raise InputError(f"adapter: {cfg.adapter} is set but the checkpoint {ckpt.path} holds a full model, not an "
+                         "adapter (was the run started without adapter?)", cfg.where("adapter"))
+    if ckpt is not None and not cfg.adapter:
+        folder, use_safetensors = ckpt.path, True  # a full-model checkpoint is a model folder
+    loaded = load_model(folder, use_safetensors, cfg.trust_remote_code, name=os.path.basename(cfg.base_model),
+                        quantization_config=quantization_config(cfg))
     model, tokenizer = loaded.model, loaded.tokenizer
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    if cfg.adapter:
+        # LoRA / QLoRA: the base is frozen; the NEFTune hook still finds the base model's embeddings.
+        model = attach_lora(model, cfg, checkpoint=ckpt.path if ckpt is not None else None)
     model.train()  # from_pretrained returns eval mode, and NEFTune only acts in training mode
 
     # -- 3. data ------------------------------------------------------------------------------
@@ -272,15 +284,26 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
 
     # -- 6. resume ----------------------------------------------------------------------------
     start_step = 0
+    rank = accelerator.process_index
+    # Each process draws its own noise (and its own dropout masks): seeds differ by rank; rank 0
+    # keeps the single-process seeds.
     neft = NEFTune(model, alpha=cfg.neftune_noise_alpha, distribution=cfg.neftune.distribution,
                    scale=cfg.neftune.scale, schedule=cfg.neftune.schedule, total_steps=total_steps,
-                   seed=cfg.seed + 1)
+                   seed=cfg.seed + 1 + 1_000_003 * rank)
+    if rank:
+        torch.manual_seed(cfg.seed + rank)
     if ckpt is not None:
         optimizer.load_state_dict(ckpt.optimizer)
         scheduler.load_state_dict(ckpt.scheduler)
-        restore_rng(ckpt.rng)
-        if ckpt.rng.get("noise") is not None:
+        restore_rng(ckpt.rng, rank)
+        per_rank = ckpt.rng.get("noise_per_rank")
+        if per_rank and len(per_rank) == W:
+            neft.set_state(per_rank[rank])
+        elif ckpt.rng.get("noise") is not None and W == 1:
             neft.set_state(ckpt.rng["noise"])
+        else:
+            events.log(f"the checkpoint's noise streams were saved by {len(per_rank or [1])} process(es), this run has "
+                       f"{W}: noise is reseeded, so it will not repeat the uninterrupted run's noise", "warning")
         start_step = ckpt.state.step
 
     n_params = sum(p.numel() for p in model.parameters())
@@ -298,18 +321,21 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
 
     def checkpoint(step: int, loss: Optional[float]) -> Optional[str]:
         accelerator.wait_for_everyone()
+        per_rank = [{"noise": neft.get_state(), "torch": torch.get_rng_state()}]
+        if W > 1:
+            from accelerate.utils import gather_object
+            per_rank = gather_object(per_rank)  # every process's random streams, in rank order
         rel = None
         if is_main:
             state = TrainerState(step=step, epoch=step / steps_per_epoch, total_steps=total_steps,
                                  micro_batches_done=step * G, seed=cfg.seed, last_loss=loss)
             rel = save_checkpoint(run_dir, state, accelerator.unwrap_model(model), tokenizer, optimizer, scheduler,
-                                  neft.get_state(), cfg.save_total_limit)
+                                  neft.get_state(), cfg.save_total_limit, per_rank=per_rank)
             events.emit("checkpoint", step=step, path=rel)
         return rel
 
     # -- 7. the loop --------------------------------------------------------------------------
     pad_id = tokenizer.pad_token_id
-    rank = accelerator.process_index
     step = start_step
     last_loss: Optional[float] = None
     last_saved: Optional[int] = None
@@ -332,6 +358,12 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
             t0 = time.perf_counter()
             group = step_batches(step)  # this step's micro-batches, all processes
             mine = group[rank::W]  # this process's share
+            # The last step of an epoch may hold fewer micro-batches than processes. A process
+            # without one still runs a forward/backward (of a real batch, weighted 0, without
+            # noise), so every process joins the same gradient all-reduce: no hang, exact gradient.
+            idle = not mine
+            if idle:
+                mine = group[:1]
             # Normalize by the response tokens of the whole step (all processes), so accumulating
             # micro-batches of different sizes gives exactly the gradient of the mean token loss.
             # DDP averages gradients over processes, hence the factor W.
@@ -341,15 +373,18 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
             for j, idx in enumerate(mine):
                 batch = {k: v.to(accelerator.device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
                 neft.set_batch(batch["attention_mask"], step)  # the hook needs the real lengths
+                if idle:
+                    neft.state.alpha = 0.0
                 sync = j == len(mine) - 1
                 with (accelerator.no_sync(model) if not sync and W > 1 else nullcontext()):
                     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
                     ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),  # (B*(L-1), V)
                                          batch["labels"][:, 1:].reshape(-1),  # (B*(L-1),) next-token targets
                                          ignore_index=IGNORE_INDEX, reduction="sum")
-                    accelerator.backward(ce * W / max(step_tokens, 1))
-                loss_sum += ce.detach()
-                real_tokens += batch["attention_mask"].sum()
+                    accelerator.backward(ce * (0.0 if idle else W / max(step_tokens, 1)))
+                if not idle:
+                    loss_sum += ce.detach()
+                    real_tokens += batch["attention_mask"].sum()
             clip = cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")
             grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), clip))
             lr = scheduler.get_last_lr()[0]  # the LR this step used
@@ -379,7 +414,12 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                             tokens=int(real_tokens))  # this optimizer step's real tokens, all ranks
                 log_loss, log_steps, log_tokens, log_time = 0.0, 0, 0, 0.0
 
-            if stop.requested:
+            stopping = stop.requested
+            if W > 1:
+                # A signal may reach the processes at different steps: stop together.
+                flag = torch.tensor(float(stopping), device=accelerator.device)
+                stopping = float(accelerator.reduce(flag, "sum")) > 0
+            if stopping:
                 rel = checkpoint(step, last_loss)
                 events.emit("stopped", step=step, checkpoint=rel)
                 return RunResult(step, last_loss, rel, stopped=True)

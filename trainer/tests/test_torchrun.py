@@ -1,0 +1,74 @@
+"""torchrun --nproc_per_node 2 on CPU (gloo): one coherent event stream written by rank 0, one
+step event per optimizer step, world_size 2, each rank its own noise, and no hang when the last
+step of an epoch leaves a rank without a micro-batch. In a child process, with a timeout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import alpaca_records, assert_events_valid, read_events, write_config, write_jsonl
+
+TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not installed")
+def test_torchrun_two_processes(tmp_path, tiny_model):
+    # 22 records, 4 held out: 18 train in 5 micro-batches of 4 per epoch. With 2 processes a step
+    # takes 2 micro-batches, so the 3rd step of each epoch has one: rank 1 has none there.
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(22))
+    cfg = write_config(tmp_path, f"""base_model: {tiny_model}
+datasets:
+  - path: data.jsonl
+    type: alpaca
+num_epochs: 2
+micro_batch_size: 4
+learning_rate: 0.003
+sequence_len: 128
+neftune_noise_alpha: 5
+val_set_size: 4
+eval_max_new_tokens: 4
+""")
+    run = tmp_path / "run"
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Its own session: on a timeout the whole group (torchrun and both ranks) is killed.
+    proc = subprocess.Popen([TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
+                             "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("torchrun did not finish within 120 s (a hang?)")
+    assert proc.returncode == 0, stderr[-3000:]
+    events = read_events(run)
+    assert_events_valid(events)
+    assert [e["type"] for e in events].count("run_started") == 1
+    started = next(e for e in events if e["type"] == "run_started")
+    assert started["world_size"] == 2 and started["total_steps"] == 6
+    steps = [e for e in events if e["type"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6]  # one per optimizer step, not one per rank
+    assert [e["epoch"] for e in steps] == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2], abs=1e-5)
+    assert all(e["noise_norm"] > 2 for e in steps)
+    assert steps[-1]["loss"] < steps[0]["loss"]
+    evals = [e for e in events if e["type"] == "eval"]
+    assert [e["step"] for e in evals] == [0, 6] and all(len(e["samples"]) == 3 for e in evals)
+    assert events[-1]["type"] == "finished" and events[-1]["step"] == 6
+    # Each rank drew its own noise: two different generator states, each moved from its seed.
+    rng = torch.load(run / "checkpoints" / "step-000006" / "rng_state.pt", weights_only=True)
+    states = rng["noise_per_rank"]
+    assert len(states) == 2 and not torch.equal(states[0], states[1])
+    for rank, state in enumerate(states):
+        fresh = torch.Generator().manual_seed(42 + 1 + 1_000_003 * rank).get_state()
+        assert not torch.equal(state, fresh)
