@@ -49,8 +49,13 @@ class EventWriter:
         self._file.write(line + "\n")
         self._file.flush()
         if self.echo:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            # The echo is a convenience; the file is the source of truth. A closed or broken
+            # stdout (a pipe whose reader went away) must not end the run.
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                self.echo = False
         return event
 
     def log(self, message: str, level: str = "info") -> None:
