@@ -15,7 +15,7 @@ describe('scenario 6: datasets', () => {
   let s: Session | undefined;
 
   before(async () => {
-    s = await launch({ scenario: '6-datasets', tinyModel: false });
+    s = await launch({ scenario: '6-datasets' }); // models/tiny: the render tab uses tiny.neftune.yaml's base_model
     const rec = (i: number): string => JSON.stringify({ instruction: `Record ${i}: what is ${i} + ${i}?`, input: '', output: `${2 * i}` });
     writeFileSync(join(s.workspace, 'big.jsonl'), `${Array.from({ length: 5000 }, (_, i) => rec(i)).join('\n')}\n`);
     writeFileSync(join(s.workspace, 'xss.jsonl'), `${PAYLOADS.map((p, i) => JSON.stringify({ instruction: p, input: PAYLOADS[(i + 1) % PAYLOADS.length], output: p })).join('\n')}\n`);
@@ -58,8 +58,16 @@ describe('scenario 6: datasets', () => {
       await f.locator('#tab-panel', { hasText: 'Record 4322' }).waitFor();
       await wb.screenshot('preview-search');
       await f.locator('#tab-model').click();
-      // The trainer has no `render` command yet: the tab says so (or shows the render).
-      await f.locator('#tab-panel .needs-trainer, #tab-panel .rendered, #tab-panel .failure').first().waitFor({ timeout: 120_000 });
+      // The trainer renders the selected record with the tiny model's chat template: the
+      // prompt (no loss) and the response (loss) apart, the response being the record's output.
+      await f.locator('#tab-panel .rendered, #tab-panel .failure, #tab-panel .needs-trainer').first().waitFor({ timeout: 120_000 });
+      const failure = await f.locator('#tab-panel .failure, #tab-panel .needs-trainer').allInnerTexts();
+      assert.deepEqual(failure, [], 'the render tab shows the render, not a failure');
+      const loss = (await f.locator('#tab-panel .rendered .seg.loss').allInnerTexts()).join('');
+      const prompt = (await f.locator('#tab-panel .rendered .seg.prompt').allInnerTexts()).join('');
+      assert.match(loss, /8642/, 'the output of record 4322 is in the loss part');
+      assert.match(prompt, /Record 4321: what is 4321 \+ 4321\?/, 'the instruction is in the prompt part');
+      assert.doesNotMatch(loss, /what is 4321/, 'no loss on the instruction');
       await wb.screenshot('preview-model-tab');
     });
   });
