@@ -75,7 +75,9 @@ class NoiseState:
     attention_mask: Optional[torch.Tensor] = None  # (B, L), 1 = real token
     alpha: float = 0.0
     # Running sums of per-example noise L2 norms since the last `pop_norm()`.
-    norm_sum: float = 0.0
+    # A tensor on the embedding's device: adding to it needs no host-device sync per micro-step;
+    # pop_norm() reads it once per logged step, where the loop syncs anyway.
+    norm_sum: Optional[torch.Tensor] = None
     norm_count: int = 0
 
 
@@ -138,8 +140,8 @@ class NEFTune:
     def pop_norm(self) -> float:
         """Mean over examples of the L2 norm of the noise added since the last call."""
         s = self.state
-        mean = s.norm_sum / s.norm_count if s.norm_count else 0.0
-        s.norm_sum, s.norm_count = 0.0, 0
+        mean = float(s.norm_sum) / s.norm_count if s.norm_count and s.norm_sum is not None else 0.0
+        s.norm_sum, s.norm_count = None, 0
         return mean
 
     def get_state(self) -> torch.Tensor:
@@ -179,7 +181,8 @@ class NEFTune:
         noise = self.make_noise(output.shape, mask, output.device, alpha)  # (B, L, d) fp32
         with torch.no_grad():
             norms = noise.flatten(1).norm(dim=1)  # (B,) L2 norm per example
-            self.state.norm_sum += float(norms.sum())
-            self.state.norm_count += int(norms.numel())
+            total = norms.sum()
+            self.state.norm_sum = total if self.state.norm_sum is None else self.state.norm_sum + total
+            self.state.norm_count += int(norms.numel())  # a shape, known without a sync
         # Out of place: the embedding output may be a view autograd still needs.
         return output + noise.to(output.dtype)
