@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .data import Example
 from .errors import InputError
-from .prompting import (IGNORE_INDEX, Tokenized, _encode, render_pieces)
+from .prompting import (IGNORE_INDEX, Tokenized, _encode, prompt_text)
 
 N_DEFAULT_PROMPTS = 3
 
@@ -60,12 +60,7 @@ def generation_prompt(ex: Example, tokenizer, template: str) -> str:
         from .prompting import CHATML_TEMPLATE
         kwargs = {} if template == "tokenizer" else {"chat_template": CHATML_TEMPLATE}
         return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, **kwargs)
-    out = ""
-    for text, loss in render_pieces(ex, tokenizer, template):
-        if loss:
-            break
-        out += text
-    return out
+    return prompt_text(ex, tokenizer, template)
 
 
 def plan_prompts(prompts: Optional[List[str]], eval_raw: List[Example], tokenizer, template: str) -> List[Tuple[str, str]]:
