@@ -61,13 +61,21 @@ async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
   return (await vscode.window.showQuickPick(items, { placeHolder: 'Run config to start', matchOnDescription: true }))?.uri;
 }
 
+/**
+ * Commands that run Python refuse in an untrusted workspace, with a message. (Not with
+ * `enablement`: that hides them from the palette, also while the trust state is still being
+ * read at start-up, and a hidden command explains nothing.)
+ */
+function trusted(action: string): boolean {
+  if (vscode.workspace.isTrusted) return true;
+  void vscode.window.showWarningMessage(`NEFTune: ${action} runs Python, so it works only in a trusted workspace (Workspaces: Manage Workspace Trust).`);
+  return false;
+}
+
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   const table: Record<string, (...args: unknown[]) => unknown> = {
     'neftune.startRun': async (arg) => {
-      if (!vscode.workspace.isTrusted) {
-        void vscode.window.showWarningMessage('NEFTune: runs start only in a trusted workspace (they execute Python).');
-        return;
-      }
+      if (!trusted('Start NEFTune run')) return;
       const uri = await pickConfig(arg);
       if (!uri) return;
       const doc = await vscode.workspace.openTextDocument(uri);
@@ -136,6 +144,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       await newRunConfig(arg instanceof vscode.Uri ? arg : undefined);
     },
     'neftune.resumeRun': async (arg) => {
+      if (!trusted('Resume run')) return;
       const ref = await resolveRun(ctx, arg, (s) => s === 'stopped' || s === 'failed', 'Run to resume from its newest checkpoint');
       if (!ref) return;
       if (ctx.runs.summary(ref).checkpoints.length === 0) {
@@ -179,6 +188,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }
     },
     'neftune.checkEnvironment': async () => {
+      if (!trusted('Check trainer environment')) return;
       const folder = vscode.workspace.workspaceFolders?.[0];
       if (!folder) return;
       let python: string;
@@ -201,7 +211,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         void vscode.window.showInformationMessage(`NEFTune: trainer environment ready (PyTorch ${result.info.torch}, ${dev}).`);
       }
     },
-    'neftune.setupEnvironment': () => setupEnvironment(ctx.extensionUri, ctx.log),
+    'neftune.setupEnvironment': () => trusted('Set up trainer environment') && setupEnvironment(ctx.extensionUri, ctx.log),
     'neftune.openRunLog': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run whose log to open');
       if (ref) await ctx.runs.openLog(ref);
