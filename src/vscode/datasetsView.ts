@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DatasetFormat } from '../protocol/datasetPreviewMessages';
 import { DatasetFile } from '../core/datasets/datasetFile';
+import { formatBytes } from '../shared/format';
 
 export const DEFAULT_INCLUDE = '**/*.{json,jsonl,jsonl.gz}';
 export const DEFAULT_EXCLUDE = ['**/node_modules/**', '**/.venv/**', '**/.neftune/**', '**/.git/**', '**/dist/**', '**/out/**', '**/.vscode/**'];
@@ -44,13 +45,6 @@ export function readDatasetsSettings(): DatasetsSettings {
   const include = cfg.get<string>('include', DEFAULT_INCLUDE) || DEFAULT_INCLUDE;
   const exclude = cfg.get<string[]>('exclude', DEFAULT_EXCLUDE);
   return { include, exclude: Array.isArray(exclude) ? exclude.filter((s) => typeof s === 'string' && s) : DEFAULT_EXCLUDE };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
 
 export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {

@@ -5,6 +5,7 @@
 import type { DatasetInfo, DatasetPreviewToHost, DatasetPreviewWebviewState, DatasetProblem, HostToDatasetPreview, PreviewRow } from '../../src/protocol/datasetPreviewMessages';
 import { ROW_ID_PREFIX, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentTotals, spacerHeight, visibleRows, type DocLike, type ElLike } from './render';
 import { getVsCodeApi } from '../shared/vscodeApi';
+import { formatBytes } from '../../src/shared/format';
 
 const vscode = getVsCodeApi<DatasetPreviewToHost, DatasetPreviewWebviewState>();
 const doc = document as unknown as DocLike;
@@ -374,12 +375,6 @@ runBtn.addEventListener('click', () => post({ kind: 'newRunConfig' }));
 convertBtn.addEventListener('click', () => post({ kind: 'convert' }));
 
 // ---- header ---------------------------------------------------------------------------------
-function formatBytes(n: number): string {
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GB`;
-}
-
 function updateFacts(bytesRead: number, error?: string): void {
   if (!info) return;
   const fmt = info.format === 'unknown' ? 'not instruction data (unknown format)' : info.format;

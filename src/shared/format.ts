@@ -1,0 +1,21 @@
+// Number, size and plural formatting shared by the extension host and the webviews, so the same
+// quantity reads the same everywhere (the Datasets tree and the preview once disagreed: "560 B"
+// against "0.5 KB").
+
+/** 1,234,567: counts of records, tokens and steps always carry thousands separators. */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** "1 record", "2 records", "1,024 records". `plural` defaults to `singular + 's'`. */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : pluralForm}`;
+}
+
+/** Bytes in binary units: "560 B", "1.5 KB", "12.0 MB", "1.25 GB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
