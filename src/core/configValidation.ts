@@ -4,7 +4,8 @@
 // range of every key and value, which js-yaml does not keep.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import * as os from 'node:os';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { runConfigSchema, validateRunConfigValue } from './schemas';
 
@@ -175,6 +176,9 @@ function messageFor(err: ErrorObject, field: string, value: unknown): { message:
  * `checkPaths`), exactly as the trainer does: relative to the config file's folder.
  */
 export function checkRunConfig(text: string, file: string, opts: { checkPaths?: boolean } = {}): ConfigCheck {
+  if (text.length > MAX_CONFIG_CHARS) {
+    return { problems: [wholeFile(`A run config is a few dozen lines; this one is too large (${text.length.toLocaleString('en-US')} characters, the limit is ${MAX_CONFIG_CHARS.toLocaleString('en-US')})`)], value: null };
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
@@ -192,7 +196,18 @@ export function checkRunConfig(text: string, file: string, opts: { checkPaths?: 
   }
   if (doc.errors.length) return { problems, value: null };
 
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    // The yaml package counts alias expansions (maxAliasCount, default 100) and throws on an
+    // exponential "billion laughs" shape instead of expanding it.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    const alias = firstAlias(doc);
+    const where = alias ? rangeOf(alias, lc) : { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+    const why = /alias/i.test(String(e)) ? 'its aliases expand to too many nodes (the "billion laughs" shape); write the values out or use fewer aliases' : String(e);
+    problems.push({ severity: 'error', field: '', message: `YAML: refused: ${why}`, ...where });
+    return { problems, value: null };
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     problems.push({
       severity: 'error',
@@ -223,8 +238,69 @@ export function checkRunConfig(text: string, file: string, opts: { checkPaths?: 
     }
   }
 
-  if (opts.checkPaths) problems.push(...checkDatasetPaths(value as Record<string, unknown>, doc, lc, file));
+  if (opts.checkPaths) {
+    problems.push(...checkDatasetPaths(value as Record<string, unknown>, doc, lc, file));
+    problems.push(...checkSequenceLen(value as Record<string, unknown>, doc, lc, file));
+  }
   return { problems, value: value as Record<string, unknown> };
+}
+
+/** Far above any real config; a bigger file is refused before parsing. */
+export const MAX_CONFIG_CHARS = 1024 * 1024;
+/** The yaml package's default: enough for any config that reuses a few blocks by anchor. */
+const MAX_ALIAS_COUNT = 100;
+
+function wholeFile(message: string): ConfigProblem {
+  return { severity: 'error', field: '', message, start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+}
+
+function firstAlias(doc: Document): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found && isAlias(found) ? found : undefined;
+}
+
+/** The folder the trainer loads `base_model` from: the cache for the default id (as
+ * models.py resolves it), else a folder relative to the config file. */
+function modelFolder(base: string, file: string): string {
+  if (base === DEFAULT_MODEL_ID) {
+    const cache = process.env['NEFTUNE_STUDIO_CACHE'] ?? path.join(os.homedir(), '.cache', 'neftune-studio');
+    return path.join(cache.replace(/^~(?=$|\/)/, os.homedir()), 'models', 'SmolLM2-135M-Instruct');
+  }
+  return path.resolve(path.dirname(file), base);
+}
+
+/** The context length a model folder's config.json declares, if it says. */
+export function modelContextLength(folder: string): number | null {
+  try {
+    const cfg = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+    for (const key of ['max_position_embeddings', 'n_positions', 'max_sequence_length']) {
+      const v = cfg[key];
+      if (typeof v === 'number' && v > 0) return v;
+    }
+  } catch {
+    // No readable config.json: nothing to compare against (a missing folder is reported apart).
+  }
+  return null;
+}
+
+function checkSequenceLen(value: Record<string, unknown>, doc: Document, lc: LineCounter, file: string): ConfigProblem[] {
+  const seq = value['sequence_len'];
+  const base = value['base_model'];
+  if (typeof seq !== 'number' || typeof base !== 'string' || !base) return [];
+  const ctx = modelContextLength(modelFolder(base, file));
+  if (ctx === null || seq <= ctx) return [];
+  return [{
+    severity: 'warning',
+    field: 'sequence_len',
+    message: `sequence_len: ${seq.toLocaleString('en-US')} is above the model's context length (${ctx.toLocaleString('en-US')}, max_position_embeddings in its config.json); positions past it were never trained`,
+    ...rangeOf(locate(doc, ['sequence_len']).value, lc),
+  }];
 }
 
 function checkDatasetPaths(value: Record<string, unknown>, doc: Document, lc: LineCounter, file: string): ConfigProblem[] {

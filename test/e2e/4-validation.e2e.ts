@@ -1,18 +1,30 @@
 // Scenario 4: a config with a wrong type (micro_batch_size: "two"): the Problems panel
-// shows the error on that key, and no trainer starts.
+// shows the error on that key, and no trainer starts. A YAML alias bomb ("billion laughs") is a
+// diagnostic and the usual "no run started" message, not VS Code's generic error modal.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, runDirs, waitFor } from './harness';
 import { START_RUN, chooseConfig, guard, lineOfKey, trainerProcesses } from './scenario';
 
+// Each level holds 9 aliases of the one above: 9^8 nodes if a parser expanded it.
+const BOMB = [
+  'base_model: models/tiny',
+  'datasets:',
+  '  - path: data.jsonl',
+  '    type: alpaca',
+  'l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+  ...Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(', ')}]`),
+  '',
+].join('\n');
+
 describe('scenario 4: invalid config', () => {
   let s: Session | undefined;
 
   before(async () => {
-    s = await launch({ scenario: '4-validation' });
+    s = await launch({ scenario: '4-validation', prepareWorkspace: (ws) => writeFileSync(join(ws, 'bomb.neftune.yaml'), BOMB) });
   });
   after(async () => {
     await s?.close();
@@ -60,6 +72,40 @@ describe('scenario 4: invalid config', () => {
       // No trainer: give a wrongly started one time to show up, then check.
       await new Promise((r) => setTimeout(r, 3_000));
       assert.deepEqual(trainerProcesses(ses), [], 'no trainer process');
+      assert.equal(runDirs(ses.workspace).length, before, 'no run folder created');
+    });
+  });
+  it('a YAML alias bomb is a diagnostic on its alias line and "no run started", not an error modal', async () => {
+    await guard(s, 'alias-bomb', async () => {
+      const ses = s!;
+      const { wb } = ses;
+      await wb.clearNotifications();
+      await wb.openFile('bomb.neftune.yaml');
+      const before = runDirs(ses.workspace).length;
+      const row = await waitFor(
+        'a Problems entry for the alias bomb',
+        async () => (await wb.problems()).find((r) => /alias/i.test(`${r.text} ${r.aria}`)),
+        30_000,
+        500,
+      );
+      const m = /Ln (\d+)/.exec(`${row.text} ${row.aria}`);
+      assert.equal(Number(m?.[1]), 6, `on the first line that uses an alias (l1), got ${row.text}`);
+      await wb.screenshot('alias-bomb-problem');
+
+      await wb.tab('bomb.neftune.yaml').click();
+      await wb.runCommand(START_RUN);
+      await chooseConfig(ses, 'bomb.neftune.yaml');
+      const note = await waitFor(
+        'the "no run started" message',
+        async () => (await wb.notifications()).find((n) => /bomb\.neftune\.yaml.*no run started/.test(n.message)),
+        20_000,
+        300,
+      );
+      await wb.screenshot('alias-bomb-no-run');
+      assert.match(note.message, /alias/i, 'the message names the problem');
+      const all = await wb.notifications();
+      assert.ok(all.every((n) => !/resulted in an error|Excessive alias/i.test(n.message)), JSON.stringify(all));
+      assert.equal(await wb.page.locator('.monaco-dialog-box').count(), 0, 'no modal dialog');
       assert.equal(runDirs(ses.workspace).length, before, 'no run folder created');
     });
   });

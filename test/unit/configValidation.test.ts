@@ -103,4 +103,45 @@ describe('run config validation', () => {
     assert.equal(didYouMean('lerning_rate', ['learning_rate', 'seed']), 'learning_rate');
     assert.equal(didYouMean('zzzzzz', ['learning_rate', 'seed']), null);
   });
+  it('refuses a YAML alias bomb at once, as a problem on the alias line (it used to throw)', () => {
+    // "Billion laughs": each level multiplies the previous by 9; 9^8 nodes if expanded.
+    const levels = ['l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (let i = 1; i <= 8; i++) levels.push(`l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(', ')}]`);
+    const text = `${GOOD}${levels.join('\n')}\n`;
+    const { problems, value } = check(text);
+    assert.equal(value, null);
+    assert.equal(problems.length, 1, JSON.stringify(problems));
+    const p = problems[0]!;
+    assert.equal(p.severity, 'error');
+    assert.match(p.message, /alias/i);
+    assert.equal(p.start.line, GOOD.split('\n').length); // the first line that uses an alias (l1)
+  });
+
+  it('keeps ordinary anchors and aliases working', () => {
+    const { problems, value } = check(`${GOOD}eval_datasets:\n  - &ev { path: self_instruct_alpaca.jsonl, type: alpaca }\n`);
+    assert.deepEqual(problems, []);
+    assert.ok(value);
+  });
+
+  it('refuses a config too large to be a run config, without parsing it', () => {
+    const { problems, value } = check(`${GOOD}# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    assert.equal(value, null);
+    assert.match(problems[0]!.message, /too large/);
+  });
+
+  it('warns when sequence_len is above the model folder\'s context length', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-cfg-'));
+    fs.mkdirSync(path.join(dir, 'model'));
+    fs.writeFileSync(path.join(dir, 'model', 'config.json'), JSON.stringify({ max_position_embeddings: 2048 }));
+    fs.writeFileSync(path.join(dir, 'd.jsonl'), '{}\n');
+    const file = path.join(dir, 'a.neftune.yaml');
+    const base = 'base_model: model\ndatasets:\n  - path: d.jsonl\n    type: alpaca\n';
+    const over = checkRunConfig(`${base}sequence_len: 100000\n`, file, { checkPaths: true }).problems;
+    assert.equal(over.length, 1, JSON.stringify(over));
+    assert.equal(over[0]!.severity, 'warning');
+    assert.equal(over[0]!.field, 'sequence_len');
+    assert.equal(over[0]!.start.line, 4);
+    assert.match(over[0]!.message, /100,000.*2,048/);
+    assert.deepEqual(checkRunConfig(`${base}sequence_len: 2048\n`, file, { checkPaths: true }).problems, []);
+  });
 });
