@@ -5,7 +5,7 @@
                                                        adapter_config.json (a peft adapter folder)
     optimizer.pt, scheduler.pt                         (state dicts)
     rng_state.pt                                       (python, torch, cuda, NEFTune noise; per rank under torchrun)
-    trainer_state.json                                 (step, epoch, data position)
+    trainer_state.json                                 (step, epoch, data position, tokens seen)
 
 Each is written to checkpoints/.tmp-step-000040 and then os.replace'd into place, so a killed
 process never leaves a half checkpoint: a folder named step-* is always complete.
@@ -35,6 +35,9 @@ class TrainerState:
     micro_batches_done: int  # data position: micro-batches consumed since the start (all epochs)
     seed: int
     last_loss: Optional[float] = None
+    # Real tokens trained so far (all ranks), so a resumed run continues the count. Checkpoints
+    # written before this field existed load with 0.
+    tokens_seen: int = 0
 
 
 def checkpoint_name(step: int) -> str:

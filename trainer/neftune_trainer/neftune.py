@@ -10,7 +10,9 @@ example's noise is then alpha / sqrt(3), whatever its length or the padding arou
 
 `scale="padded"` reproduces transformers' `neftune_post_forward_hook` instead: L is the padded
 length (the tensor shape) and every position, padding included, gets noise. With padding this
-makes the noise per real token smaller than the paper's; it is kept for exact comparison.
+makes the noise per real token smaller than the paper's; it is kept for exact comparison. The
+reported `noise_norm` counts the noise on real tokens only, in every mode, so with padding the
+padded form shows about alpha/sqrt(3) * sqrt(L_i / L) instead of alpha/sqrt(3).
 
 The noise is added by a forward hook on the input embedding module, registered by the
 `NEFTune` context manager and always removed on exit (also on an exception). The hook reads
@@ -138,7 +140,8 @@ class NEFTune:
         self.state.alpha = alpha_at(self.alpha, self.schedule, step, self.total_steps)
 
     def pop_norm(self) -> float:
-        """Mean over examples of the L2 norm of the noise added since the last call."""
+        """Mean over examples of the L2 norm of the noise added to their real (non-pad) tokens since
+        the last call."""
         s = self.state
         mean = float(s.norm_sum) / s.norm_count if s.norm_count and s.norm_sum is not None else 0.0
         s.norm_sum, s.norm_count = None, 0
@@ -180,7 +183,13 @@ class NEFTune:
                 "call set_batch() with this forward's attention mask")
         noise = self.make_noise(output.shape, mask, output.device, alpha)  # (B, L, d) fp32
         with torch.no_grad():
-            norms = noise.flatten(1).norm(dim=1)  # (B,) L2 norm per example
+            # The figure is the noise on real tokens only: with scale "padded" part of the noise
+            # lands on padding, and counting it would hide that real tokens get less than alpha/sqrt(3).
+            # (per_example noise is already zero on padding.)
+            real = noise
+            if self.scale == "padded" and mask is not None:
+                real = noise * mask.to(device=noise.device, dtype=noise.dtype)[:, :, None]  # (B, L, d)
+            norms = real.flatten(1).norm(dim=1)  # (B,) L2 norm per example, real tokens
             total = norms.sum()
             self.state.norm_sum = total if self.state.norm_sum is None else self.state.norm_sum + total
             self.state.norm_count += int(norms.numel())  # a shape, known without a sync

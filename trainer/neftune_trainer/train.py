@@ -284,6 +284,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
 
     # -- 6. resume ----------------------------------------------------------------------------
     start_step = 0
+    tokens_seen = 0  # real tokens trained since the start of the run (all ranks), kept in checkpoints
     rank = accelerator.process_index
     # Each process draws its own noise (and its own dropout masks): seeds differ by rank; rank 0
     # keeps the single-process seeds.
@@ -305,6 +306,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
             events.log(f"the checkpoint's noise streams were saved by {len(per_rank or [1])} process(es), this run has "
                        f"{W}: noise is reseeded, so it will not repeat the uninterrupted run's noise", "warning")
         start_step = ckpt.state.step
+        tokens_seen = ckpt.state.tokens_seen
 
     n_params = sum(p.numel() for p in model.parameters())
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -328,7 +330,8 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
         rel = None
         if is_main:
             state = TrainerState(step=step, epoch=step / steps_per_epoch, total_steps=total_steps,
-                                 micro_batches_done=step * G, seed=cfg.seed, last_loss=loss)
+                                 micro_batches_done=step * G, seed=cfg.seed, last_loss=loss,
+                                 tokens_seen=tokens_seen)
             rel = save_checkpoint(run_dir, state, accelerator.unwrap_model(model), tokenizer, optimizer, scheduler,
                                   neft.get_state(), cfg.save_total_limit, per_rank=per_rank)
             events.emit("checkpoint", step=step, path=rel)
@@ -404,6 +407,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
             log_loss += loss
             log_steps += 1
             log_tokens += int(real_tokens)
+            tokens_seen += int(real_tokens)
             log_time += time.perf_counter() - t0
 
             if step % cfg.logging_steps == 0 or step == total_steps:
@@ -411,7 +415,8 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                             loss=log_loss / log_steps, lr=lr, grad_norm=grad_norm,
                             tokens_per_s=log_tokens / max(log_time, 1e-9),
                             noise_alpha=neft.state.alpha, noise_norm=neft.pop_norm(),
-                            tokens=int(real_tokens))  # this optimizer step's real tokens, all ranks
+                            tokens=log_tokens,  # every step of the interval, all ranks
+                            tokens_seen=tokens_seen)
                 log_loss, log_steps, log_tokens, log_time = 0.0, 0, 0, 0.0
 
             stopping = stop.requested

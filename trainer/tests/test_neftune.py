@@ -81,6 +81,26 @@ def test_padded_scale_uses_padded_length_and_noises_padding(model):
     assert torch.count_nonzero(noise[mask == 0]) > 0  # transformers' form noises padding too
 
 
+def test_noise_norm_counts_real_tokens_only_in_every_scale(model):
+    # Lengths 64 down to 19 in a batch padded to 64: padding is 0-70% of each example.
+    lengths = [64 - 3 * i for i in range(16)]
+    ids, mask, _ = batch(B=16, L=64, lengths=lengths)
+    _, per_example = added_noise(model, ids, mask)
+    noise, padded = added_noise(model, ids, mask, scale="padded")
+    d = noise.shape[-1]
+    # The padded scale puts alpha/sqrt(L_pad d) * U(-1,1) on every position, so the noise on example
+    # i's L_i real tokens has norm about alpha/sqrt(3) * sqrt(L_i / L_pad): less noise per real token.
+    expected_padded = sum(ALPHA / math.sqrt(3) * math.sqrt(n / 64) for n in lengths) / len(lengths)
+    real = (noise * mask[:, :, None]).flatten(1).norm(dim=1)  # (B,) what was added to real tokens
+    reported_padded = padded.pop_norm()
+    assert reported_padded == pytest.approx(float(real.mean()), rel=1e-4)
+    assert reported_padded == pytest.approx(expected_padded, rel=0.03)
+    reported_per_example = per_example.pop_norm()
+    assert reported_per_example == pytest.approx(ALPHA / math.sqrt(3), rel=0.03)
+    assert reported_padded / reported_per_example == pytest.approx(expected_padded / (ALPHA / math.sqrt(3)), rel=0.04)
+    assert reported_padded / reported_per_example < 0.85
+
+
 def test_gaussian_has_same_expected_norm(model):
     ids, mask, lengths = batch(B=16, L=64, lengths=[64] * 8 + [32] * 8)
     noise, _ = added_noise(model, ids, mask, distribution="gaussian")

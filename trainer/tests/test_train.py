@@ -130,6 +130,31 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_model):
     assert [e["step"] for e in steps(resumed)] == list(range(7, 13))
     assert b == pytest.approx(a, abs=1e-5)
     assert [e["noise_norm"] for e in steps(resumed)] == pytest.approx([e["noise_norm"] for e in steps(full)][6:], abs=1e-6)
+    # The tokens-seen count is kept in the checkpoint: the resumed run continues it.
+    assert [e["tokens_seen"] for e in steps(resumed)] == [e["tokens_seen"] for e in steps(full)][6:]
+
+
+def test_step_tokens_cover_every_step_of_the_interval(tmp_path, tiny_model):
+    # 14 records, 4 per micro-batch: 4 steps per epoch, 8 in all; logging_steps 3 logs steps 3, 6, 8.
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(14))
+    cfg = write_config(tmp_path, config(tiny_model, num_epochs=2, logging_steps=3))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 0
+    assert_events_valid(events)
+    s = steps(events)
+    assert [e["step"] for e in s] == [3, 6, 8]
+    # The real tokens trained, counted apart from the loop: every record's tokens, once per epoch.
+    from transformers import AutoTokenizer
+    from neftune_trainer.data import read_dataset
+    from neftune_trainer.prompting import resolve_template, tokenize_dataset
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    data = tokenize_dataset(read_dataset(str(tmp_path / "data.jsonl"), "alpaca"), tok, resolve_template(tok, "tokenizer"),
+                            128, "truncate", False)
+    assert len(data.examples) == 14 and not data.n_truncated
+    trained = 2 * sum(len(e.input_ids) for e in data.examples)
+    assert sum(e["tokens"] for e in s) == trained
+    assert [e["tokens_seen"] for e in s] == [sum(e["tokens"] for e in s[:k + 1]) for k in range(3)]
+    assert s[-1]["tokens_seen"] == trained
 
 
 def test_refuses_run_dir_with_checkpoints_without_resume(trained, tmp_path, tiny_model):
