@@ -158,6 +158,28 @@ def use_bf16(cfg: RunConfig, device: str) -> bool:
     return bool(cfg.bf16)
 
 
+# Where model configs keep the longest sequence they have position information for.
+CONTEXT_LENGTH_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+def warn_sequence_len_above_context(cfg: RunConfig, model_config, events: EventWriter) -> None:
+    """A warning, not an error: records longer than the context are rare and may be truncated
+    anyway, but positions past it are untrained (or an index error for learned positions)."""
+    for key in CONTEXT_LENGTH_KEYS:
+        context = getattr(model_config, key, None)
+        if isinstance(context, int) and context > 0:
+            break
+    else:
+        return
+    if cfg.sequence_len <= context:
+        return
+    where = cfg.where("sequence_len")
+    shown = where.prefix() if where.line else f"{cfg.config_path}: sequence_len (default): "
+    events.log(f"{shown}{cfg.sequence_len} is above the model's context length ({key} {context} in its "
+               f"config.json): records longer than {context} tokens train on positions the model never saw; "
+               f"set sequence_len: {context} or less", "warning")
+
+
 @dataclass
 class RunResult:
     step: int
@@ -222,6 +244,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     loaded = load_model(folder, use_safetensors, cfg.trust_remote_code, name=os.path.basename(cfg.base_model),
                         quantization_config=quantization_config(cfg))
     model, tokenizer = loaded.model, loaded.tokenizer
+    warn_sequence_len_above_context(cfg, model.config, events)
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     if cfg.adapter:

@@ -207,3 +207,20 @@ def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
     assert last["checkpoint"] == f"checkpoints/step-{last['step']:06d}"
     assert (run / last["checkpoint"] / "trainer_state.json").is_file()
     assert not glob.glob(str(run / "checkpoints" / ".tmp-*"))
+
+
+def test_sequence_len_above_context_length_warns(tmp_path, tiny_model):
+    # The tiny model's config.json has max_position_embeddings 1024.
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=1, sequence_len=4096))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 0
+    assert_events_valid(events)
+    warnings = [e["message"] for e in events if e["type"] == "log" and e["level"] == "warning"]
+    # sequence_len is line 8 of the config (base_model, datasets x3, micro_batch_size, learning_rate, warmup_steps).
+    assert any(m.startswith(f"{cfg}:8: sequence_len: 4096 is above the model's context length")
+               and "max_position_embeddings 1024" in m for m in warnings), warnings
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=1, sequence_len=1024), name="ok.neftune.yaml")
+    rc, events = run_train(cfg, tmp_path / "run2")
+    assert rc == 0
+    assert not [e for e in events if e["type"] == "log" and "context length" in e["message"]]
