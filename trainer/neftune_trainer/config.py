@@ -101,6 +101,48 @@ class RunConfig:
 
 # ----------------------------------------------------------------------------- YAML with lines
 
+# Aliases may expand a config to at most this many values (a real one has a few hundred), and
+# collections nest at most this deep: beyond, the YAML is refused before anything walks it.
+MAX_ALIAS_EXPANSION = 10_000
+MAX_YAML_DEPTH = 100
+
+
+def _check_yaml_shape(text: str, shown: str, path: str) -> None:
+    """Refuse alias bombs ("billion laughs": a few lines of aliases of aliases that expand to
+    billions of values and take minutes to walk), recursive aliases and absurd nesting, from the
+    parser's events alone: linear in the text, nothing expanded, no recursion."""
+    total = 0  # values in the document with every alias expanded
+    sizes: Dict[str, int] = {}  # anchor -> expanded size of its finished node
+    stack: List[Tuple[Optional[str], int]] = []  # open collections: (anchor, total before it)
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = ev.start_mark.line + 1 if ev.start_mark is not None else 1
+        if isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in sizes:
+                if any(a == ev.anchor for a, _ in stack):
+                    raise InputError(f"{shown}:{line}: the alias *{ev.anchor} is inside the node it refers to "
+                                     "(a recursive structure); a config cannot hold one", Where(file=path, line=line))
+                continue  # an undefined alias: yaml.compose says so
+            total += sizes[ev.anchor]
+            if total > MAX_ALIAS_EXPANSION:
+                raise InputError(f"{shown}:{line}: YAML aliases expand this config to more than "
+                                 f"{MAX_ALIAS_EXPANSION:,} values (an alias bomb?); write the values out instead "
+                                 "of nesting aliases", Where(file=path, line=line))
+        elif isinstance(ev, yaml.ScalarEvent):
+            total += 1
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, yaml.CollectionStartEvent):
+            stack.append((ev.anchor, total))
+            total += 1
+            if len(stack) > MAX_YAML_DEPTH:
+                raise InputError(f"{shown}:{line}: YAML nested more than {MAX_YAML_DEPTH} levels deep",
+                                 Where(file=path, line=line))
+        elif isinstance(ev, yaml.CollectionEndEvent):
+            anchor, before = stack.pop()
+            if anchor:
+                sizes[anchor] = total - before
+
+
 
 def _key_lines(node: yaml.Node, prefix: str = "", out: Optional[Dict[str, int]] = None) -> Dict[str, int]:
     """Map every key path (`neftune.scale`, `datasets[0].path`) to its 1-based line.
@@ -214,6 +256,7 @@ def load_config(path: str, check_files: bool = True) -> RunConfig:
     with open(path, "r", encoding="utf-8") as f:
         text = f.read()
     try:
+        _check_yaml_shape(text, shown, path)
         root = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

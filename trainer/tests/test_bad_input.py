@@ -15,6 +15,7 @@ import pytest
 from conftest import alpaca_records, assert_events_valid, run_train, write_config, write_jsonl
 
 from neftune_trainer.config import load_config
+from neftune_trainer.errors import InputError
 
 
 def base_config(model: str, dataset: str = "data.jsonl", extra: str = "") -> str:
@@ -138,3 +139,36 @@ def test_unwritable_run_dir_is_one_line_error(tmp_path, tiny_model, capsys):
     assert main(["train", cfg, "--run-dir", str(tmp_path / "file" / "run")]) == 2
     err = capsys.readouterr().err
     assert "cannot write the run folder" in err and "Traceback" not in err
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """YAML whose aliases expand to 10**levels strings ("billion laughs"): a few hundred bytes that
+    take minutes and gigabytes to walk when expanded."""
+    lines = ['lol0: &lol0 [' + ", ".join(['"lol"'] * 10) + ']']
+    for k in range(1, levels):
+        lines.append(f"lol{k}: &lol{k} [" + ", ".join([f"*lol{k - 1}"] * 10) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_at_once(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(tiny_model, extra=billion_laughs()))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert err["where"]["file"] == cfg
+    line = err["where"]["line"]
+    assert 7 <= line <= 14, line  # one of the alias lines (lol1 .. lol8)
+    assert err["message"].startswith(f"{cfg}:{line}: ")
+    assert "alias" in err["message"]
+
+
+def test_yaml_recursive_alias_and_deep_nesting_are_input_errors(tmp_path):
+    cfg = write_config(tmp_path, "base_model: m\ndatasets: &loop\n  - path: d.jsonl\n    more: *loop\n")
+    with pytest.raises(InputError) as info:
+        load_config(cfg, check_files=False)
+    assert info.value.message.startswith(f"{cfg}:4: ") and "*loop" in info.value.message
+    cfg = write_config(tmp_path, "base_model: m\ndatasets: " + "[" * 100_000 + "]" * 100_000 + "\n", name="deep.neftune.yaml")
+    with pytest.raises(InputError) as info:
+        load_config(cfg, check_files=False)
+    assert info.value.message.startswith(f"{cfg}:2: ") and "nested" in info.value.message
