@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from typing import Any, Optional
 
@@ -36,6 +37,8 @@ class EventWriter:
         self.enabled = enabled
         self.echo = echo
         self._file = None
+        # The stop-signal watcher thread logs too: one line at a time.
+        self._lock = threading.Lock()
         if enabled:
             os.makedirs(run_dir, exist_ok=True)
             # Append: a resumed run continues the same stream.
@@ -46,22 +49,26 @@ class EventWriter:
             return None
         event = {"v": SCHEMA_VERSION, "type": type, "time": time.time(), **_clean(fields)}
         line = json.dumps(event, ensure_ascii=False)
-        self._file.write(line + "\n")
-        self._file.flush()
-        if self.echo:
-            # The echo is a convenience; the file is the source of truth. A closed or broken
-            # stdout (a pipe whose reader went away) must not end the run.
-            try:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
-            except (BrokenPipeError, OSError, ValueError):
-                self.echo = False
+        with self._lock:
+            if self._file is None:
+                return None  # closed
+            self._file.write(line + "\n")
+            self._file.flush()
+            if self.echo:
+                # The echo is a convenience; the file is the source of truth. A closed or broken
+                # stdout (a pipe whose reader went away) must not end the run.
+                try:
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+                except (BrokenPipeError, OSError, ValueError):
+                    self.echo = False
         return event
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", level=level, message=message)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

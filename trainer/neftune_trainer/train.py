@@ -17,7 +17,6 @@ import math
 import os
 from contextlib import nullcontext
 import random
-import signal
 import time
 from dataclasses import dataclass
 from typing import List, Optional
@@ -37,47 +36,11 @@ from .events import EventWriter
 from .models import load_model, resolve_model_folder
 from .neftune import NEFTune
 from .prompting import IGNORE_INDEX, Tokenized, resolve_template, tokenize_dataset
+from .stopping import StopFlag
 
 # Micro-batches are formed by sorting examples by length within shuffled "mega-batches" of this
 # many micro-batches: similar lengths share a batch (little padding) while the order stays random.
 MEGA_BATCH_FACTOR = 50
-
-
-# ----------------------------------------------------------------------------- stop signals
-
-
-class StopFlag:
-    """SIGINT/SIGTERM: finish the current optimizer step, checkpoint, write `stopped`, exit 0.
-    A second signal exits at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (e.g. called from a test thread)
-                pass
-
-    def uninstall(self) -> None:
-        for sig, prev in self._previous.items():
-            signal.signal(sig, prev)
-        self._previous.clear()
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            os._exit(128 + signum)
-        self.requested = True
-        # Python runs this handler only between bytecodes, so a long C++ call (a backward pass)
-        # delays it. From now on the OS default applies: a second signal kills the process at
-        # once, even in the middle of such a call.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except ValueError:
-                pass
 
 
 # ----------------------------------------------------------------------------- batching
@@ -197,7 +160,7 @@ def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = Fals
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # stdout carries events; keep stderr readable too
-    stop = StopFlag()
+    stop = StopFlag(events)
     stop.install()
     try:
         return _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -72,3 +73,71 @@ eval_max_new_tokens: 4
     for rank, state in enumerate(states):
         fresh = torch.Generator().manual_seed(42 + 1 + 1_000_003 * rank).get_state()
         assert not torch.equal(state, fresh)
+
+
+def child_pids(pid: int) -> list:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its closing paren.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.skipif(TORCHRUN is None or not os.path.isdir("/proc"), reason="torchrun and Linux /proc needed")
+def test_ctrl_c_under_torchrun_stops_with_checkpoint(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
+    cfg = write_config(tmp_path, f"""base_model: {tiny_model}
+datasets:
+  - path: data.jsonl
+    type: alpaca
+max_steps: 100000
+micro_batch_size: 4
+sequence_len: 128
+neftune_noise_alpha: 5
+""")
+    run = tmp_path / "run"
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
+                             "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not ((run / "events.jsonl").exists() and any(e["type"] == "step" for e in read_events(run))):
+            if time.time() > deadline or proc.poll() is not None:
+                pytest.fail("no step event from torchrun within 120 s")
+            time.sleep(0.1)
+        workers = child_pids(proc.pid)
+        assert len(workers) == 2, workers
+        # Ctrl-C in a terminal: SIGINT to the foreground process group, here torchrun's, and
+        # torchrun forwards it to each worker. Where the workers share the terminal's group (as
+        # under `accelerate launch`) they get it directly as well, milliseconds apart: both at once.
+        for pid in workers:
+            os.kill(pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("torchrun did not end within 120 s of Ctrl-C")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    events = read_events(run)
+    assert_events_valid(events)
+    last = events[-1]
+    assert last["type"] == "stopped", (last, stderr[-3000:])
+    assert last["checkpoint"] == f"checkpoints/step-{last['step']:06d}"
+    ckpt = run / last["checkpoint"]
+    assert (ckpt / "trainer_state.json").is_file()
+    assert len(torch.load(ckpt / "rng_state.pt", weights_only=True)["noise_per_rank"]) == 2  # both ranks took part

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -178,22 +179,23 @@ def test_bf16_autocast_runs(tmp_path, tiny_model):
     assert s[0]["noise_norm"] == pytest.approx(5 / math.sqrt(3), rel=0.05)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
-    write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
-    run = tmp_path / "run"
+def start_run(cfg, run, wait_for: str):
+    """The trainer in a child process, once `wait_for` ("step", "run_started") is in its events."""
     proc = subprocess.Popen([sys.executable, "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if (run / "events.jsonl").exists() and any(e["type"] == wait_for for e in read_events(run)):
+            return proc
+        if proc.poll() is not None:
+            pytest.fail(f"the trainer ended before a {wait_for} event: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"no {wait_for} event within 90 s")
+
+
+def assert_stopped_with_checkpoint(proc, run):
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if (run / "events.jsonl").exists() and any(e["type"] == "step" for e in read_events(run)):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("no step event within 90 s")
-        proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -207,6 +209,57 @@ def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
     assert last["checkpoint"] == f"checkpoints/step-{last['step']:06d}"
     assert (run / last["checkpoint"] / "trainer_state.json").is_file()
     assert not glob.glob(str(run / "checkpoints" / ".tmp-*"))
+    return events
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
+    proc = start_run(cfg, tmp_path / "run", "step")
+    proc.send_signal(sig)
+    assert_stopped_with_checkpoint(proc, tmp_path / "run")
+
+
+def test_two_signals_within_the_grace_are_one_stop(tmp_path, tiny_model):
+    # As coreutils `timeout` does: SIGTERM to the child, then to its process group.
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
+    proc = start_run(cfg, tmp_path / "run", "step")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    events = assert_stopped_with_checkpoint(proc, tmp_path / "run")
+    assert any(e["type"] == "log" and e["message"].startswith("SIGTERM: stopping after the current optimizer step")
+               for e in events)
+
+
+def test_a_signal_after_the_grace_exits_at_once(tmp_path, tiny_model):
+    # One optimizer step of 3000 micro-batches takes several seconds on the tiny model (about 4 ms
+    # each), so the second signal, 3 s after the first, arrives while the first step still runs.
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(3000))
+    cfg = write_config(tmp_path, config(tiny_model, max_steps=2, micro_batch_size=1, gradient_accumulation_steps=3000))
+    run = tmp_path / "run"
+    proc = start_run(cfg, run, "run_started")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(3)
+    assert proc.poll() is None, "the run ended before the second signal: make its first step longer"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    events = read_events(run)
+    assert_events_valid(events)
+    types = [e["type"] for e in events]
+    # It did not wait for the step to end: no step, no checkpoint, no `stopped`.
+    assert "step" not in types and "checkpoint" not in types and "stopped" not in types
+    assert events[-1]["type"] == "log" and events[-1]["level"] == "warning"
+    assert re.match(r"SIGTERM \d+\.\d s after SIGTERM \(more than the 2 s grace\): exiting at once with code 143",
+                    events[-1]["message"]), events[-1]["message"]
+    assert "exiting at once" in stderr and "Traceback" not in stderr
 
 
 def test_sequence_len_above_context_length_warns(tmp_path, tiny_model):
