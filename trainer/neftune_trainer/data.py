@@ -5,7 +5,8 @@
     messages    {messages: [{role: system|user|assistant, content}, ...]}  (OpenAI style)
     completion  {text}                                                     (loss on every token)
 
-Files are a JSON array or JSONL (one record per line), optionally gzip'd (`.gz`).
+Files are a JSON array or JSONL (one record per line), optionally gzip'd, read by the same rules as
+the extension's dataset preview (see "files" below).
 
 Errors name the file, the line (for JSONL the record's line; for a JSON array the line where the
 record starts) and the field (`output`, `conversations[2].value`), so the extension can point at
@@ -15,11 +16,15 @@ the exact record.
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import InputError, Where
+from .json_error_position import error_offset, utf16_len, v8_error
 
 FORMATS = ("alpaca", "sharegpt", "messages", "completion")
 
@@ -64,43 +69,145 @@ class Example:
 
 
 # ----------------------------------------------------------------------------- files
+#
+# The same rules as the extension's reader (src/core/datasets/scanner.ts, datasetFile.ts): gzip
+# by its magic bytes, a UTF-8 BOM skipped, records split on "\n" only (a "\r" before it is
+# trimmed, so CRLF files read as LF ones; U+2028 and other Unicode line breaks stay inside
+# their record), blank means only spaces, tabs and CRs, NaN/Infinity are not JSON, and a
+# malformed record is placed where JSON.parse places it (json_error_position). Columns count
+# UTF-16 code units from the start of the line, as VS Code does, starting at 1.
+
+_BOM = b"\xef\xbb\xbf"
+_BLANK = " \t\r"
 
 
-def _read_text(path: str) -> str:
+def _open_binary(path: str):
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def _read_bytes(path: str) -> bytes:
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                return f.read()
-        with open(path, "r", encoding="utf-8") as f:
+        with _open_binary(path) as f:
             return f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: dataset file not found", Where(file=path))
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text ({e.reason})", Where(file=path))
-    except (OSError, EOFError) as e:  # a damaged gzip
+    except (OSError, EOFError, gzip.BadGzipFile) as e:  # a damaged gzip
         raise InputError(f"{path}: cannot read: {e}", Where(file=path))
 
 
-def _jsonl(text: str, file: str) -> List[Tuple[Any, int]]:
+def _layout(path: str, data: bytes) -> str:
+    """jsonl, json-array or not-records, as the extension's sniffLayout decides."""
+    name = os.path.basename(path).lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    head = data[3:] if data.startswith(_BOM) else data
+    body = head.lstrip(b" \t\r\n")
+    if not body:
+        return "jsonl"  # empty
+    if body[:1] == b"[":
+        return "json-array"
+    if body[:1] != b"{":
+        return "not-records"
+    # A .json file starting with '{': JSON Lines if its first line is a whole JSON value.
+    first = body.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    return "jsonl" if v8_error(first) is None else "not-records"
+
+
+def _encoding_error(path: str, line_bytes: bytes, start: int, line: int) -> InputError:
+    """`start` is the offset of the first bad byte in `line_bytes` (the line from its start)."""
+    col = utf16_len(line_bytes[:start].decode("utf-8", errors="replace")) + 1
+    return InputError(f"{path}:{line}: not UTF-8 text: invalid byte 0x{line_bytes[start]:02x} at line {line}, "
+                      f"column {col}", Where(file=path, line=line))
+
+
+def _too_deep(path: str, line: int) -> InputError:
+    return InputError(f"{path}:{line}: JSON nested too deeply to read (arrays or objects about "
+                      f"{sys.getrecursionlimit():,} levels deep or more)", Where(file=path, line=line))
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _reject_constant(name: str):
+    raise _NotJSON(name)  # NaN, Infinity, -Infinity: Python reads them, JSON.parse does not
+
+
+def _loads(text: str):
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _malformed(path: str, text: str, start: int, first_line: int, fallback: int) -> InputError:
+    """A malformed JSON error for text[start:], whose line starts at `first_line`; `fallback` is
+    Python's own offset, for the (unexpected) case where the JSON.parse rules accept the text."""
+    found = error_offset(text[start:])
+    offset, what = (start + found[0], found[1]) if found else (fallback, "malformed JSON")
+    line = first_line + text.count("\n", start, offset)
+    line_start = text.rfind("\n", 0, offset) + 1
+    col = utf16_len(text[line_start:offset]) + 1
+    return InputError(f"{path}:{line}: malformed JSON at line {line}, column {col}: {what}", Where(file=path, line=line))
+
+
+def parse_jsonl_line(raw: bytes, line: int, path: str):
+    """One line of a JSONL file (without its "\n"; the first line with its BOM removed):
+    (True, value), or (False, None) for a blank line. Bad bytes and JSON raise InputError."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _encoding_error(path, raw, e.start, line)
+    content = text.strip(_BLANK)
+    if not content:
+        return False, None
+    try:
+        return True, _loads(content)
+    except RecursionError:
+        raise _too_deep(path, line)
+    except ValueError as e:  # JSONDecodeError, or NaN/Infinity
+        indent = len(text) - len(text.lstrip(_BLANK))
+        raise _malformed(path, text.rstrip(_BLANK), indent, line, getattr(e, "pos", 0) + indent)
+
+
+def _jsonl_lines(f):
+    """(line number, bytes) of a binary file split on "\n", BOM removed."""
+    for i, raw in enumerate(f, start=1):
+        if i == 1 and raw.startswith(_BOM):
+            raw = raw[3:]
+        yield i, raw[:-1] if raw.endswith(b"\n") else raw
+
+
+def _jsonl(data: bytes, file: str) -> List[Tuple[Any, int]]:
     out = []
-    for i, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            out.append((json.loads(raw), i))
-        except json.JSONDecodeError as e:
-            raise InputError(f"{file}:{i}: malformed JSON: {e.msg} (column {e.colno})", Where(file=file, line=i))
+    for i, raw in _jsonl_lines(io.BytesIO(data)):
+        ok, value = parse_jsonl_line(raw, i, file)
+        if ok:
+            out.append((value, i))
     return out
+
+
+def _decode(data: bytes, path: str) -> str:
+    if data.startswith(_BOM):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        raise _encoding_error(path, data[line_start:], e.start - line_start, data.count(b"\n", 0, e.start) + 1)
 
 
 def _json_array(text: str, file: str) -> List[Tuple[Any, int]]:
     """Decode element by element (raw_decode) so each record keeps the line it starts on."""
-    decoder = json.JSONDecoder()
     try:
-        # Validate the whole document first: JSONDecodeError carries the line of a syntax error.
-        json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{file}:{e.lineno}: malformed JSON: {e.msg} (column {e.colno})", Where(file=file, line=e.lineno))
+        # Validate the whole document first, so a syntax error anywhere is found before a record.
+        _loads(text)
+    except RecursionError:
+        pass  # found below, at the record it is in
+    except ValueError as e:
+        raise _malformed(file, text, 0, 1, getattr(e, "pos", 0))
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
     pos = text.index("[") + 1
     out = []
     n = len(text)
@@ -109,50 +216,58 @@ def _json_array(text: str, file: str) -> List[Tuple[Any, int]]:
             pos += 1
         if pos >= n or text[pos] == "]":
             break
-        rec, end = decoder.raw_decode(text, pos)
-        out.append((rec, text.count("\n", 0, pos) + 1))
+        line = text.count("\n", 0, pos) + 1
+        try:
+            rec, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise _too_deep(file, line)
+        except ValueError as e:
+            raise _malformed(file, text, 0, 1, getattr(e, "pos", pos))
+        out.append((rec, line))
         pos = end
     return out
 
 
 def read_records(path: str) -> List[Tuple[Any, int]]:
-    """(record, line) pairs of a JSON array or JSONL file (.gz allowed)."""
-    text = _read_text(path)
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+    """(record, line) pairs of a JSON array or JSONL file (gzip'd allowed)."""
+    data = _read_bytes(path)
+    layout = _layout(path, data)
+    if layout == "jsonl":
+        return _jsonl(data, path)
+    text = _decode(data, path)
+    if layout == "json-array":
         return _json_array(text, path)
-    if stripped.startswith("{") or not stripped:
-        return _jsonl(text, path)
+    stripped = text.lstrip()
     first = text.count("\n", 0, len(text) - len(stripped)) + 1
-    raise InputError(f"{path}:{first}: expected a JSON array or JSONL records", Where(file=path, line=first))
+    raise InputError(f"{path}:{first}: expected a JSON array of records or JSON Lines (one record per line)",
+                     Where(file=path, line=first))
 
 
 def read_record_at(path: str, index: int) -> Tuple[Any, int]:
     """Record `index` (0-based) and its line; streams JSONL files instead of reading them whole."""
     if index < 0:
         raise InputError(f"{path}: --index must be >= 0, got {index}", Where(file=path))
-    opener = (lambda: gzip.open(path, "rt", encoding="utf-8")) if path.endswith(".gz") else \
-        (lambda: open(path, "r", encoding="utf-8"))
     try:
-        with opener() as f:
-            head = f.read(4096).lstrip()
+        with _open_binary(path) as f:
+            head = f.read(64 * 1024)
     except FileNotFoundError:
         raise InputError(f"{path}: dataset file not found", Where(file=path))
-    except (UnicodeDecodeError, OSError, EOFError) as e:
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: cannot read: {e}", Where(file=path))
-    if head.startswith("{"):
+    if _layout(path, head) == "jsonl":
         k = 0
-        with opener() as f:
-            for i, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                if k == index:
-                    try:
-                        return json.loads(raw), i
-                    except json.JSONDecodeError as e:
-                        raise InputError(f"{path}:{i}: malformed JSON: {e.msg} (column {e.colno})",
-                                         Where(file=path, line=i))
-                k += 1
+        try:
+            with _open_binary(path) as f:
+                for i, raw in _jsonl_lines(f):
+                    if k == index:
+                        ok, value = parse_jsonl_line(raw, i, path)
+                        if ok:
+                            return value, i
+                        continue
+                    if raw.strip(b" \t\r"):
+                        k += 1
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise InputError(f"{path}: cannot read: {e}", Where(file=path))
         raise InputError(f"{path}: --index {index} is past the last record ({k} records)", Where(file=path))
     records = read_records(path)
     if index >= len(records):
