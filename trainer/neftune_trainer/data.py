@@ -152,7 +152,7 @@ def _malformed(path: str, text: str, start: int, first_line: int, fallback: int)
     return InputError(f"{path}:{line}: malformed JSON at line {line}, column {col}: {what}", Where(file=path, line=line))
 
 
-def parse_jsonl_line(raw: bytes, line: int, path: str):
+def _parse_jsonl_line(raw: bytes, line: int, path: str):
     """One line of a JSONL file (without its "\n"; the first line with its BOM removed):
     (True, value), or (False, None) for a blank line. Bad bytes and JSON raise InputError."""
     try:
@@ -182,7 +182,7 @@ def _jsonl_lines(f):
 def _jsonl(data: bytes, file: str) -> List[Tuple[Any, int]]:
     out = []
     for i, raw in _jsonl_lines(io.BytesIO(data)):
-        ok, value = parse_jsonl_line(raw, i, file)
+        ok, value = _parse_jsonl_line(raw, i, file)
         if ok:
             out.append((value, i))
     return out
@@ -260,7 +260,7 @@ def read_record_at(path: str, index: int) -> Tuple[Any, int]:
             with _open_binary(path) as f:
                 for i, raw in _jsonl_lines(f):
                     if k == index:
-                        ok, value = parse_jsonl_line(raw, i, path)
+                        ok, value = _parse_jsonl_line(raw, i, path)
                         if ok:
                             return value, i
                         continue
