@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { webviewHtml } from './webviewHtml';
-import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RecordField, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
+import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
 import { isDatasetPreviewToHost } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
-import { cellsFor, columnsFor, fieldsFor, validateRecord } from '../core/datasets/formats';
+import { columnsFor } from '../core/datasets/formats';
+import { previewRow, recordDetail } from '../core/datasets/previewRows';
 import { searchDataset } from '../core/datasets/search';
 import { validateDataset } from '../core/datasets/validate';
 import { lengthsArgs, parseHistogram, parseRendered, renderArgs, runTrainerJson } from '../core/datasets/trainerRender';
@@ -155,11 +156,15 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           const file = await this.open();
           const count = Math.min(MAX_PAGE, msg.count);
           await file.waitForRecords(msg.start + count).catch(() => undefined);
-          const recs = await file.readRecords(msg.start, count);
-          const rows: PreviewRow[] = recs.map((r) => {
-            const problem = r.error?.message ?? (r.value !== undefined ? validateRecord(this.format, r.value)[0]?.message : undefined);
-            return { index: r.index, line: r.line, cells: r.value !== undefined ? cellsFor(this.format, r.value, CELL_CHARS) : [r.text.slice(0, CELL_CHARS)], ...(problem ? { problem } : {}) };
-          });
+          let rows: PreviewRow[];
+          try {
+            rows = (await file.readRecords(msg.start, count)).map((r) => previewRow(this.format, r, CELL_CHARS));
+          } catch (e) {
+            // Always answer: a page that never comes leaves its rows on "loading…" for good.
+            const problem = `Cannot read these records: ${e instanceof Error ? e.message : String(e)}`;
+            const to = Math.min(file.index.count, msg.start + count);
+            rows = Array.from({ length: Math.max(0, to - msg.start) }, (_, k) => ({ index: msg.start + k, line: file.index.line(msg.start + k), cells: [''], problem }));
+          }
           this.post({ kind: 'page', requestId: msg.requestId, start: msg.start, rows });
           break;
         }
@@ -167,13 +172,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           const file = await this.open();
           const [r] = await file.readRecords(msg.index, 1);
           if (!r) break;
-          const fields: RecordField[] =
-            r.value !== undefined
-              ? fieldsFor(this.format, r.value).map((f) => ({ name: f.name, value: f.value.slice(0, FIELD_CHARS), clipped: f.value.length > FIELD_CHARS }))
-              : [{ name: 'raw text', value: r.text.slice(0, FIELD_CHARS), clipped: r.text.length > FIELD_CHARS }];
-          const json = r.value !== undefined ? JSON.stringify(r.value, null, 2) : r.text;
-          const problem = r.error?.message ?? (r.value !== undefined ? validateRecord(this.format, r.value).map((p) => p.message).join('; ') : '');
-          this.post({ kind: 'record', index: r.index, line: r.line, fields, json: json.slice(0, JSON_CHARS), ...(problem ? { problem } : {}) });
+          this.post({ kind: 'record', ...recordDetail(this.format, r, FIELD_CHARS, JSON_CHARS) });
           break;
         }
         case 'search':
