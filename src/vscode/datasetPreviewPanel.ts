@@ -18,6 +18,15 @@ import { DEFAULT_MODEL_ID } from '../core/configValidation';
 import { resolvePython } from '../core/pythonInterpreter';
 import { readSettings } from './settings';
 import type { DatasetDiagnostics } from './datasetDiagnostics';
+import { type HealthCache, healthOf, healthSummary, statKey } from '../core/datasets/health';
+
+/** What the panels share with the rest of the datasets feature. */
+export interface PreviewDeps {
+  readonly diagnostics: DatasetDiagnostics;
+  readonly health: HealthCache;
+  /** A full validation ran: the Datasets view shows its result. */
+  readonly onValidated: (uri: vscode.Uri) => void;
+}
 
 export const DATASET_PREVIEW_VIEW_TYPE = 'neftune.datasetPreview';
 const MAX_PAGE = 500;
@@ -35,7 +44,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   private render: AbortController | null = null;
   private disposed = false;
 
-  static createOrShow(extensionUri: vscode.Uri, diagnostics: DatasetDiagnostics, uri: vscode.Uri, opts: { validate?: boolean } = {}): DatasetPreviewPanel {
+  static createOrShow(extensionUri: vscode.Uri, deps: PreviewDeps, uri: vscode.Uri, opts: { validate?: boolean } = {}): DatasetPreviewPanel {
     const existing = DatasetPreviewPanel.panels.get(uri.fsPath);
     if (existing) {
       existing.panel.reveal(undefined, false);
@@ -43,7 +52,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(DATASET_PREVIEW_VIEW_TYPE, `Dataset: ${path.basename(uri.fsPath)}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, DatasetPreviewPanel.options(extensionUri));
-    const p = new DatasetPreviewPanel(panel, extensionUri, diagnostics, uri);
+    const p = new DatasetPreviewPanel(panel, extensionUri, deps, uri);
     if (opts.validate) p.validateOnReady = true;
     return p;
   }
@@ -62,7 +71,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     };
   }
 
-  static registerSerializer(extensionUri: vscode.Uri, diagnostics: DatasetDiagnostics): vscode.Disposable {
+  static registerSerializer(extensionUri: vscode.Uri, deps: PreviewDeps): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(DATASET_PREVIEW_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
         const raw = (state as Partial<DatasetPreviewWebviewState> | undefined)?.uri;
@@ -77,7 +86,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           return;
         }
         panel.webview.options = DatasetPreviewPanel.options(extensionUri);
-        new DatasetPreviewPanel(panel, extensionUri, diagnostics, uri);
+        new DatasetPreviewPanel(panel, extensionUri, deps, uri);
       },
     });
   }
@@ -87,7 +96,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
-    private readonly diagnostics: DatasetDiagnostics,
+    private readonly deps: PreviewDeps,
     readonly uri: vscode.Uri,
   ) {
     DatasetPreviewPanel.panels.set(uri.fsPath, this);
@@ -146,6 +155,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           this.post({ kind: 'info', info: this.info(file) });
           const p = file.progress;
           this.post({ kind: 'progress', records: p.records, bytesRead: p.bytesRead, done: p.done, indexBytes: file.index.byteLength });
+          void this.postHealth();
           if (this.validateOnReady) {
             this.validateOnReady = false;
             void this.validate();
@@ -245,6 +255,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     const ac = new AbortController();
     this.validation = ac;
     const file = await this.open();
+    const key = statKey(await fs.promises.stat(this.uri.fsPath));
     let last = 0;
     try {
       const res = await validateDataset(file, this.format, {
@@ -258,12 +269,24 @@ export class DatasetPreviewPanel implements vscode.Disposable {
         },
       });
       this.post({ kind: 'validation', problems: res.problems, scanned: res.scanned, done: true, cancelled: false, truncated: res.truncated });
-      this.diagnostics.set(this.uri, res.problems);
+      this.deps.diagnostics.set(this.uri, res.problems);
+      this.deps.health.set(this.uri.fsPath, key, healthOf(file, this.format, res));
+      this.post({ kind: 'health', ...healthSummary(healthOf(file, this.format, res)) });
+      this.deps.onValidated(this.uri);
     } catch (e) {
       if (!(e instanceof AbortError)) throw e;
       this.post({ kind: 'validation', problems: [], scanned: 0, done: true, cancelled: true, truncated: false });
     } finally {
       if (this.validation === ac) this.validation = null;
+    }
+  }
+
+  /** The background check's record count and problems (shared with the Datasets view). */
+  private async postHealth(): Promise<void> {
+    try {
+      this.post({ kind: 'health', ...healthSummary(await this.deps.health.get(this.uri.fsPath)) });
+    } catch (e) {
+      if (!(e instanceof AbortError)) this.post({ kind: 'health', records: 0, broken: 0, errors: 0, warnings: 0, checked: 0, complete: false, error: e instanceof Error ? e.message : String(e) });
     }
   }
 

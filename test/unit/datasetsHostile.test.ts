@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { DatasetFile, MAX_JSON_DEPTH, decodeRecord, jsonErrorOffset } from '../../src/core/datasets/datasetFile';
 import { previewRow, recordDetail } from '../../src/core/datasets/previewRows';
 import { validateDataset } from '../../src/core/datasets/validate';
+import { HealthCache, checkDataset, statKey } from '../../src/core/datasets/health';
+import { summaryText } from '../../src/core/datasets/healthText';
 
 let tmp = '';
 before(() => {
@@ -86,4 +88,117 @@ describe('datasets: JSON nested 100,000 levels deep', () => {
       );
     });
   }
+});
+
+describe('datasets: the background check (the Datasets view) sees broken files', () => {
+  const ten = Array.from({ length: 10 }, (_, i) => alpaca(i));
+
+  it('a malformed line 5: 9 records, 1 problem, the first problem on line 5, an error', async () => {
+    const lines = [...ten];
+    lines[4] = '{"instruction": "five", "output": }';
+    const h = await checkDataset(write('bad5.jsonl', `${lines.join('\n')}\n`));
+    assert.equal(h.entries, 10);
+    assert.equal(h.records, 9, 'the broken line is not a record');
+    assert.equal(h.broken, 1);
+    assert.equal(h.errors, 1);
+    assert.equal(h.first?.line, 5);
+    assert.equal(h.complete, true);
+    const t = summaryText({ state: 'checked', bytes: 400, health: h }, 'bad5.jsonl');
+    assert.equal(t.description, 'alpaca · 9 records · 1 problem · 400 B');
+    assert.equal(t.severity, 'error');
+    assert.ok(t.tooltip.includes('Records: 9 (1 broken line not counted)'), t.tooltip.join('\n'));
+    assert.ok(t.tooltip.some((l) => /^First: line 5, column \d+: Malformed JSON at line 5/.test(l)), t.tooltip.join('\n'));
+  });
+
+  it('a non-UTF-8 line is broken too, with its line and column', async () => {
+    const bytes = Buffer.concat([Buffer.from(`${ten.slice(0, 2).join('\n')}\n{"instruction": "caf`), Buffer.from([0xe9]), Buffer.from(`", "output": "x"}\n${ten.slice(3).join('\n')}\n`)]);
+    const h = await checkDataset(write('latin1.jsonl', bytes));
+    assert.deepEqual([h.entries, h.records, h.broken, h.errors], [10, 9, 1, 1]);
+    assert.equal(h.first?.kind, 'encoding');
+    assert.equal(h.first?.line, 3);
+    assert.equal(h.first?.column, 21);
+  });
+
+  it('a truncated last line, a BOM with CRLF, a scalar record', async () => {
+    const cut = await checkDataset(write('cut.jsonl', `${ten.slice(0, 3).join('\n')}\n${ten[3]?.slice(0, 20)}`));
+    assert.deepEqual([cut.records, cut.broken, cut.first?.line], [3, 1, 4]);
+    const bom = await checkDataset(write('bom.jsonl', `\ufeff${ten.slice(0, 3).join('\r\n')}\r\n`));
+    assert.deepEqual([bom.records, bom.broken, bom.errors, bom.warnings], [3, 0, 0, 0]);
+    assert.equal(summaryText({ state: 'checked', bytes: 100, health: bom }, 'bom.jsonl').severity, 'ok');
+    const scalar = await checkDataset(write('scalar.jsonl', `${ten[0]}\n42\n`));
+    assert.deepEqual([scalar.records, scalar.broken], [1, 1]);
+  });
+
+  it('an empty file and a file of blank lines: no records, an error', async () => {
+    for (const [name, content, why] of [
+      ['empty.jsonl', '', 'No records: the file is empty'],
+      ['blank.jsonl', '\n\n  \n\r\n', 'No records: the file holds only blank lines'],
+    ] as const) {
+      const h = await checkDataset(write(name, content));
+      assert.deepEqual([h.entries, h.records, h.errors], [0, 0, 1], name);
+      assert.equal(h.first?.message, why);
+      const t = summaryText({ state: 'checked', bytes: content.length, health: h }, name);
+      assert.equal(t.description, `no records · ${content.length} B`);
+      assert.equal(t.severity, 'error');
+    }
+  });
+
+  it('the work per file is bounded: past maxBytes it says how far it checked', async () => {
+    const n = 50_000; // ~2.7 MB: more than one 1 MB chunk of the stream
+    const lines = Array.from({ length: n }, (_, i) => (i === n - 10 ? '{broken' : alpaca(i)));
+    const f = write('long.jsonl', `${lines.join('\n')}\n`);
+    const part = await checkDataset(f, { maxBytes: 1 }); // stops after the first chunk
+    assert.equal(part.entries, n, 'every entry is counted');
+    assert.equal(part.complete, false);
+    assert.ok(part.checked > 1000 && part.checked < n / 2, String(part.checked));
+    assert.equal(part.broken, 0, 'the broken line is past the part checked');
+    assert.ok(summaryText({ state: 'checked', bytes: 1, health: part }, 'x').tooltip.some((l) => l.startsWith(`Checked the first ${part.checked.toLocaleString('en-US')} of 50,000 entries`)));
+    const all = await checkDataset(f);
+    assert.deepEqual([all.complete, all.records, all.first?.line], [true, n - 1, n - 9]);
+    const small = await validateDataset(await DatasetFile.open(write('small.jsonl', `${ten.join('\n')}\n`)), 'alpaca', { maxBytes: 1 });
+    assert.deepEqual([small.complete, small.scanned], [true, 10], 'a file of one chunk is read whole');
+  });
+
+  it('is cancellable, and the cache answers by size and mtime', async () => {
+    const f = write('cached.jsonl', `${ten.join('\n')}\n`);
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(checkDataset(f, { signal: ac.signal }), { name: 'AbortError' });
+    let runs = 0;
+    const cache = new HealthCache((file, signal) => {
+      runs++;
+      return checkDataset(file, { signal });
+    });
+    const [a, b] = await Promise.all([cache.get(f), cache.get(f)]);
+    assert.equal(runs, 1, 'one check shared by two callers');
+    assert.equal(a, b);
+    assert.equal(await cache.get(f), a);
+    assert.equal(runs, 1, 'cached');
+    assert.equal(cache.peek(f, statKey(fs.statSync(f))), a);
+    fs.writeFileSync(f, `${ten.slice(0, 4).join('\n')}\n{bad\n`);
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(f, later, later);
+    assert.equal(cache.peek(f, statKey(fs.statSync(f))), undefined, 'stale once the file changed');
+    const c = await cache.get(f);
+    assert.equal(runs, 2);
+    assert.deepEqual([c.records, c.broken], [4, 1]);
+    // A check cancelled while running rejects its waiters and is not cached.
+    const slow = new HealthCache(async (file, signal) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return checkDataset(file, { signal });
+    });
+    const p = slow.get(f);
+    await new Promise((r) => setTimeout(r, 10));
+    slow.cancel(f);
+    await assert.rejects(p, { name: 'AbortError' });
+    assert.equal(slow.peek(f, statKey(fs.statSync(f))), undefined);
+  });
+
+  it('the tree says "checking…" before the count, and names an unreadable file', () => {
+    assert.equal(summaryText({ state: 'checking', bytes: 2048, format: 'sharegpt', container: 'jsonl' }, 'x').description, 'sharegpt · checking… · 2.0 KB');
+    const bad = summaryText({ state: 'unreadable', bytes: 10, error: 'EACCES' }, 'x');
+    assert.deepEqual([bad.description, bad.severity], ['unreadable · 10 B', 'error']);
+    const ok = summaryText({ state: 'checked', bytes: 1_234_567, health: { format: 'alpaca', container: 'jsonl', bytes: 1_234_567, entries: 1234, records: 1234, broken: 0, errors: 0, warnings: 2, checked: 1234, complete: true } }, 'x');
+    assert.deepEqual([ok.description, ok.severity], ['alpaca · 1,234 records · 2 problems · 1.2 MB', 'warning']);
+  });
 });
