@@ -270,8 +270,9 @@ export class DatasetPreviewPanel implements vscode.Disposable {
       });
       this.post({ kind: 'validation', problems: res.problems, scanned: res.scanned, done: true, cancelled: false, truncated: res.truncated });
       this.deps.diagnostics.set(this.uri, res.problems);
-      this.deps.health.set(this.uri.fsPath, key, healthOf(file, this.format, res));
-      this.post({ kind: 'health', ...healthSummary(healthOf(file, this.format, res)) });
+      const health = healthOf(file, this.format, res);
+      this.deps.health.set(this.uri.fsPath, key, health);
+      this.post({ kind: 'health', ...healthSummary(health) });
       this.deps.onValidated(this.uri);
     } catch (e) {
       if (!(e instanceof AbortError)) throw e;

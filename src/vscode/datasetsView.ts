@@ -94,7 +94,6 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   refresh(): void {
     this.files = null;
-    this.summaries.clear();
     this.changed.fire(undefined);
   }
 
@@ -193,9 +192,18 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     }
   }
 
-  /** A full validation's answer (the Validate command): the tree shows it at once. */
+  /** A full validation's answer is in the health cache (the Validate command): show it now. */
   updateHealth(uri: vscode.Uri): void {
-    this.summaries.delete(uri.fsPath);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(uri.fsPath);
+    } catch {
+      return;
+    }
+    const key = statKey(stat);
+    const health = this.health.peek(uri.fsPath, key);
+    if (!health) return;
+    this.summaries.set(uri.fsPath, { key, summary: { state: 'checked', bytes: stat.size, health } });
     this.changed.fire(uri);
   }
 

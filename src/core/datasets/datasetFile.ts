@@ -404,7 +404,7 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
     let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
     offset = Math.min(offset, text.length);
     const pos = position(text.slice(0, offset), line);
-    const what = text.length === 0 ? 'Empty record' : msg.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, '');
+    const what = text.length === 0 ? 'Empty record' : msg.replace(/ in JSON at position \d+.*$/, '').replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, ''); // V8 quotes (part of) the text: the line says where
     return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
 }
