@@ -33,6 +33,10 @@ export interface PreviewRow {
   readonly cells: readonly string[];
   /** Set when the record does not parse or does not match the file's format. */
   readonly problem?: string;
+  /** error: not a usable record (broken, wrong type, missing field); warning: usable but odd. */
+  readonly severity?: 'error' | 'warning';
+  /** The record did not parse: `cells` holds its raw text only. */
+  readonly raw?: boolean;
 }
 
 /** A field of the selected record, for the detail pane (full text, up to a large cap). */

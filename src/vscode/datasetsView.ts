@@ -223,10 +223,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const text = summaryText(s, vscode.workspace.asRelativePath(node));
     item.description = text.description;
     item.iconPath = ICONS[text.severity];
-    const tip = new vscode.MarkdownString(undefined, true);
-    tip.isTrusted = false; // file names and messages are data: no command links
-    tip.appendText(text.tooltip.join('\n'));
-    item.tooltip = tip;
+    item.tooltip = text.tooltip.join('\n'); // plain text: file names and messages are data, never markdown
     item.command = { title: 'Preview dataset', command: 'neftune.previewDataset', arguments: [node] };
     const instruction = (s.state === 'checking' && s.format !== 'unknown') || (s.state === 'checked' && s.health.format !== 'unknown');
     item.contextValue = instruction ? 'dataset' : 'dataset.other';

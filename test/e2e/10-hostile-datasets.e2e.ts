@@ -22,8 +22,8 @@ const EXPECTED: Record<string, { description: RegExp; icon: 'error' | 'database'
   'bad-line-5.jsonl': { description: /^alpaca · 9 records · 1 problem · /, icon: 'error' },
   'latin1-line-3.jsonl': { description: /^alpaca · 9 records · 1 problem · /, icon: 'error' },
   'truncated.jsonl': { description: /^alpaca · 5 records · 1 problem · /, icon: 'error' },
-  'deep.jsonl': { description: /^alpaca · 2 records · 1 problem · /, icon: 'error' },
-  'deep.json': { description: /^alpaca · 2 records · 1 problem · /, icon: 'error' },
+  'deep-lines.jsonl': { description: /^alpaca · 2 records · 1 problem · /, icon: 'error' },
+  'deep-array.json': { description: /^alpaca · 2 records · 1 problem · /, icon: 'error' },
   'empty.jsonl': { description: /^no records · 0 B$/, icon: 'error' },
   'blank-lines.jsonl': { description: /^no records · 10 B$/, icon: 'error' },
   'bom-crlf.jsonl': { description: /^alpaca · 3 records · 228 B$/, icon: 'database' },
@@ -41,8 +41,8 @@ describe('scenario 10: hostile datasets', () => {
       prepareWorkspace: (ws) => {
         for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.jsonl'))) copyFileSync(join(FIXTURES, f), join(ws, f));
         const deep = '['.repeat(DEEP) + ']'.repeat(DEEP);
-        writeFileSync(join(ws, 'deep.jsonl'), `${rec(1)}\n${deep}\n${rec(3)}\n`);
-        writeFileSync(join(ws, 'deep.json'), `[\n${rec(1)},\n${deep},\n${rec(3)}\n]\n`);
+        writeFileSync(join(ws, 'deep-lines.jsonl'), `${rec(1)}\n${deep}\n${rec(3)}\n`);
+        writeFileSync(join(ws, 'deep-array.json'), `[\n${rec(1)},\n${deep},\n${rec(3)}\n]\n`);
       },
     });
     s.page.on('dialog', (d) => {
@@ -108,13 +108,15 @@ describe('scenario 10: hostile datasets', () => {
       await row.waitFor();
       assert.match((await row.getAttribute('class')) ?? '', /\bbad\b/);
       assert.match((await row.locator('.cell.flag').getAttribute('title')) ?? '', /^Malformed JSON at line 5, column \d+/);
+      assert.match(await row.locator('.cell.why').innerText(), /^Malformed JSON at line 5, column \d+: Unexpected token/, 'the error is on the row, no hover needed');
       await s!.wb.screenshot('preview-bad-line-5');
     });
   });
 
   for (const [name, line] of [
-    ['deep.jsonl', 2],
-    ['deep.json', 3],
+    // Names that are no prefix of another: a panel is found by (the start of) its tab title.
+    ['deep-lines.jsonl', 2],
+    ['deep-array.json', 3],
   ] as const) {
     it(`${name}: 100,000 levels of nesting show as a broken record on line ${line}, not "loading…" for ever`, async () => {
       await guard(s, name, async () => {

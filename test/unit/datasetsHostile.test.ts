@@ -73,6 +73,7 @@ describe('datasets: JSON nested 100,000 levels deep', () => {
       const recs = await d.readRecords(0, 3);
       const rows = recs.map((r) => previewRow('alpaca', r, 300));
       assert.equal(rows[0]?.problem, undefined);
+      assert.deepEqual([rows[1]?.severity, rows[1]?.raw], ['error', true]);
       assert.deepEqual(rows[0]?.cells, ['do 0', '', 'done 0']);
       assert.equal(rows[1]?.line, line);
       assert.match(rows[1]?.problem ?? '', new RegExp(`^Nested too deeply at line ${line}, column ${MAX_JSON_DEPTH + 1}`));

@@ -177,6 +177,24 @@ describe('dataset preview: invisible and bidirectional characters are marked', (
   });
 });
 
+describe('dataset preview: broken rows say what is wrong', () => {
+  it('a record that did not parse: its raw text, then the error, without a hover; flagged as an error', () => {
+    const row = renderRow(doc, 4, { index: 4, line: 5, cells: ['{"instruction": '], raw: true, problem: 'Malformed JSON at line 5, column 17: Unexpected end of JSON input', severity: 'error' }, 3, false, false) as FakeEl;
+    assert.match(row.className, /\bbad error\b/);
+    assert.deepEqual(
+      row.children.map((c) => [c.className, c.text()]),
+      [
+        ['cell num', '5'],
+        ['cell', '{"instruction": '],
+        ['cell why', 'Malformed JSON at line 5, column 17: Unexpected end of JSON input'],
+        ['cell flag', '✕'],
+      ],
+    );
+    const odd = renderRow(doc, 0, { index: 0, line: 1, cells: ['a', '', ''], problem: 'Field "output" is empty', severity: 'warning' }, 3, false, false) as FakeEl;
+    assert.deepEqual(odd.children.map((c) => c.text()), ['1', 'a', '', '', '⚠']);
+  });
+});
+
 describe('dataset preview: header facts, empty files and counts', () => {
   const info: DatasetInfo = { fileName: 'a.jsonl', relativePath: 'a.jsonl', bytes: 560, container: 'jsonl', format: 'alpaca', columns: ['instruction', 'input', 'output'] };
 

@@ -71,7 +71,8 @@ export const ROW_ID_PREFIX = 'row-';
 
 /** One table row: the record number, its line, then its cells; a placeholder while loading. */
 export function renderRow(doc: DocLike, index: number, row: PreviewRow | undefined, columns: number, selected: boolean, hit: boolean): ElLike {
-  const tr = el(doc, 'div', `row${selected ? ' selected' : ''}${hit ? ' hit' : ''}${row?.problem ? ' bad' : ''}`);
+  const bad = row?.problem ? ` bad ${row.severity ?? 'warning'}` : '';
+  const tr = el(doc, 'div', `row${selected ? ' selected' : ''}${hit ? ' hit' : ''}${bad}`);
   tr.id = `${ROW_ID_PREFIX}${index}`;
   attr(tr, 'role', 'row');
   attr(tr, 'aria-rowindex', String(index + 2)); // header row is 1
@@ -81,13 +82,16 @@ export function renderRow(doc: DocLike, index: number, row: PreviewRow | undefin
   attr(num, 'role', 'rowheader');
   tr.append(num);
   for (let c = 0; c < columns; c++) {
-    const cell = row ? textEl(doc, 'div', 'cell', row.cells[c] ?? '') : el(doc, 'div', 'cell', c === 0 ? 'loading…' : '');
+    // A record that did not parse: its raw text, then what is wrong with it (no hover needed).
+    const why = row?.raw && row.problem && c === 1 ? row.problem : undefined;
+    const cell = why !== undefined ? textEl(doc, 'div', 'cell why', why) : row ? textEl(doc, 'div', 'cell', row.cells[c] ?? '') : el(doc, 'div', 'cell', c === 0 ? 'loading…' : '');
     attr(cell, 'role', 'gridcell');
-    if (row && c === 0 && row.problem) cell.title = row.problem;
+    if (row && (c === 0 || why !== undefined) && row.problem) cell.title = row.problem;
     tr.append(cell);
+    if (why !== undefined) break; // it spans the remaining columns
   }
   if (row?.problem) {
-    const flag = el(doc, 'div', 'cell flag', '⚠');
+    const flag = el(doc, 'div', 'cell flag', row.severity === 'error' ? '✕' : '⚠');
     attr(flag, 'role', 'gridcell');
     attr(flag, 'aria-label', `problem: ${row.problem}`);
     flag.title = row.problem;

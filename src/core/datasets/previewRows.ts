@@ -17,13 +17,15 @@ const why = (e: unknown): string => `This record cannot be shown: ${e instanceof
 
 /** The table row of a record: its cells for the file's columns, and its first problem. */
 export function previewRow(format: DatasetFormat, r: RawRecord, cellChars: number): PreviewRow {
-  const raw = (): PreviewRow => ({ index: r.index, line: r.line, cells: [r.text.slice(0, cellChars)] });
+  const raw = { index: r.index, line: r.line, cells: [r.text.slice(0, cellChars)], raw: true } as const;
   try {
-    const problem = r.error?.message ?? (r.value !== undefined ? validateRecord(format, r.value)[0]?.message : undefined);
-    const cells = r.value !== undefined ? cellsFor(format, r.value, cellChars) : [r.text.slice(0, cellChars)];
-    return { index: r.index, line: r.line, cells, ...(problem ? { problem } : {}) };
+    if (r.value === undefined) return { ...raw, ...(r.error ? { problem: r.error.message, severity: 'error' } : {}) };
+    const first = validateRecord(format, r.value)[0];
+    const problem = r.error?.message ?? first?.message;
+    const severity = r.error || (first && first.kind !== 'empty' && first.kind !== 'format') ? 'error' : 'warning';
+    return { index: r.index, line: r.line, cells: cellsFor(format, r.value, cellChars), ...(problem ? { problem, severity } : {}) };
   } catch (e) {
-    return { ...raw(), problem: why(e) };
+    return { ...raw, problem: why(e), severity: 'error' };
   }
 }
 
