@@ -88,11 +88,11 @@ describe('scenario 10: hostile datasets', () => {
       await wb.screenshot('tree-marks-broken-files');
       // The tooltip names the first problem with its line.
       await wb.treeItem('Datasets', /^bad-line-5\.jsonl$/).hover();
-      const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'First: line 5' }).first();
+      const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'First: Malformed JSON at line 5' }).first();
       await hover.waitFor({ state: 'visible', timeout: 10_000 });
       const tip = (await hover.innerText()).replace(/\s+/g, ' ');
       assert.match(tip, /Records: 9 \(1 broken line not counted\)/);
-      assert.match(tip, /First: line 5, column \d+: Malformed JSON at line 5/);
+      assert.match(tip, /First: Malformed JSON at line 5, column \d+: Unexpected token/);
       await wb.screenshot('tree-tooltip-first-problem', { keepMouse: true });
       await page.mouse.move(700, 8);
     });

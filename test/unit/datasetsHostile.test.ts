@@ -10,7 +10,7 @@ import { DatasetFile, MAX_JSON_DEPTH, decodeRecord, jsonErrorOffset } from '../.
 import { previewRow, recordDetail } from '../../src/core/datasets/previewRows';
 import { validateDataset } from '../../src/core/datasets/validate';
 import { HealthCache, checkDataset, statKey } from '../../src/core/datasets/health';
-import { summaryText } from '../../src/core/datasets/healthText';
+import { problemAt, summaryText } from '../../src/core/datasets/healthText';
 
 let tmp = '';
 before(() => {
@@ -108,7 +108,7 @@ describe('datasets: the background check (the Datasets view) sees broken files',
     assert.equal(t.description, 'alpaca · 9 records · 1 problem · 400 B');
     assert.equal(t.severity, 'error');
     assert.ok(t.tooltip.includes('Records: 9 (1 broken line not counted)'), t.tooltip.join('\n'));
-    assert.ok(t.tooltip.includes("First: line 5, column 35: Malformed JSON at line 5, column 35: Unexpected token '}'"), t.tooltip.join('\n'));
+    assert.ok(t.tooltip.includes("First: Malformed JSON at line 5, column 35: Unexpected token '}'"), t.tooltip.join('\n'));
   });
 
   it('a non-UTF-8 line is broken too, with its line and column', async () => {
@@ -196,6 +196,9 @@ describe('datasets: the background check (the Datasets view) sees broken files',
   });
 
   it('the tree says "checking…" before the count, and names an unreadable file', () => {
+    assert.equal(problemAt({ line: 7, column: 3, record: 6, message: 'Missing required field "output"' }), 'line 7, column 3: Missing required field "output"');
+    assert.equal(problemAt({ line: 1, column: 1, record: -1, message: 'No records: the file is empty' }), 'No records: the file is empty');
+    assert.equal(problemAt({ line: 9, column: 1, record: -1, message: "The file ends before the array's closing ']'" }), "line 9: The file ends before the array's closing ']'");
     assert.equal(summaryText({ state: 'checking', bytes: 2048, format: 'sharegpt', container: 'jsonl' }, 'x').description, 'sharegpt · checking… · 2.0 KB');
     const bad = summaryText({ state: 'unreadable', bytes: 10, error: 'EACCES' }, 'x');
     assert.deepEqual([bad.description, bad.severity], ['unreadable · 10 B', 'error']);

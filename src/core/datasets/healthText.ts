@@ -26,8 +26,10 @@ export function formatLabel(format: DatasetFormat): string {
   return format === 'unknown' ? 'not instruction data' : format;
 }
 
-/** "line 5, column 12: Malformed JSON …" (the file-level problems have no useful column). */
+/** "line 7, column 3: Missing required field …"; a message that places itself is kept as it is. */
 export function problemAt(p: { line: number; column: number; message: string; record: number }): string {
+  // Already placed, or about the whole file (empty, not a list of records).
+  if (p.message.includes(`line ${p.line}`) || (p.record < 0 && p.line <= 1)) return p.message;
   return `line ${p.line}${p.record >= 0 || p.column > 1 ? `, column ${p.column}` : ''}: ${p.message}`;
 }
 
