@@ -265,7 +265,7 @@ let validating = false;
 function drawProblems(): void {
   const box = h('div', { class: 'problems' });
   const bar = h('div', { class: 'problems-bar' });
-  const summary = h('span', { role: 'status' }, validating ? `Validating… ${plural(problems.length, 'problem')} so far` : problemsSummary ?? 'Not validated yet.');
+  const summary = h('span', { role: 'status' }, validating ? `Validating… ${plural(problems.length, 'problem')} so far` : problemsSummary ?? backgroundSummary());
   const run = h('button', { id: 'run-validation' }, validating ? 'Stop' : 'Validate');
   run.addEventListener('click', () => (validating ? post({ kind: 'cancelValidate' }) : startValidation()));
   bar.append(summary, run);
@@ -292,6 +292,13 @@ function drawProblems(): void {
   tabPanel.replaceChildren(box);
 }
 let problemsSummary: string | null = null;
+
+/** Before a Validate: what the background check found (the Datasets view shows the same). */
+function backgroundSummary(): string {
+  const n = health ? health.errors + health.warnings : 0;
+  if (!health || n === 0) return 'Not validated yet.';
+  return `${plural(n, 'problem')} found${health.complete ? '' : ' so far'}${health.first ? `, the first: ${health.first.message}` : ''}. Validate lists them all.`;
+}
 
 function startValidation(): void {
   validating = true;
@@ -505,6 +512,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
     case 'health': {
       health = msg;
       updateFacts();
+      if (state.tab === 'problems' && !validating) drawProblems();
       if (total === 0) {
         loadDetail();
         draw();
