@@ -33,6 +33,10 @@ export interface PreviewRow {
   readonly cells: readonly string[];
   /** Set when the record does not parse or does not match the file's format. */
   readonly problem?: string;
+  /** error: not a usable record (broken, wrong type, missing field); warning: usable but odd. */
+  readonly severity?: 'error' | 'warning';
+  /** The record did not parse: `cells` holds its raw text only. */
+  readonly raw?: boolean;
 }
 
 /** A field of the selected record, for the detail pane (full text, up to a large cap). */
@@ -82,6 +86,20 @@ export interface DatasetInfo {
   readonly columns: readonly string[];
 }
 
+/** What the background check (or a full Validate) found: records exclude broken lines. */
+export interface DatasetHealthFacts {
+  readonly records: number;
+  readonly broken: number;
+  readonly errors: number;
+  readonly warnings: number;
+  /** Entries checked; `complete` when that is the whole file. */
+  readonly checked: number;
+  readonly complete: boolean;
+  readonly first?: DatasetProblem;
+  /** The check itself failed (unreadable file). */
+  readonly error?: string;
+}
+
 /** Host -> webview. */
 export type HostToDatasetPreview =
   | { readonly kind: 'info'; readonly info: DatasetInfo }
@@ -102,7 +120,8 @@ export type HostToDatasetPreview =
     }
   | { readonly kind: 'validation'; readonly problems: readonly DatasetProblem[]; readonly scanned: number; readonly done: boolean; readonly cancelled: boolean; readonly truncated: boolean }
   | { readonly kind: 'rendered'; readonly index: number; readonly answer: TrainerAnswer<RenderedRecord> }
-  | { readonly kind: 'histogram'; readonly answer: TrainerAnswer<TokenHistogram> };
+  | { readonly kind: 'histogram'; readonly answer: TrainerAnswer<TokenHistogram> }
+  | ({ readonly kind: 'health' } & DatasetHealthFacts);
 
 /** Webview -> host. */
 export type DatasetPreviewToHost =

@@ -1,21 +1,27 @@
 // Everything the datasets feature registers: the Datasets tree view, the preview panel (and its
 // serializer), the validation diagnostics, and the commands preview / validate / convert /
 // refresh. extension.ts calls registerDatasets() once.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONVERT_TARGETS, type ConvertTarget } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { canConvert, convertDataset, freeOutputPath } from '../core/datasets/convert';
 import { validateDataset } from '../core/datasets/validate';
+import { HealthCache, healthOf, statKey } from '../core/datasets/health';
+import { summaryText } from '../core/datasets/healthText';
+import { formatCount, plural } from '../shared/format';
 import { DatasetDiagnostics } from './datasetDiagnostics';
-import { DatasetPreviewPanel } from './datasetPreviewPanel';
+import { DatasetPreviewPanel, type PreviewDeps } from './datasetPreviewPanel';
 import { DatasetsView } from './datasetsView';
 
 const DATASET_FILE = /\.(jsonl|json|jsonl\.gz|ndjson)$/i;
 
 export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutputChannel): vscode.Disposable[] {
-  const view = new DatasetsView();
+  const health = new HealthCache();
+  const view = new DatasetsView(health);
   const diagnostics = new DatasetDiagnostics();
+  const deps: PreviewDeps = { diagnostics, health, onValidated: (uri) => view.updateHealth(uri) };
   const tree = vscode.window.createTreeView('neftune.datasets', { treeDataProvider: view, showCollapseAll: true });
 
   /** The dataset given (tree node, explorer, preview), the active editor's, or one picked. */
@@ -25,10 +31,10 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
     if (active?.scheme === 'file' && DATASET_FILE.test(active.fsPath)) return active;
     const files = await view.datasetFiles();
     const items = files
-      .filter((u) => view.summary(u)?.container !== 'not-records')
+      .filter((u) => view.summary(u)?.state !== 'not-records')
       .map((uri) => {
         const s = view.summary(uri);
-        return { label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), ...(s?.format ? { detail: `${s.format}${s.records !== null ? ` · ${s.records} records` : ''}` } : {}), uri };
+        return { label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), ...(s ? { detail: summaryText(s, '').description } : {}), uri };
       });
     if (items.length === 0) {
       void vscode.window.showInformationMessage('NEFTune: no datasets (.json, .jsonl, .jsonl.gz) in this workspace.');
@@ -40,7 +46,7 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
   const commands: Record<string, (arg?: unknown) => unknown> = {
     'neftune.previewDataset': async (arg) => {
       const uri = await resolve(arg, 'Dataset to preview');
-      if (uri) DatasetPreviewPanel.createOrShow(extensionUri, diagnostics, uri);
+      if (uri) DatasetPreviewPanel.createOrShow(extensionUri, deps, uri);
     },
     'neftune.validateDataset': async (arg) => {
       const uri = await resolve(arg, 'Dataset to validate');
@@ -49,6 +55,7 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
       if (open) return open.validate();
       const name = path.basename(uri.fsPath);
       try {
+        const key = statKey(await fs.promises.stat(uri.fsPath));
         const res = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Notification, title: `NEFTune: validating ${name}`, cancellable: true },
           async (progress, token) => {
@@ -56,20 +63,23 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
             token.onCancellationRequested(() => ac.abort());
             const file = await DatasetFile.open(uri.fsPath);
             const format = (await file.detectFormat()).format;
-            return validateDataset(file, format, {
+            const result = await validateDataset(file, format, {
               signal: ac.signal,
               maxProblems: 5000,
-              onProgress: (scanned, problems) => progress.report({ message: `${scanned.toLocaleString('en-US')} records, ${problems.length} problems` }),
+              onProgress: (scanned, problems) => progress.report({ message: `${plural(scanned, 'record')}, ${plural(problems.length, 'problem')}` }),
             });
+            health.set(uri.fsPath, key, healthOf(file, format, result));
+            return result;
           },
         );
+        view.updateHealth(uri);
         diagnostics.set(uri, res.problems);
-        log?.info(`Validated ${uri.fsPath}: ${res.scanned} records, ${res.total} problems`);
-        const summary = res.total === 0 ? `NEFTune: ${name}: ${res.scanned.toLocaleString('en-US')} records, no problems.` : `NEFTune: ${name}: ${res.total} problem(s) in ${res.scanned.toLocaleString('en-US')} records.`;
+        log?.info(`Validated ${uri.fsPath}: ${plural(res.scanned, 'record')}, ${plural(res.total, 'problem')}`);
+        const summary = res.total === 0 ? `NEFTune: ${name}: ${plural(res.scanned, 'record')}, no problems.` : `NEFTune: ${name}: ${plural(res.total, 'problem')} in ${plural(res.scanned, 'record')}.`;
         if (res.total === 0) void vscode.window.showInformationMessage(summary);
         else {
           const pick = await vscode.window.showWarningMessage(summary, 'Show in preview', 'Show problems');
-          if (pick === 'Show in preview') DatasetPreviewPanel.createOrShow(extensionUri, diagnostics, uri, { validate: true });
+          if (pick === 'Show in preview') DatasetPreviewPanel.createOrShow(extensionUri, deps, uri, { validate: true });
           if (pick === 'Show problems') void vscode.commands.executeCommand('workbench.actions.view.problems');
         }
       } catch (e) {
@@ -109,12 +119,12 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
             return convertDataset(file, from, pick.target, output, ac.signal);
           },
         );
-        if (res.skippedCount) log?.warn(`Converting ${uri.fsPath}: skipped ${res.skippedCount} record(s):\n${res.skipped.map((s) => `  line ${s.line}: ${s.reason}`).join('\n')}`);
+        if (res.skippedCount) log?.warn(`Converting ${uri.fsPath}: skipped ${plural(res.skippedCount, 'record')}:\n${res.skipped.map((s) => `  line ${s.line}: ${s.reason}`).join('\n')}`);
         view.refreshSoon();
-        const msg = `NEFTune: wrote ${res.written.toLocaleString('en-US')} ${pick.target} records to ${path.basename(res.output)}${res.skippedCount ? `; skipped ${res.skippedCount} (lines listed in the NEFTune log)` : ''}.`;
+        const msg = `NEFTune: wrote ${plural(res.written, `${pick.target} record`)} to ${path.basename(res.output)}${res.skippedCount ? `; skipped ${formatCount(res.skippedCount)} (lines listed in the NEFTune log)` : ''}.`;
         const action = await vscode.window.showInformationMessage(msg, 'Preview', 'Open');
         const out = vscode.Uri.file(res.output);
-        if (action === 'Preview') DatasetPreviewPanel.createOrShow(extensionUri, diagnostics, out);
+        if (action === 'Preview') DatasetPreviewPanel.createOrShow(extensionUri, deps, out);
         if (action === 'Open') await vscode.window.showTextDocument(out);
       } catch (e) {
         if (e instanceof AbortError) return;
@@ -128,8 +138,9 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
     view,
     tree,
     diagnostics,
-    DatasetPreviewPanel.registerSerializer(extensionUri, diagnostics),
+    DatasetPreviewPanel.registerSerializer(extensionUri, deps),
     view.onDidChangeFile((uri) => {
+      health.cancel(uri.fsPath);
       diagnostics.clear(uri); // stale once the file changed
       DatasetPreviewPanel.get(uri)?.reload();
     }),

@@ -2,6 +2,7 @@
 // of the file shows them on the offending line and key. Cleared when the file changes.
 import * as vscode from 'vscode';
 import type { DatasetProblem } from '../protocol/datasetPreviewMessages';
+import { plural } from '../shared/format';
 
 const MAX_DIAGNOSTICS = 1000;
 
@@ -22,7 +23,7 @@ export class DatasetDiagnostics implements vscode.Disposable {
   set(uri: vscode.Uri, problems: readonly DatasetProblem[]): void {
     const list = problems.slice(0, MAX_DIAGNOSTICS).map(toDiagnostic);
     if (problems.length > MAX_DIAGNOSTICS) {
-      const more = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), `…and ${problems.length - MAX_DIAGNOSTICS} more problems: see the dataset preview's Problems list`, vscode.DiagnosticSeverity.Information);
+      const more = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), `…and ${plural(problems.length - MAX_DIAGNOSTICS, 'more problem')}: see the dataset preview's Problems list`, vscode.DiagnosticSeverity.Information);
       more.source = 'NEFTune dataset';
       list.push(more);
     }

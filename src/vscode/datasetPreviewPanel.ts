@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { webviewHtml } from './webviewHtml';
-import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RecordField, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
+import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
 import { isDatasetPreviewToHost } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
-import { cellsFor, columnsFor, fieldsFor, validateRecord } from '../core/datasets/formats';
+import { columnsFor } from '../core/datasets/formats';
+import { previewRow, recordDetail } from '../core/datasets/previewRows';
 import { searchDataset } from '../core/datasets/search';
 import { validateDataset } from '../core/datasets/validate';
 import { lengthsArgs, parseHistogram, parseRendered, renderArgs, runTrainerJson } from '../core/datasets/trainerRender';
@@ -17,6 +18,15 @@ import { DEFAULT_MODEL_ID } from '../core/configValidation';
 import { resolvePython } from '../core/pythonInterpreter';
 import { readSettings } from './settings';
 import type { DatasetDiagnostics } from './datasetDiagnostics';
+import { type HealthCache, healthOf, healthSummary, statKey } from '../core/datasets/health';
+
+/** What the panels share with the rest of the datasets feature. */
+export interface PreviewDeps {
+  readonly diagnostics: DatasetDiagnostics;
+  readonly health: HealthCache;
+  /** A full validation ran: the Datasets view shows its result. */
+  readonly onValidated: (uri: vscode.Uri) => void;
+}
 
 export const DATASET_PREVIEW_VIEW_TYPE = 'neftune.datasetPreview';
 const MAX_PAGE = 500;
@@ -34,7 +44,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   private render: AbortController | null = null;
   private disposed = false;
 
-  static createOrShow(extensionUri: vscode.Uri, diagnostics: DatasetDiagnostics, uri: vscode.Uri, opts: { validate?: boolean } = {}): DatasetPreviewPanel {
+  static createOrShow(extensionUri: vscode.Uri, deps: PreviewDeps, uri: vscode.Uri, opts: { validate?: boolean } = {}): DatasetPreviewPanel {
     const existing = DatasetPreviewPanel.panels.get(uri.fsPath);
     if (existing) {
       existing.panel.reveal(undefined, false);
@@ -42,7 +52,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(DATASET_PREVIEW_VIEW_TYPE, `Dataset: ${path.basename(uri.fsPath)}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, DatasetPreviewPanel.options(extensionUri));
-    const p = new DatasetPreviewPanel(panel, extensionUri, diagnostics, uri);
+    const p = new DatasetPreviewPanel(panel, extensionUri, deps, uri);
     if (opts.validate) p.validateOnReady = true;
     return p;
   }
@@ -61,7 +71,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     };
   }
 
-  static registerSerializer(extensionUri: vscode.Uri, diagnostics: DatasetDiagnostics): vscode.Disposable {
+  static registerSerializer(extensionUri: vscode.Uri, deps: PreviewDeps): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(DATASET_PREVIEW_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
         const raw = (state as Partial<DatasetPreviewWebviewState> | undefined)?.uri;
@@ -76,7 +86,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           return;
         }
         panel.webview.options = DatasetPreviewPanel.options(extensionUri);
-        new DatasetPreviewPanel(panel, extensionUri, diagnostics, uri);
+        new DatasetPreviewPanel(panel, extensionUri, deps, uri);
       },
     });
   }
@@ -86,7 +96,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
-    private readonly diagnostics: DatasetDiagnostics,
+    private readonly deps: PreviewDeps,
     readonly uri: vscode.Uri,
   ) {
     DatasetPreviewPanel.panels.set(uri.fsPath, this);
@@ -145,6 +155,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           this.post({ kind: 'info', info: this.info(file) });
           const p = file.progress;
           this.post({ kind: 'progress', records: p.records, bytesRead: p.bytesRead, done: p.done, indexBytes: file.index.byteLength });
+          void this.postHealth();
           if (this.validateOnReady) {
             this.validateOnReady = false;
             void this.validate();
@@ -155,11 +166,15 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           const file = await this.open();
           const count = Math.min(MAX_PAGE, msg.count);
           await file.waitForRecords(msg.start + count).catch(() => undefined);
-          const recs = await file.readRecords(msg.start, count);
-          const rows: PreviewRow[] = recs.map((r) => {
-            const problem = r.error?.message ?? (r.value !== undefined ? validateRecord(this.format, r.value)[0]?.message : undefined);
-            return { index: r.index, line: r.line, cells: r.value !== undefined ? cellsFor(this.format, r.value, CELL_CHARS) : [r.text.slice(0, CELL_CHARS)], ...(problem ? { problem } : {}) };
-          });
+          let rows: PreviewRow[];
+          try {
+            rows = (await file.readRecords(msg.start, count)).map((r) => previewRow(this.format, r, CELL_CHARS));
+          } catch (e) {
+            // Always answer: a page that never comes leaves its rows on "loading…" for good.
+            const problem = `Cannot read these records: ${e instanceof Error ? e.message : String(e)}`;
+            const to = Math.min(file.index.count, msg.start + count);
+            rows = Array.from({ length: Math.max(0, to - msg.start) }, (_, k) => ({ index: msg.start + k, line: file.index.line(msg.start + k), cells: [''], problem }));
+          }
           this.post({ kind: 'page', requestId: msg.requestId, start: msg.start, rows });
           break;
         }
@@ -167,13 +182,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           const file = await this.open();
           const [r] = await file.readRecords(msg.index, 1);
           if (!r) break;
-          const fields: RecordField[] =
-            r.value !== undefined
-              ? fieldsFor(this.format, r.value).map((f) => ({ name: f.name, value: f.value.slice(0, FIELD_CHARS), clipped: f.value.length > FIELD_CHARS }))
-              : [{ name: 'raw text', value: r.text.slice(0, FIELD_CHARS), clipped: r.text.length > FIELD_CHARS }];
-          const json = r.value !== undefined ? JSON.stringify(r.value, null, 2) : r.text;
-          const problem = r.error?.message ?? (r.value !== undefined ? validateRecord(this.format, r.value).map((p) => p.message).join('; ') : '');
-          this.post({ kind: 'record', index: r.index, line: r.line, fields, json: json.slice(0, JSON_CHARS), ...(problem ? { problem } : {}) });
+          this.post({ kind: 'record', ...recordDetail(this.format, r, FIELD_CHARS, JSON_CHARS) });
           break;
         }
         case 'search':
@@ -246,6 +255,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     const ac = new AbortController();
     this.validation = ac;
     const file = await this.open();
+    const key = statKey(await fs.promises.stat(this.uri.fsPath));
     let last = 0;
     try {
       const res = await validateDataset(file, this.format, {
@@ -259,12 +269,25 @@ export class DatasetPreviewPanel implements vscode.Disposable {
         },
       });
       this.post({ kind: 'validation', problems: res.problems, scanned: res.scanned, done: true, cancelled: false, truncated: res.truncated });
-      this.diagnostics.set(this.uri, res.problems);
+      this.deps.diagnostics.set(this.uri, res.problems);
+      const health = healthOf(file, this.format, res);
+      this.deps.health.set(this.uri.fsPath, key, health);
+      this.post({ kind: 'health', ...healthSummary(health) });
+      this.deps.onValidated(this.uri);
     } catch (e) {
       if (!(e instanceof AbortError)) throw e;
       this.post({ kind: 'validation', problems: [], scanned: 0, done: true, cancelled: true, truncated: false });
     } finally {
       if (this.validation === ac) this.validation = null;
+    }
+  }
+
+  /** The background check's record count and problems (shared with the Datasets view). */
+  private async postHealth(): Promise<void> {
+    try {
+      this.post({ kind: 'health', ...healthSummary(await this.deps.health.get(this.uri.fsPath)) });
+    } catch (e) {
+      if (!(e instanceof AbortError)) this.post({ kind: 'health', records: 0, broken: 0, errors: 0, warnings: 0, checked: 0, complete: false, error: e instanceof Error ? e.message : String(e) });
     }
   }
 

@@ -1,32 +1,27 @@
 // The Datasets view: instruction datasets in the workspace (.json, .jsonl, .jsonl.gz; the
 // settings neftune.datasets.include / exclude), grouped by folder, each with its detected
-// format, record count and size. Formats and counts are worked out in the background, one file
-// at a time, by the streaming reader of src/core/datasets (never a whole file in memory); the
-// tree shows "counting…" until then. Files that are not lists of records are not shown; lists
-// of records in no instruction format are shown as "not instruction data".
+// format, record count and size. Formats, counts and problems are worked out in the background,
+// one file at a time, by the streaming reader and the validation of src/core/datasets (bounded
+// per file, cancellable, cached by size and mtime; never a whole file in memory): a file with a
+// malformed or non-UTF-8 line gets an error icon, its problem count and its first problem in
+// the tooltip, and broken lines are not counted as records. Files that are not lists of records
+// are not shown; lists of records in no instruction format are shown as "not instruction data".
 //
 // Dataset elements are the files' vscode.Uri themselves, so context-menu commands (preview,
 // validate, convert, neftune.newRunConfig) receive the Uri as their argument.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { DatasetFormat } from '../protocol/datasetPreviewMessages';
-import { DatasetFile } from '../core/datasets/datasetFile';
-import { formatBytes } from '../shared/format';
+import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
+import { type HealthCache, statKey } from '../core/datasets/health';
+import { type DatasetSummary, summaryText } from '../core/datasets/healthText';
+
+export type { DatasetSummary };
 
 export const DEFAULT_INCLUDE = '**/*.{json,jsonl,jsonl.gz}';
 export const DEFAULT_EXCLUDE = ['**/node_modules/**', '**/.venv/**', '**/.neftune/**', '**/.git/**', '**/dist/**', '**/out/**', '**/.vscode/**'];
 /** Files that are never datasets, by name (cheap to skip before reading anything). */
 const NOT_DATASETS = /^(package(-lock)?|tsconfig.*|jsconfig.*|launch|tasks|settings|extensions|\.eslintrc|composer|manifest|config|tokenizer(_config)?|special_tokens_map|generation_config|adapter_config|trainer_state|.*\.schema)\.json$/i;
-
-export interface DatasetSummary {
-  readonly format: DatasetFormat | null; // null: not known yet
-  readonly records: number | null; // null: still counting
-  readonly bytes: number;
-  readonly container: DatasetFile['container'];
-  readonly problems: number;
-  readonly error?: string;
-}
 
 interface FolderNode {
   readonly kind: 'folder';
@@ -47,6 +42,14 @@ export function readDatasetsSettings(): DatasetsSettings {
   return { include, exclude: Array.isArray(exclude) ? exclude.filter((s) => typeof s === 'string' && s) : DEFAULT_EXCLUDE };
 }
 
+const ICONS = {
+  ok: new vscode.ThemeIcon('database'),
+  pending: new vscode.ThemeIcon('database'),
+  other: new vscode.ThemeIcon('file', new vscode.ThemeColor('disabledForeground')),
+  warning: new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')),
+  error: new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground')),
+} as const;
+
 export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -62,7 +65,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   /** A dataset file was created, changed or deleted (stale diagnostics, open previews). */
   readonly onDidChangeFile = this.changedFile.event;
 
-  constructor() {
+  constructor(private readonly health: HealthCache) {
     this.watcher = this.makeWatcher();
     this.subs.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -79,6 +82,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const w = vscode.workspace.createFileSystemWatcher(readDatasetsSettings().include);
     const onFile = (uri: vscode.Uri): void => {
       this.summaries.delete(uri.fsPath);
+      this.health.cancel(uri.fsPath);
       this.changedFile.fire(uri);
       this.refreshSoon();
     };
@@ -114,7 +118,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   async getChildren(node?: Node): Promise<Node[]> {
     if (node instanceof vscode.Uri) return [];
     const files = await this.datasetFiles();
-    const visible = files.filter((u) => this.lookup(u)?.container !== 'not-records' || this.lookup(u)?.error);
+    const visible = files.filter((u) => this.lookup(u)?.state !== 'not-records');
     if (!node) {
       const dirs = new Map<string, FolderNode>();
       for (const u of visible) {
@@ -138,7 +142,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     } catch {
       return undefined;
     }
-    const key = `${stat.size}:${stat.mtimeMs}`;
+    const key = statKey(stat);
     const hit = this.summaries.get(uri.fsPath);
     if (hit && hit.key === key) return hit.summary;
     if (!this.queue.some((q) => q.fsPath === uri.fsPath)) this.queue.push(uri);
@@ -167,25 +171,40 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     } catch {
       return;
     }
-    const key = `${stat.size}:${stat.mtimeMs}`;
+    const key = statKey(stat);
     const set = (summary: DatasetSummary): void => {
       const before = this.summaries.get(uri.fsPath)?.summary;
       this.summaries.set(uri.fsPath, { key, summary });
       // Becoming (not) a dataset changes the folder's children; otherwise only this item.
-      if (before?.container !== summary.container || !before) this.changed.fire(undefined);
+      if (!before || (before.state === 'not-records') !== (summary.state === 'not-records')) this.changed.fire(undefined);
       else this.changed.fire(uri);
     };
     try {
+      const cached = this.health.peek(uri.fsPath, key);
+      if (cached) return set({ state: 'checked', bytes: stat.size, health: cached });
       const file = await DatasetFile.open(uri.fsPath);
-      if (file.layout === 'not-records') return set({ format: null, records: null, bytes: stat.size, container: 'not-records', problems: 0 });
-      const first = await file.detectFormat(64);
-      set({ format: first.format, records: null, bytes: stat.size, container: file.container, problems: 0 });
-      await file.buildIndex();
-      const vote = await file.detectFormat(64);
-      set({ format: vote.format, records: file.index.count, bytes: stat.size, container: file.container, problems: file.scanProblems.length });
+      if (file.layout === 'not-records') return set({ state: 'not-records', bytes: stat.size });
+      set({ state: 'checking', bytes: stat.size, format: (await file.detectFormat(64)).format, container: file.container });
+      set({ state: 'checked', bytes: stat.size, health: await this.health.get(uri.fsPath) });
     } catch (e) {
-      set({ format: null, records: null, bytes: stat.size, container: 'not-records', problems: 0, error: e instanceof Error ? e.message : String(e) });
+      if (e instanceof AbortError) return; // the file changed or the view was refreshed: it is queued again
+      set({ state: 'unreadable', bytes: stat.size, error: e instanceof Error ? e.message : String(e) });
     }
+  }
+
+  /** A full validation's answer is in the health cache (the Validate command): show it now. */
+  updateHealth(uri: vscode.Uri): void {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(uri.fsPath);
+    } catch {
+      return;
+    }
+    const key = statKey(stat);
+    const health = this.health.peek(uri.fsPath, key);
+    if (!health) return;
+    this.summaries.set(uri.fsPath, { key, summary: { state: 'checked', bytes: stat.size, health } });
+    this.changed.fire(uri);
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
@@ -197,34 +216,23 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       item.id = `folder:${node.dir}`;
       return item;
     }
-    const s = this.lookup(node);
+    const s = this.lookup(node) ?? { state: 'reading', bytes: 0 };
     const item = new vscode.TreeItem(path.basename(node.fsPath));
     item.id = node.toString();
     item.resourceUri = node;
-    const size = formatBytes(s?.bytes ?? 0);
-    const instruction = !!s?.format && s.format !== 'unknown';
-    if (!s || s.format === null) {
-      item.description = s?.error ? `unreadable · ${size}` : `reading… · ${size}`;
-    } else {
-      const count = s.records === null ? 'counting…' : `${s.records.toLocaleString('en-US')} record${s.records === 1 ? '' : 's'}`;
-      item.description = `${instruction ? s.format : 'not instruction data'} · ${count} · ${size}`;
-    }
-    item.iconPath = new vscode.ThemeIcon(instruction ? 'database' : 'file', instruction ? undefined : new vscode.ThemeColor('disabledForeground'));
-    const tip = new vscode.MarkdownString(undefined, true);
-    tip.isTrusted = false; // file names are data: no command links
-    tip.appendText(`${vscode.workspace.asRelativePath(node)}\n\n`);
-    tip.appendText(`Format: ${s?.format ?? 'detecting…'}${s?.format === 'unknown' ? ' (no alpaca, sharegpt, messages, completion or self-instruct records)' : ''}\n`);
-    tip.appendText(`Layout: ${s?.container ?? '?'}\nRecords: ${s?.records ?? 'counting…'}\nSize: ${size}\n`);
-    if (s?.problems) tip.appendText(`Structural problems: ${s.problems} (run Validate)\n`);
-    if (s?.error) tip.appendText(`Error: ${s.error}\n`);
-    item.tooltip = tip;
+    const text = summaryText(s, vscode.workspace.asRelativePath(node));
+    item.description = text.description;
+    item.iconPath = ICONS[text.severity];
+    item.tooltip = text.tooltip.join('\n'); // plain text: file names and messages are data, never markdown
     item.command = { title: 'Preview dataset', command: 'neftune.previewDataset', arguments: [node] };
+    const instruction = (s.state === 'checking' && s.format !== 'unknown') || (s.state === 'checked' && s.health.format !== 'unknown');
     item.contextValue = instruction ? 'dataset' : 'dataset.other';
     return item;
   }
 
   dispose(): void {
     this.disposed = true;
+    this.health.cancelAll();
     clearTimeout(this.refreshTimer);
     this.watcher.dispose();
     for (const s of this.subs) s.dispose();

@@ -2,10 +2,10 @@
 // by offset), search with next/previous, validation problems, the record's detail, "as the model
 // sees it" and token lengths. Talks to the host only through the typed messages of
 // src/protocol/datasetPreviewMessages.ts; all dataset text is set with textContent.
-import type { DatasetInfo, DatasetPreviewToHost, DatasetPreviewWebviewState, DatasetProblem, HostToDatasetPreview, PreviewRow } from '../../src/protocol/datasetPreviewMessages';
-import { ROW_ID_PREFIX, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentTotals, spacerHeight, visibleRows, type DocLike, type ElLike } from './render';
+import type { DatasetHealthFacts, DatasetInfo, DatasetPreviewToHost, DatasetPreviewWebviewState, DatasetProblem, HostToDatasetPreview, PreviewRow } from '../../src/protocol/datasetPreviewMessages';
+import { ROW_ID_PREFIX, emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, textEl, visibleRows, type DocLike, type ElLike } from './render';
 import { getVsCodeApi } from '../shared/vscodeApi';
-import { formatBytes } from '../../src/shared/format';
+import { formatCount, plural } from '../../src/shared/format';
 
 const vscode = getVsCodeApi<DatasetPreviewToHost, DatasetPreviewWebviewState>();
 const doc = document as unknown as DocLike;
@@ -38,6 +38,9 @@ let hitSet = new Set<number>();
 let searchCount = 0;
 let searching = false;
 let problems: DatasetProblem[] = [];
+let health: DatasetHealthFacts | null = null;
+let lastBytesRead = 0;
+let indexError: string | undefined;
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -144,6 +147,8 @@ function drawNow(): void {
   const vp = visibleRows(scroller.scrollTop, scroller.clientHeight, ROW_H, total);
   rowsBox.style.transform = `translateY(${vp.top}px)`;
   const frag = document.createDocumentFragment();
+  // No rows: say why, instead of an empty grid that looks like it is still loading.
+  if (total === 0 && info) frag.append(h('p', { class: 'empty note', id: 'empty-table', role: 'status' }, emptyText({ total, indexDone, health })));
   for (let i = vp.first; i < vp.first + vp.count; i++) {
     const r = renderRow(doc, i, rowAt(i), cols, i === state.selected, hitSet.has(i));
     frag.append(asEl(r));
@@ -228,7 +233,7 @@ function panelMessage(text: string, cls = 'note'): void {
 
 let detailFor = -1;
 function loadDetail(): void {
-  if (total === 0 && state.tab !== 'problems' && state.tab !== 'lengths') return panelMessage(indexDone ? 'No records.' : 'Reading…');
+  if (total === 0 && state.tab !== 'problems' && state.tab !== 'lengths') return panelMessage(emptyText({ total, indexDone, health }));
   switch (state.tab) {
     case 'record':
       detailFor = state.selected;
@@ -260,7 +265,7 @@ let validating = false;
 function drawProblems(): void {
   const box = h('div', { class: 'problems' });
   const bar = h('div', { class: 'problems-bar' });
-  const summary = h('span', { role: 'status' }, validating ? `Validating… ${problems.length} problems so far` : problemsSummary ?? 'Not validated yet.');
+  const summary = h('span', { role: 'status' }, validating ? `Validating… ${plural(problems.length, 'problem')} so far` : problemsSummary ?? backgroundSummary());
   const run = h('button', { id: 'run-validation' }, validating ? 'Stop' : 'Validate');
   run.addEventListener('click', () => (validating ? post({ kind: 'cancelValidate' }) : startValidation()));
   bar.append(summary, run);
@@ -269,7 +274,7 @@ function drawProblems(): void {
   for (const p of problems.slice(0, 2000)) {
     const li = h('li');
     const b = h('button', { class: `problem ${p.severity}`, title: 'Show this record' });
-    b.append(h('span', { class: 'where' }, `line ${p.line}:${p.column}`), h('span', { class: 'kind' }, p.kind), h('span', { class: 'msg' }, p.message));
+    b.append(h('span', { class: 'where' }, `line ${p.line}:${p.column}`), h('span', { class: 'kind' }, p.kind), asEl(textEl(doc, 'span', 'msg', p.message)));
     b.addEventListener('click', () => {
       if (p.record >= 0) {
         select(p.record);
@@ -282,11 +287,18 @@ function drawProblems(): void {
     li.append(b);
     list.append(li);
   }
-  if (problems.length > 2000) list.append(h('li', { class: 'note' }, `…and ${problems.length - 2000} more (all are in the Problems panel up to 1000)`));
+  if (problems.length > 2000) list.append(h('li', { class: 'note' }, `…and ${formatCount(problems.length - 2000)} more (all are in the Problems panel up to 1,000)`));
   box.append(list);
   tabPanel.replaceChildren(box);
 }
 let problemsSummary: string | null = null;
+
+/** Before a Validate: what the background check found (the Datasets view shows the same). */
+function backgroundSummary(): string {
+  const n = health ? health.errors + health.warnings : 0;
+  if (!health || n === 0) return 'Not validated yet.';
+  return `${plural(n, 'problem')} found${health.complete ? '' : ' so far'}${health.first ? `, the first: ${health.first.message}` : ''}. Validate lists them all.`;
+}
 
 function startValidation(): void {
   validating = true;
@@ -333,7 +345,7 @@ function gotoHit(delta: number): void {
 function updateSearchCount(): void {
   if (!state.query) return void (searchCountEl.textContent = '');
   const pos = state.hitIndex >= 0 && hits[state.hitIndex] === state.selected ? `${state.hitIndex + 1} of ` : '';
-  searchCountEl.textContent = `${pos}${searchCount.toLocaleString('en-US')} match${searchCount === 1 ? '' : 'es'}${searching ? '…' : ''}`;
+  searchCountEl.textContent = `${pos}${plural(searchCount, 'match', 'matches')}${searching ? '…' : ''}`;
 }
 
 let searchDebounce: number | undefined;
@@ -375,11 +387,9 @@ runBtn.addEventListener('click', () => post({ kind: 'newRunConfig' }));
 convertBtn.addEventListener('click', () => post({ kind: 'convert' }));
 
 // ---- header ---------------------------------------------------------------------------------
-function updateFacts(bytesRead: number, error?: string): void {
+function updateFacts(): void {
   if (!info) return;
-  const fmt = info.format === 'unknown' ? 'not instruction data (unknown format)' : info.format;
-  const count = `${total.toLocaleString('en-US')} records${indexDone ? '' : ` so far (${info.bytes ? Math.min(100, Math.round((bytesRead / info.bytes) * 100)) : 0}% read…)`}`;
-  facts.textContent = `${fmt} · ${info.container} · ${count} · ${formatBytes(info.bytes)}${error ? ` · error: ${error}` : ''}`;
+  facts.textContent = factsText({ info, total, indexDone, bytesRead: lastBytesRead, health, ...(indexError ? { error: indexError } : {}) });
 }
 
 // ---- messages -------------------------------------------------------------------------------
@@ -389,12 +399,14 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
     case 'info': {
       const first = info === null;
       info = msg.info;
+      health = null; // a new index (the file changed): its check follows
       pages.clear();
       pending.clear();
-      title.textContent = msg.info.relativePath;
+      setText(doc, title as unknown as ElLike, msg.info.relativePath);
       document.title = `Dataset: ${msg.info.fileName}`;
       setColumns(msg.info.columns);
-      updateFacts(0);
+      lastBytesRead = 0;
+      updateFacts();
       if (first && state.query) startSearch();
       break;
     }
@@ -402,16 +414,22 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
       const grew = msg.records !== total;
       const wasEmpty = total === 0;
       const lastPage = Math.floor(total / PAGE);
+      const finished = msg.done && !indexDone;
       total = msg.records;
       indexDone = msg.done;
-      updateFacts(msg.bytesRead, msg.error);
+      lastBytesRead = msg.bytesRead;
+      indexError = msg.error;
+      updateFacts();
       // The last page may have been partial while indexing.
       if (grew) {
         pages.delete(lastPage);
         draw();
       }
       if (restorePending && (msg.done || total > state.selected)) restoreScroll();
-      else if (wasEmpty && total > 0) loadDetail();
+      else if ((wasEmpty && total > 0) || (finished && total === 0)) {
+        loadDetail();
+        draw();
+      }
       break;
     }
     case 'page': {
@@ -435,10 +453,14 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
       open.addEventListener('click', () => post({ kind: 'openAt', line: msg.line }));
       headerEl.append(open);
       const parts: HTMLElement[] = [headerEl];
-      if (msg.problem) parts.push(h('p', { class: 'problem-note', role: 'note' }, msg.problem));
+      if (msg.problem) {
+        const note = asEl(textEl(doc, 'p', 'problem-note', msg.problem));
+        note.setAttribute('role', 'note');
+        parts.push(note);
+      }
       parts.push(asEl(renderFields(doc, msg.fields)));
       const raw = h('details', { class: 'raw' });
-      raw.append(h('summary', {}, 'JSON'), h('pre', { class: 'value' }, msg.json));
+      raw.append(h('summary', {}, 'JSON'), asEl(textEl(doc, 'pre', 'value', msg.json)));
       parts.push(raw);
       tabPanel.replaceChildren(...parts);
       break;
@@ -464,7 +486,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
       validating = !msg.done;
       if (msg.done) {
         const errors = problems.filter((p) => p.severity === 'error').length;
-        problemsSummary = msg.cancelled ? 'Validation stopped.' : `${msg.scanned.toLocaleString('en-US')} records checked: ${errors} errors, ${problems.length - errors} warnings${msg.truncated ? ' (list capped)' : ''}.`;
+        problemsSummary = msg.cancelled ? 'Validation stopped.' : `${plural(msg.scanned, 'record')} checked: ${plural(errors, 'error')}, ${plural(problems.length - errors, 'warning')}${msg.truncated ? ' (list capped)' : ''}.`;
       }
       if (state.tab === 'problems') drawProblems();
       else if (msg.done && problems.length) selectTab('problems');
@@ -480,11 +502,21 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
         tabPanel.replaceChildren(box);
         break;
       }
-      const t = segmentTotals(a.value.segments);
+      const t = segmentLegend(a.value.segments);
       const legend = h('div', { class: 'legend' });
-      legend.append(h('span', { class: 'seg prompt' }, `prompt (no loss): ${t.prompt} tokens`), h('span', { class: 'seg loss' }, `response (loss): ${t.loss} tokens`));
+      legend.append(h('span', { class: 'seg prompt' }, t.prompt), h('span', { class: 'seg loss' }, t.loss));
       if (a.value.model) legend.append(h('span', { class: 'muted' }, a.value.model));
       tabPanel.replaceChildren(legend, asEl(renderSegments(doc, a.value.segments)));
+      break;
+    }
+    case 'health': {
+      health = msg;
+      updateFacts();
+      if (state.tab === 'problems' && !validating) drawProblems();
+      if (total === 0) {
+        loadDetail();
+        draw();
+      }
       break;
     }
     case 'histogram': {
@@ -495,9 +527,9 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
         break;
       }
       const v = a.value;
-      const sum = h('p', {}, `${v.records.toLocaleString('en-US')} records · mean ${Math.round(v.mean)} tokens · max ${v.max}${v.sequenceLen !== null ? ` · ${v.overSequenceLen} over sequence_len ${v.sequenceLen}` : ''}${v.model ? ` · ${v.model}` : ''}`);
+      const sum = h('p', {}, histogramSummary(v));
       const axis = h('div', { class: 'axis' });
-      axis.append(h('span', {}, String(v.edges[0] ?? 0)), h('span', {}, String(v.edges[v.edges.length - 1] ?? '')));
+      axis.append(h('span', {}, formatCount(v.edges[0] ?? 0)), h('span', {}, formatCount(v.edges[v.edges.length - 1] ?? 0)));
       tabPanel.replaceChildren(sum, asEl(renderHistogram(doc, v)), axis);
       break;
     }

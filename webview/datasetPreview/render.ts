@@ -3,7 +3,9 @@
 // `text()`, which sets textContent: a record holding `<script>`, `<img onerror=...>` or a
 // `javascript:` link shows those characters and runs nothing. Nothing here sets innerHTML,
 // href, src or an event-handler attribute.
-import type { PreviewRow, RecordField, RenderedSegment, TokenHistogram } from '../../src/protocol/datasetPreviewMessages';
+import type { DatasetHealthFacts, DatasetInfo, PreviewRow, RecordField, RenderedSegment, TokenHistogram } from '../../src/protocol/datasetPreviewMessages';
+import { formatBytes, formatCount, plural } from '../../src/shared/format';
+import { splitInvisibles } from '../shared/invisibleChars';
 
 /** The part of the DOM these helpers use. */
 export interface ElLike {
@@ -35,11 +37,42 @@ export function attr(e: ElLike, name: string, value: string): void {
   e.setAttribute(name, value);
 }
 
+/**
+ * Sets dataset text on `parent`, with each invisible or bidirectional character (see
+ * splitInvisibles) as a visible mark of its own: a span with the code point as its text and
+ * the character's name as its title. The character itself is not shown, so a bidi control
+ * cannot reorder what follows it; the text stays in logical order.
+ */
+export function setText(doc: DocLike, parent: ElLike, text: string): ElLike {
+  const pieces = splitInvisibles(text);
+  if (pieces.every((p) => 'text' in p)) {
+    parent.textContent = text;
+    return parent;
+  }
+  parent.textContent = '';
+  for (const p of pieces) {
+    if ('text' in p) parent.append(el(doc, 'span', '', p.text));
+    else {
+      const mark = el(doc, 'span', p.bidi ? 'uc bidi' : 'uc', p.label);
+      mark.title = p.title;
+      attr(mark, 'aria-label', p.title);
+      parent.append(mark);
+    }
+  }
+  return parent;
+}
+
+/** An element holding dataset text (marks included). */
+export function textEl(doc: DocLike, tag: string, cls: string, text: string): ElLike {
+  return setText(doc, el(doc, tag, cls), text);
+}
+
 export const ROW_ID_PREFIX = 'row-';
 
 /** One table row: the record number, its line, then its cells; a placeholder while loading. */
 export function renderRow(doc: DocLike, index: number, row: PreviewRow | undefined, columns: number, selected: boolean, hit: boolean): ElLike {
-  const tr = el(doc, 'div', `row${selected ? ' selected' : ''}${hit ? ' hit' : ''}${row?.problem ? ' bad' : ''}`);
+  const bad = row?.problem ? ` bad ${row.severity ?? 'warning'}` : '';
+  const tr = el(doc, 'div', `row${selected ? ' selected' : ''}${hit ? ' hit' : ''}${bad}`);
   tr.id = `${ROW_ID_PREFIX}${index}`;
   attr(tr, 'role', 'row');
   attr(tr, 'aria-rowindex', String(index + 2)); // header row is 1
@@ -49,13 +82,16 @@ export function renderRow(doc: DocLike, index: number, row: PreviewRow | undefin
   attr(num, 'role', 'rowheader');
   tr.append(num);
   for (let c = 0; c < columns; c++) {
-    const cell = el(doc, 'div', 'cell', row ? (row.cells[c] ?? '') : c === 0 ? 'loading…' : '');
+    // A record that did not parse: its raw text, then what is wrong with it (no hover needed).
+    const why = row?.raw && row.problem && c === 1 ? row.problem : undefined;
+    const cell = why !== undefined ? textEl(doc, 'div', 'cell why', why) : row ? textEl(doc, 'div', 'cell', row.cells[c] ?? '') : el(doc, 'div', 'cell', c === 0 ? 'loading…' : '');
     attr(cell, 'role', 'gridcell');
-    if (row && c === 0 && row.problem) cell.title = row.problem;
+    if (row && (c === 0 || why !== undefined) && row.problem) cell.title = row.problem;
     tr.append(cell);
+    if (why !== undefined) break; // it spans the remaining columns
   }
   if (row?.problem) {
-    const flag = el(doc, 'div', 'cell flag', '⚠');
+    const flag = el(doc, 'div', 'cell flag', row.severity === 'error' ? '✕' : '⚠');
     attr(flag, 'role', 'gridcell');
     attr(flag, 'aria-label', `problem: ${row.problem}`);
     flag.title = row.problem;
@@ -73,7 +109,7 @@ export function renderFields(doc: DocLike, fields: readonly RecordField[]): ElLi
   const box = el(doc, 'div', 'fields');
   for (const f of fields) {
     const sec = el(doc, 'section', 'field');
-    sec.append(el(doc, 'h3', '', f.name), el(doc, 'pre', 'value', f.value));
+    sec.append(textEl(doc, 'h3', '', f.name), textEl(doc, 'pre', 'value', f.value));
     if (f.clipped) sec.append(el(doc, 'p', 'note', 'clipped: the field is longer than shown'));
     box.append(sec);
   }
@@ -84,9 +120,9 @@ export function renderFields(doc: DocLike, fields: readonly RecordField[]): ElLi
 export function renderSegments(doc: DocLike, segments: readonly RenderedSegment[]): ElLike {
   const pre = el(doc, 'pre', 'rendered');
   for (const s of segments) {
-    const span = el(doc, 'span', s.loss ? 'seg loss' : 'seg prompt', s.text);
+    const span = textEl(doc, 'span', s.loss ? 'seg loss' : 'seg prompt', s.text);
     attr(span, 'data-loss', String(s.loss));
-    span.title = `${s.loss ? 'response: counted in the loss' : 'prompt: not in the loss'} · ${s.tokens} tokens`;
+    span.title = `${s.loss ? 'response: counted in the loss' : 'prompt: not in the loss'} · ${plural(s.tokens, 'token')}`;
     pre.append(span);
   }
   return pre;
@@ -106,7 +142,7 @@ export function segmentTotals(segments: readonly RenderedSegment[]): { prompt: n
 export function renderHistogram(doc: DocLike, h: TokenHistogram): ElLike {
   const box = el(doc, 'div', 'histogram');
   attr(box, 'role', 'img');
-  attr(box, 'aria-label', `Token lengths of ${h.records} records: mean ${Math.round(h.mean)}, max ${h.max}${h.sequenceLen !== null ? `, ${h.overSequenceLen} over sequence_len ${h.sequenceLen}` : ''}`);
+  attr(box, 'aria-label', `Token lengths of ${plural(h.records, 'record')}: mean ${formatCount(h.mean)}, max ${formatCount(h.max)}${h.sequenceLen !== null ? `, ${formatCount(h.overSequenceLen)} over sequence_len ${formatCount(h.sequenceLen)}` : ''}`);
   const peak = Math.max(1, ...h.counts);
   h.counts.forEach((c, i) => {
     const lo = h.edges[i] ?? 0;
@@ -114,10 +150,62 @@ export function renderHistogram(doc: DocLike, h: TokenHistogram): ElLike {
     const over = h.sequenceLen !== null && lo >= h.sequenceLen;
     const bar = el(doc, 'div', `bar${over ? ' over' : ''}`);
     bar.style.setProperty('height', `${((c / peak) * 100).toFixed(1)}%`);
-    bar.title = `${lo}–${hi} tokens: ${c} records`;
+    bar.title = `${formatCount(lo)}–${formatCount(hi)} tokens: ${plural(c, 'record')}`;
     box.append(bar);
   });
   return box;
+}
+
+/** The summary line over the histogram: records, mean and max tokens, how many are too long. */
+export function histogramSummary(h: TokenHistogram): string {
+  return `${plural(h.records, 'record')} · mean ${formatCount(h.mean)} tokens · max ${formatCount(h.max)}${h.sequenceLen !== null ? ` · ${formatCount(h.overSequenceLen)} over sequence_len ${formatCount(h.sequenceLen)}` : ''}${h.model ? ` · ${h.model}` : ''}`;
+}
+
+/** The legend of "as the model sees it": tokens in the prompt (no loss) and in the response. */
+export function segmentLegend(segments: readonly RenderedSegment[]): { prompt: string; loss: string } {
+  const t = segmentTotals(segments);
+  return { prompt: `prompt (no loss): ${plural(t.prompt, 'token')}`, loss: `response (loss): ${plural(t.loss, 'token')}` };
+}
+
+/** Where the preview is with a file: what the header says and the table shows. */
+export interface FactsState {
+  readonly info: DatasetInfo;
+  /** Entries indexed so far (rows of the table, broken ones included). */
+  readonly total: number;
+  readonly indexDone: boolean;
+  readonly bytesRead: number;
+  readonly error?: string;
+  /** The background check (or a Validate), once known. */
+  readonly health: DatasetHealthFacts | null;
+}
+
+/**
+ * The header's facts: format, layout, record count and size. Records are counted without the
+ * broken lines (as in the Datasets view); an empty file says "no records".
+ */
+export function factsText(s: FactsState): string {
+  const size = formatBytes(s.info.bytes);
+  const fmt = s.info.format === 'unknown' ? 'not instruction data (unknown format)' : s.info.format;
+  const tail = `${size}${s.error ? ` · error: ${s.error}` : ''}`;
+  if (!s.indexDone) {
+    const pct = s.info.bytes ? Math.min(100, Math.round((s.bytesRead / s.info.bytes) * 100)) : 0;
+    return `${fmt} · ${s.info.container} · ${formatCount(s.total)} so far (${pct}% read…) · ${tail}`;
+  }
+  if (s.total === 0) return `no records · ${s.info.container} · ${tail}`;
+  const h = s.health;
+  if (!h || h.error) return `${fmt} · ${s.info.container} · ${plural(s.total, 'entry', 'entries')} · ${h?.error ? `check failed: ${h.error}` : 'checking…'} · ${tail}`;
+  const problems = h.errors + h.warnings;
+  const records = `${h.records === 0 ? 'no records' : plural(h.records, 'record')}${h.broken ? `, ${formatCount(h.broken)} broken` : ''}`;
+  return `${fmt} · ${s.info.container} · ${records}${problems ? ` · ${plural(problems, 'problem')}${h.complete ? '' : ' so far'}` : ''} · ${tail}`;
+}
+
+/** What the table and the detail pane say when there is no row to show ('' when there are rows). */
+export function emptyText(s: Pick<FactsState, 'total' | 'indexDone' | 'health'>): string {
+  if (s.total > 0) return '';
+  if (!s.indexDone) return 'Reading…';
+  // The check's own words when it says why ("No records: the file holds only blank lines").
+  const why = s.health?.first?.message;
+  return why && /^No records/.test(why) ? `${why}.` : 'No records.';
 }
 
 export interface Viewport {

@@ -356,6 +356,13 @@ export function sniffLayout(file: string, head: Buffer): Layout {
 
 // ---- decoding -------------------------------------------------------------------------------
 
+/**
+ * The deepest nesting of arrays and objects a record may have. Python's json (the trainer)
+ * fails near 1000 levels, and the host's JSON.stringify far below 100,000; real instruction
+ * records nest a handful of levels.
+ */
+export const MAX_JSON_DEPTH = 512;
+
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 const utf8Lenient = new TextDecoder('utf-8');
 
@@ -382,6 +389,13 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
   }
   try {
     const value: unknown = JSON.parse(text);
+    // V8 parses any depth, but everything after it (stringify, the trainer's Python json) recurses:
+    // a record nested deeper than MAX_JSON_DEPTH is a broken record, with its line and column.
+    const deep = depthOverflow(text, MAX_JSON_DEPTH);
+    if (deep >= 0) {
+      const pos = position(text.slice(0, deep), line);
+      return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Nested too deeply at line ${pos.line}, column ${pos.column}: more than ${MAX_JSON_DEPTH} levels of arrays and objects` } };
+    }
     return error ? { index, line, bytes: end, text, value, error } : { index, line, bytes: end, text, value };
   } catch (e) {
     if (error) return { index, line, bytes: end, text, error };
@@ -390,7 +404,7 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
     let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
     offset = Math.min(offset, text.length);
     const pos = position(text.slice(0, offset), line);
-    const what = text.length === 0 ? 'Empty record' : msg.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, '');
+    const what = text.length === 0 ? 'Empty record' : msg.replace(/ in JSON at position \d+.*$/, '').replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, ''); // V8 quotes (part of) the text: the line says where
     return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
 }
@@ -409,79 +423,116 @@ function position(before: string, line: number): { line: number; column: number 
   return { line: l, column: before.length - lastNl };
 }
 
-/** Where JSON.parse gave up, when its message has no position: a small syntax walk. */
+/**
+ * Where JSON.parse gave up, when its message has no position: a small syntax walk. Iterative
+ * (an explicit stack of open containers), so 100,000 levels of '[' cannot overflow the call stack.
+ */
 export function jsonErrorOffset(text: string): number {
   let i = 0;
   const n = text.length;
-  class Stop extends Error {}
-  const fail = (): never => {
-    throw new Stop();
-  };
+  const OBJ = 0x7b;
+  const ARR = 0x5b;
+  const stack: number[] = [];
   const ws = (): void => {
     while (i < n && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
   };
-  const lit = (word: string): void => {
-    for (const ch of word) if (text[i++] !== ch) ((i -= 1), fail());
+  const lit = (word: string): boolean => {
+    for (const ch of word) {
+      if (text[i] !== ch) return false;
+      i++;
+    }
+    return true;
   };
-  const str = (): void => {
+  const str = (): boolean => {
     i++; // opening quote
     while (i < n) {
       const c = text.charCodeAt(i);
-      if (c === 0x22) return void i++;
-      if (c < 0x20) fail();
+      if (c === 0x22) return (i++, true);
+      if (c < 0x20) return false;
       i += c === 0x5c ? 2 : 1;
     }
-    fail();
+    return false;
   };
-  const value = (): void => {
+  /** A key and its ':' (inside an object). */
+  const key = (): boolean => {
+    ws();
+    if (text[i] !== '"' || !str()) return false;
+    ws();
+    if (text[i] !== ':') return false;
+    i++;
+    return true;
+  };
+  const scalar = (): boolean => {
+    const c = text[i];
+    if (c === '"') return str();
+    if (c === 't') return lit('true');
+    if (c === 'f') return lit('false');
+    if (c === 'n') return lit('null');
+    if (c !== undefined && /[-0-9]/.test(c)) {
+      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400));
+      if (!m) return false;
+      i += m[0].length;
+      return true;
+    }
+    return false;
+  };
+  for (;;) {
+    // A value starts here.
     ws();
     const c = text[i];
-    if (c === '{') {
+    if (c === '{' || c === '[') {
       i++;
       ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        str();
-        ws();
-        if (text[i] !== ':') fail();
+      if (text[i] === (c === '{' ? '}' : ']')) i++;
+      else {
+        stack.push(c === '{' ? OBJ : ARR);
+        if (c === '{' && !key()) return Math.min(i, n);
+        continue;
+      }
+    } else if (!scalar()) return Math.min(i, n);
+    // After a value: a ',' (the next value) or the closing bracket(s).
+    for (;;) {
+      ws();
+      const top = stack[stack.length - 1];
+      if (top === undefined) return i;
+      if (text[i] === ',') {
         i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
+        if (top === OBJ && !key()) return Math.min(i, n);
+        break;
       }
-    } else if (c === '[') {
+      if (text[i] !== (top === OBJ ? '}' : ']')) return Math.min(i, n);
       i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    } else if (c === '"') str();
-    else if (c === 't') lit('true');
-    else if (c === 'f') lit('false');
-    else if (c === 'n') lit('null');
-    else if (c !== undefined && /[-0-9]/.test(c)) {
-      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400));
-      if (!m) fail();
-      i += m ? m[0].length : 0;
-    } else fail();
-  };
-  try {
-    value();
-    ws();
-    return i;
-  } catch (e) {
-    if (e instanceof Stop) return Math.min(i, n);
-    throw e;
+      stack.pop();
+    }
   }
+}
+
+/**
+ * Where a parsed JSON text first nests deeper than `limit` (arrays and objects), or -1.
+ * Strings are skipped with indexOf, so the walk costs little beyond the brackets.
+ */
+export function depthOverflow(text: string, limit: number): number {
+  if (text.length <= limit * 2) return -1; // each level takes an opening and a closing bracket
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      for (;;) {
+        j = text.indexOf('"', j);
+        if (j === -1) return -1;
+        let k = j - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break; // an even number of backslashes: the quote ends the string
+        j++;
+      }
+      i = j;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
 }
 
 function firstInvalidUtf8(b: Buffer): number {

@@ -64,9 +64,13 @@ export function columnsFor(format: DatasetFormat): string[] {
   }
 }
 
-/** Collapses whitespace and clips, for a table cell (the detail pane has the full text). */
+/**
+ * Collapses ASCII whitespace and clips, for a table cell (the detail pane has the full text).
+ * Only ASCII: a no-break space, U+2028 or a BOM inside the text must reach the cell, where the
+ * preview marks it, rather than pass for a plain space.
+ */
 export function clip(s: string, max: number): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
+  const flat = s.replace(/[ \t\n\r\f\v]+/g, ' ').replace(/^ | $/g, '');
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
