@@ -210,9 +210,9 @@ describe('datasets: broken files give records or precise errors, never a crash',
 
 describe('datasets: scanners are independent of chunk boundaries', () => {
   function scan(kind: 'jsonl' | 'json', input: Buffer, chunk: number) {
-    const recs: Array<[number, number, number, string]> = [];
+    const recs: Array<[number, number, number, string, number]> = [];
     const probs: ScanProblem[] = [];
-    const sink = { record: (s: number, e: number, l: number, b: Buffer | null) => recs.push([s, e, l, b?.toString('utf8') ?? '']), problem: (p: ScanProblem) => probs.push(p) };
+    const sink = { record: (s: number, e: number, l: number, b: Buffer | null, c: number) => recs.push([s, e, l, b?.toString('utf8') ?? '', c]), problem: (p: ScanProblem) => probs.push(p) };
     const sc = kind === 'jsonl' ? jsonlScanner(sink, true) : jsonArrayScanner(sink, true);
     for (let i = 0; i < input.length; i += chunk) sc.push(input.subarray(i, i + chunk));
     sc.end();
@@ -220,13 +220,16 @@ describe('datasets: scanners are independent of chunk boundaries', () => {
   }
   it('JSONL and JSON arrays, chunks of 1, 2, 3, 7 and 4096 bytes', () => {
     const lines = Buffer.from(`\ufeff${alpaca(1)}\r\n\n  ${JSON.stringify({ text: 'a\\"b ✓' })}\n${alpaca(3)}`);
-    const arr = Buffer.from(`\ufeff [ ${alpaca(1)} ,\n "s\\"]" , 12 ,{"a":[1,{"b":"}"}]}\n]`);
+    // Columns in UTF-16 units after multi-byte characters that a chunk boundary may split.
+    const arr = Buffer.from(`\ufeff [ ${alpaca(1)} ,\n "s\\"]é😀" , 12 ,{"a":[1,{"b":"}"}]}\n]`);
     for (const [kind, input] of [['jsonl', lines], ['json', arr]] as const) {
       const ref = scan(kind, input, 1 << 20);
       for (const c of [1, 2, 3, 7, 4096]) assert.deepEqual(scan(kind, input, c), ref, `${kind} chunk ${c}`);
       for (const [s, e, , b] of ref.recs) assert.equal(input.subarray(s, e).toString('utf8'), b);
     }
     assert.equal(scan('json', arr, 5).recs.length, 4);
+    assert.deepEqual(scan('json', arr, 3).recs.map((r) => [r[2], r[4]]), [[1, 4], [2, 2], [2, 14], [2, 18]]);
+    assert.deepEqual(scan('jsonl', lines, 3).recs.map((r) => [r[2], r[4]]), [[1, 1], [3, 3], [4, 1]]);
   });
 });
 

@@ -105,7 +105,7 @@ export class DatasetFile {
   buildIndex(signal?: AbortSignal): Promise<void> {
     if (this.indexing) return this.indexing;
     const sink: ScanSink = {
-      record: (start, end, line) => this.index.add(start, end, line),
+      record: (start, end, line, _bytes, column) => this.index.add(start, end, line, column),
       problem: (p) => {
         if (this.scanProblems.length < 1000) this.scanProblems.push(p);
       },
@@ -202,7 +202,7 @@ export class DatasetFile {
     for (let i = from; i < to; i++) {
       const a = this.index.start(i) - startOff;
       const b = this.index.end(i) - startOff;
-      out.push(decodeRecord(buf.subarray(a, b), i, this.index.line(i), this.layout === 'json-array'));
+      out.push(decodeRecord(buf.subarray(a, b), i, this.index.line(i), this.layout === 'json-array', this.index.column(i)));
     }
     return out;
   }
@@ -258,7 +258,7 @@ export class DatasetFile {
     let i = 0;
     const jsonArray = this.layout === 'json-array';
     const sink: ScanSink = {
-      record: (_s, _e, line, bytes) => fn(decodeRecord(bytes ?? Buffer.alloc(0), i++, line, jsonArray)),
+      record: (_s, _e, line, bytes, column) => fn(decodeRecord(bytes ?? Buffer.alloc(0), i++, line, jsonArray, column)),
       problem: (p) => opts.onProblem?.(p),
     };
     await this.stream(jsonArray ? jsonArrayScanner(sink, true) : jsonlScanner(sink, true), opts);
@@ -366,8 +366,12 @@ export const MAX_JSON_DEPTH = 512;
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 const utf8Lenient = new TextDecoder('utf-8');
 
-/** Decodes and parses one record's bytes; errors carry file line and column, never throw. */
-export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray: boolean): RawRecord {
+/**
+ * Decodes and parses one record's bytes; errors carry file line and column, never throw. The
+ * record starts on `line` at `column` (1-based, UTF-16 units from the start of the line: an
+ * indent, or what is before a JSON-array element on its line, counts), as the editor counts.
+ */
+export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray: boolean, column = 1): RawRecord {
   // Trim the separator bytes that follow a record up to the next one: blanks, CR, and in a
   // JSON array the ','.
   let end = raw.length;
@@ -377,50 +381,64 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
     while (end > 0 && isWsByte(raw[end - 1] as number)) end--;
   }
   const bytes = raw.subarray(0, end);
+  const at = (offset: number, t: string): { line: number; column: number } => position(t.slice(0, offset), line, column);
   let text: string;
   let error: RecordError | undefined;
   try {
     text = utf8Fatal.decode(bytes);
   } catch {
     text = utf8Lenient.decode(bytes);
+    // The place of the first bad byte: the UTF-16 column of the (well-formed) text before it.
     const bad = firstInvalidUtf8(bytes);
-    const pos = position(bytes.subarray(0, bad).toString('utf8'), line);
+    const before = utf8Lenient.decode(bytes.subarray(0, bad));
+    const pos = at(before.length, before);
     error = { kind: 'encoding', line: pos.line, column: pos.column, message: `Invalid UTF-8 byte 0x${(bytes[bad] ?? 0).toString(16).padStart(2, '0')} at line ${pos.line}, column ${pos.column}` };
   }
   try {
     const value: unknown = JSON.parse(text);
+    if (error) return { index, line, bytes: end, text, value, error };
     // V8 parses any depth, but everything after it (stringify, the trainer's Python json) recurses:
     // a record nested deeper than MAX_JSON_DEPTH is a broken record, with its line and column.
     const deep = depthOverflow(text, MAX_JSON_DEPTH);
     if (deep >= 0) {
-      const pos = position(text.slice(0, deep), line);
+      const pos = at(deep, text);
       return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Nested too deeply at line ${pos.line}, column ${pos.column}: more than ${MAX_JSON_DEPTH} levels of arrays and objects` } };
     }
-    return error ? { index, line, bytes: end, text, value, error } : { index, line, bytes: end, text, value };
+    return { index, line, bytes: end, text, value };
   } catch (e) {
     if (error) return { index, line, bytes: end, text, error };
     const msg = e instanceof Error ? e.message : String(e);
     const m = /at position (\d+)/.exec(msg);
     let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
     offset = Math.min(offset, text.length);
-    const pos = position(text.slice(0, offset), line);
-    const what = text.length === 0 ? 'Empty record' : msg.replace(/ in JSON at position \d+.*$/, '').replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, ''); // V8 quotes (part of) the text: the line says where
+    const pos = at(offset, text);
+    const what = text.length === 0 ? 'Empty record' : v8Problem(msg);
     return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
+}
+
+/**
+ * What a V8 JSON.parse message says is wrong, without where: its offset ("in JSON at position
+ * N", "after JSON at position N (line 1 column 5)") and its quote of the text ('"…" is not valid
+ * JSON') go, since the line and column say where.
+ */
+export function v8Problem(message: string): string {
+  return message.replace(/ (in JSON )?at position \d+.*$/s, '').replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
 }
 
 function isWsByte(b: number): boolean {
   return b === 32 || b === 10 || b === 13 || b === 9;
 }
 
-function position(before: string, line: number): { line: number; column: number } {
+/** The line and column just after `before`, text that starts on `line` at `column`. */
+function position(before: string, line: number, column: number): { line: number; column: number } {
   let l = line;
   let lastNl = -1;
   for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) {
     l++;
     lastNl = i;
   }
-  return { line: l, column: before.length - lastNl };
+  return { line: l, column: lastNl === -1 ? column + before.length : before.length - lastNl };
 }
 
 /**
@@ -535,18 +553,36 @@ export function depthOverflow(text: string, limit: number): number {
   return -1;
 }
 
-function firstInvalidUtf8(b: Buffer): number {
+/**
+ * The offset of the first byte that does not start a well-formed UTF-8 sequence (Unicode's
+ * table 3-7: no overlong forms, no encoded surrogates, nothing above U+10FFFF), as Python's
+ * decoder reports it (UnicodeDecodeError.start), or the length when all of it is well-formed.
+ */
+export function firstInvalidUtf8(b: Buffer): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i] as number;
-    let n = 0;
-    if (c < 0x80) n = 0;
-    else if (c >= 0xc2 && c <= 0xdf) n = 1;
-    else if (c >= 0xe0 && c <= 0xef) n = 2;
-    else if (c >= 0xf0 && c <= 0xf4) n = 3;
-    else return i;
-    if (i + n >= b.length) return n === 0 ? i + 1 : i;
-    for (let k = 1; k <= n; k++) if (((b[i + k] as number) & 0xc0) !== 0x80) return i;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let lo = 0x80; // the range of the second byte; the later ones are 80..BF
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0; // overlong below U+0800
+      else if (c === 0xed) hi = 0x9f; // surrogates U+D800..DFFF
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90; // overlong below U+10000
+      else if (c === 0xf4) hi = 0x8f; // above U+10FFFF
+    } else return i; // a continuation byte, C0/C1 (overlong) or F5..FF
+    if (i + n >= b.length) return i;
+    const second = b[i + 1] as number;
+    if (second < lo || second > hi) return i;
+    for (let k = 2; k <= n; k++) if (((b[i + k] as number) & 0xc0) !== 0x80) return i;
     i += n + 1;
   }
   return b.length;

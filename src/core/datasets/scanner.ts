@@ -5,6 +5,8 @@
 //    top-level commas, so it finds element boundaries without parsing the elements.
 // Both skip a UTF-8 BOM, accept CRLF (the \r is trimmed when a record is decoded), and never
 // throw on bad input: structural problems are reported with their line and column.
+// Columns are the editor's (and the trainer's, trainer/neftune_trainer/data.py): 1-based from
+// the start of the line, in UTF-16 units, the BOM not counted.
 
 export interface ScanProblem {
   readonly line: number;
@@ -16,10 +18,10 @@ export interface ScanProblem {
 
 export interface ScanSink {
   /**
-   * A record spans bytes [start, end) and starts on `line` (1-based). `bytes` is given only
-   * when the scanner was created with `wantBytes` (the caller then owns the buffer).
+   * A record spans bytes [start, end) and starts on `line` at `column` (both 1-based). `bytes`
+   * is given only when the scanner was created with `wantBytes` (the caller then owns the buffer).
    */
-  record(start: number, end: number, line: number, bytes: Buffer | null): void;
+  record(start: number, end: number, line: number, bytes: Buffer | null, column: number): void;
   problem(p: ScanProblem): void;
 }
 
@@ -39,6 +41,21 @@ const TAB = 9;
 
 function isWs(b: number): boolean {
   return b === SP || b === NL || b === CR || b === TAB;
+}
+
+/**
+ * UTF-16 units that bytes [from, to) of UTF-8 text decode to: one per character, two for a
+ * four-byte sequence (a surrogate pair). Counted per byte, so a character split across chunks
+ * counts once. Exact for well-formed text; after a byte that is not UTF-8 it may differ from
+ * the lenient decoder's U+FFFD count, but that byte is then the line's first problem.
+ */
+export function utf16Units(b: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = b[i] as number;
+    if ((c & 0xc0) !== 0x80) n += c >= 0xf0 && c <= 0xf4 ? 2 : 1;
+  }
+  return n;
 }
 
 function hasBom(chunk: Buffer): boolean {
@@ -100,6 +117,7 @@ function jsonlScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner {
   let line = 1;
   let inContent = false; // the current line has a non-blank byte
   let contentStart = 0; // file offset of the first non-blank byte of the current line
+  let lineStart = 0; // file offset of the current line's first byte (after a BOM)
   const carry = new Carry();
   return {
     get offset() {
@@ -107,7 +125,7 @@ function jsonlScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner {
     },
     push(chunk: Buffer): void {
       let pos = 0;
-      if (base === 0 && hasBom(chunk)) pos = 3;
+      if (base === 0 && hasBom(chunk)) pos = lineStart = 3;
       const len = chunk.length;
       let chunkContentStart = -1; // where the current record's bytes start in this chunk
       if (inContent) chunkContentStart = 0;
@@ -133,9 +151,10 @@ function jsonlScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner {
         }
         if (inContent) {
           const bytes = wantBytes ? carry.take(chunk.subarray(chunkContentStart, nl)) : null;
-          sink.record(contentStart, base + nl, line, bytes);
+          sink.record(contentStart, base + nl, line, bytes, contentStart - lineStart + 1); // only blanks before it
         }
         line++;
+        lineStart = base + nl + 1;
         inContent = false;
         chunkContentStart = -1;
         pos = nl + 1;
@@ -147,7 +166,7 @@ function jsonlScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner {
       if (inContent) {
         // A last line without a newline: still a record (a truncated one fails to parse later).
         const bytes = wantBytes ? carry.take(Buffer.alloc(0)) : null;
-        sink.record(contentStart, base, line, bytes);
+        sink.record(contentStart, base, line, bytes, contentStart - lineStart + 1);
         inContent = false;
       }
       carry.clear();
@@ -166,7 +185,10 @@ const enum J {
 function jsonArrayScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner {
   let base = 0;
   let line = 1;
-  let lineStart = 0; // file offset of the current line's first byte (for columns)
+  let lineStart = 0; // file offset of the current line's first byte (after a BOM)
+  // UTF-16 units of the current line before file offset `counted` (a line may span chunks).
+  let units = 0;
+  let counted = 0;
   let state: J = J.Pre;
   let depth = 0;
   let inString = false;
@@ -174,15 +196,26 @@ function jsonArrayScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner 
   let scalar = false; // a top-level element that is a number, true, false or null
   let start = 0;
   let startLine = 1;
+  let startColumn = 1;
   let records = 0;
   let commaSeen = true; // a ',' since the last element (or the array just opened)
   let trailingReported = false;
   const carry = new Carry();
-  const col = (off: number): number => off - lineStart + 1;
+  let chunk: Buffer = Buffer.alloc(0);
+  /** The column of file offset `off`, in the current chunk; offsets only grow between calls. */
+  const col = (off: number): number => {
+    if (counted < lineStart) {
+      counted = lineStart;
+      units = 0;
+    }
+    units += utf16Units(chunk, counted - base, off - base);
+    counted = off;
+    return units + 1;
+  };
 
   function emit(endOff: number, chunk: Buffer, chunkStart: number, chunkEnd: number): void {
     const bytes = wantBytes ? carry.take(chunk.subarray(chunkStart, chunkEnd)) : null;
-    sink.record(start, endOff, startLine, bytes);
+    sink.record(start, endOff, startLine, bytes, startColumn);
     records++;
     commaSeen = false;
     state = J.Between;
@@ -192,10 +225,11 @@ function jsonArrayScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner 
     get offset() {
       return base;
     },
-    push(chunk: Buffer): void {
+    push(next: Buffer): void {
+      chunk = next;
       const len = chunk.length;
       let pos = 0;
-      if (base === 0 && hasBom(chunk)) pos = 3;
+      if (base === 0 && hasBom(chunk)) pos = lineStart = counted = 3;
       let valueStartInChunk = state === J.Value ? 0 : -1;
       for (; pos < len; pos++) {
         const b = chunk[pos] as number;
@@ -230,6 +264,7 @@ function jsonArrayScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner 
             state = J.Value;
             start = base + pos;
             startLine = line;
+            startColumn = col(start);
             valueStartInChunk = pos;
             depth = 0;
             inString = false;
@@ -276,6 +311,7 @@ function jsonArrayScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner 
         }
       }
       if (wantBytes && state === J.Value && valueStartInChunk >= 0) carry.add(chunk.subarray(valueStartInChunk));
+      col(base + len); // the line's units so far: the next chunk is counted from its start
       base += len;
     },
     end(): void {
@@ -283,7 +319,7 @@ function jsonArrayScannerRaw(sink: ScanSink, wantBytes: boolean): RecordScanner 
         // The file ends inside an element: report it as a record (its parse error says where)
         // and say the array is not closed.
         const bytes = wantBytes ? carry.take(Buffer.alloc(0)) : null;
-        sink.record(start, base, startLine, bytes);
+        sink.record(start, base, startLine, bytes, startColumn);
         records++;
         sink.problem({ line, column: col(base), message: `The file ends inside record ${records} (it starts on line ${startLine}); the array is not closed`, record: records - 1 });
       } else if (state === J.Between) {
