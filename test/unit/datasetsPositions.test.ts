@@ -136,3 +136,12 @@ describe('datasets: V8 messages say what, the line and column say where', () => 
     assert.equal(decodeRecord(Buffer.from('{"a": 1} x'), 0, 1, false).error?.message, 'Malformed JSON at line 1, column 10: Unexpected non-whitespace character after JSON');
   });
 });
+
+describe('datasets: a character V8 names as a token', () => {
+  it('an astral character after a backslash: placed at it, and named whole (not half a surrogate pair)', () => {
+    const r = decodeRecord(Buffer.from('  {"a": "\\😀 x", "b": "y"}'.slice(2)), 0, 3, false, 3);
+    assert.equal(r.error?.message, "Malformed JSON at line 3, column 11: Unexpected token '😀'");
+    const v = decodeRecord(Buffer.from('{"a": 😀}'), 0, 1, false);
+    assert.equal(v.error?.message, "Malformed JSON at line 1, column 7: Unexpected token '😀'");
+  });
+});

@@ -19,7 +19,7 @@ import gzip
 import io
 import json
 import os
-import sys
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -70,15 +70,38 @@ class Example:
 
 # ----------------------------------------------------------------------------- files
 #
-# The same rules as the extension's reader (src/core/datasets/scanner.ts, datasetFile.ts): gzip
-# by its magic bytes, a UTF-8 BOM skipped, records split on "\n" only (a "\r" before it is
-# trimmed, so CRLF files read as LF ones; U+2028 and other Unicode line breaks stay inside
-# their record), blank means only spaces, tabs and CRs, NaN/Infinity are not JSON, and a
-# malformed record is placed where JSON.parse places it (json_error_position). Columns count
-# UTF-16 code units from the start of the line, as VS Code does, starting at 1.
+# The same rules as the extension's reader (src/core/datasets/scanner.ts, datasetFile.ts), so a
+# broken record gets the same line, column and problem in the preview and here: gzip by its
+# magic bytes, a UTF-8 BOM skipped, records split on "\n" only (a "\r" before it is trimmed, so
+# CRLF files read as LF ones; U+2028 and other Unicode line breaks stay inside their record),
+# blank means only spaces, tabs and CRs, NaN/Infinity are not JSON, a malformed record is placed
+# where JSON.parse places it (json_error_position), a byte that is not UTF-8 at the first byte of
+# its ill-formed sequence, and a record nested deeper than MAX_JSON_DEPTH is refused. Columns
+# count UTF-16 code units from the start of the line (indentation and, in a JSON array, what is
+# before the record on its line included; the BOM not), as VS Code does, starting at 1.
+#
+# A JSON array is read with Python's json when it is valid; when it is not, the extension's
+# scanner (_array_events) finds the first problem: a structural one (a doubled or missing ',',
+# an unclosed array) or the first broken record, decoded on its own as the extension does.
 
 _BOM = b"\xef\xbb\xbf"
 _BLANK = " \t\r"
+
+# The deepest nesting of arrays and objects a record may have: the extension's MAX_JSON_DEPTH
+# (datasetFile.ts). Counted inside the record: in a JSON array file the array holding the records
+# is not a level, so a record is refused at the same depth in a .jsonl and in a .json file.
+MAX_JSON_DEPTH = 512
+
+
+class _Problem(Exception):
+    """A problem at a line and column; `message` is what follows "file:line: "."""
+
+    def __init__(self, line: int, column: int, message: str):
+        super().__init__(message)
+        self.line, self.column, self.message = line, column, message
+
+    def error(self, path: str) -> InputError:
+        return InputError(f"{path}:{self.line}: {self.message}", Where(file=path, line=self.line))
 
 
 def _open_binary(path: str):
@@ -117,16 +140,12 @@ def _layout(path: str, data: bytes) -> str:
     return "jsonl" if v8_error(first) is None else "not-records"
 
 
-def _encoding_error(path: str, line_bytes: bytes, start: int, line: int) -> InputError:
-    """`start` is the offset of the first bad byte in `line_bytes` (the line from its start)."""
-    col = utf16_len(line_bytes[:start].decode("utf-8", errors="replace")) + 1
-    return InputError(f"{path}:{line}: not UTF-8 text: invalid byte 0x{line_bytes[start]:02x} at line {line}, "
-                      f"column {col}", Where(file=path, line=line))
-
-
-def _too_deep(path: str, line: int) -> InputError:
-    return InputError(f"{path}:{line}: JSON nested too deeply to read (arrays or objects about "
-                      f"{sys.getrecursionlimit():,} levels deep or more)", Where(file=path, line=line))
+def _place(text: str, offset: int, line: int, column: int) -> Tuple[int, int]:
+    """Line and column of text[offset], for text that starts on `line` at `column`."""
+    nl = text.count("\n", 0, offset)
+    if not nl:
+        return line, column + utf16_len(text[:offset])
+    return line + nl, utf16_len(text[text.rfind("\n", 0, offset) + 1:offset]) + 1
 
 
 class _NotJSON(ValueError):
@@ -141,34 +160,93 @@ def _loads(text: str):
     return json.loads(text, parse_constant=_reject_constant)
 
 
-def _malformed(path: str, text: str, start: int, first_line: int, fallback: int) -> InputError:
-    """A malformed JSON error for text[start:], whose line starts at `first_line`; `fallback` is
-    Python's own offset, for the (unexpected) case where the JSON.parse rules accept the text."""
-    found = error_offset(text[start:])
-    offset, what = (start + found[0], found[1]) if found else (fallback, "malformed JSON")
-    line = first_line + text.count("\n", start, offset)
-    line_start = text.rfind("\n", 0, offset) + 1
-    col = utf16_len(text[line_start:offset]) + 1
-    return InputError(f"{path}:{line}: malformed JSON at line {line}, column {col}: {what}", Where(file=path, line=line))
+_DEPTH_TOKENS = re.compile(r'["\[\]{}]')
 
 
-def _parse_jsonl_line(raw: bytes, line: int, path: str):
-    """One line of a JSONL file (without its "\n"; the first line with its BOM removed):
-    (True, value), or (False, None) for a blank line. Bad bytes and JSON raise InputError."""
+def depth_overflow(text: str, limit: int = MAX_JSON_DEPTH) -> int:
+    """Where valid JSON text first nests deeper than `limit` arrays and objects, or -1 (the
+    extension's depthOverflow). Iterative: any depth."""
+    if text.count("[") + text.count("{") <= limit:
+        return -1  # not enough brackets to go deeper (the common case: no walk at all)
+    depth = 0
+    i = 0
+    while True:
+        m = _DEPTH_TOKENS.search(text, i)
+        if m is None:
+            return -1
+        i = m.start()
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while True:  # the closing quote: one after an even number of backslashes
+                j = text.find('"', j)
+                if j == -1:
+                    return -1
+                k = j - 1
+                while text[k] == "\\":
+                    k -= 1
+                if (j - 1 - k) % 2 == 0:
+                    break
+                j += 1
+            i = j + 1
+            continue
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return i
+        else:
+            depth -= 1
+        i += 1
+
+
+def _parse_record(raw: bytes, line: int, column: int):
+    """One record's bytes (blanks trimmed), starting on `line` at `column`, decoded and parsed as
+    the extension's decodeRecord does: the first bad byte, else JSON.parse's error, else a depth
+    beyond MAX_JSON_DEPTH, is a _Problem."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise _encoding_error(path, raw, e.start, line)
-    content = text.strip(_BLANK)
+        # The place of the first bad byte: the UTF-16 column of the (well-formed) text before it.
+        before = raw[:e.start].decode("utf-8", errors="replace")
+        at_line, col = _place(before, len(before), line, column)
+        raise _Problem(at_line, col, f"not UTF-8 text: invalid byte 0x{raw[e.start]:02x} at line {at_line}, column {col}")
+    deep = False
+    try:
+        value = _loads(text)
+    except RecursionError:
+        deep = True  # V8 parses any depth: a malformed text is malformed, else it is too deep
+    except ValueError as e:  # JSONDecodeError, or NaN/Infinity
+        raise _malformed(text, line, column, getattr(e, "pos", 0))
+    if deep:
+        found = error_offset(text)
+        if found:
+            raise _malformed(text, line, column, found[0])
+    over = depth_overflow(text)
+    if over >= 0 or deep:
+        at_line, col = _place(text, max(over, 0), line, column)
+        raise _Problem(at_line, col, f"JSON nested too deeply at line {at_line}, column {col}: more than "
+                                     f"{MAX_JSON_DEPTH} levels of arrays and objects")
+    return value
+
+
+def _malformed(text: str, line: int, column: int, fallback: int) -> _Problem:
+    """A malformed JSON problem; `fallback` is Python's own offset, for the (unexpected) case
+    where the JSON.parse rules accept the text."""
+    found = error_offset(text)
+    offset, what = found if found else (fallback, "malformed JSON")
+    at_line, col = _place(text, offset, line, column)
+    return _Problem(at_line, col, f"malformed JSON at line {at_line}, column {col}: {what}")
+
+
+def _parse_jsonl_line(raw: bytes, line: int):
+    """One line of a JSONL file (without its "\n"; the first line with its BOM removed):
+    (True, value), or (False, None) for a blank line. Bad bytes and JSON raise _Problem."""
+    content = raw.lstrip(b" \t\r")
+    indent = len(raw) - len(content)  # blanks: one column each
+    content = content.rstrip(b" \t\r")
     if not content:
         return False, None
-    try:
-        return True, _loads(content)
-    except RecursionError:
-        raise _too_deep(path, line)
-    except ValueError as e:  # JSONDecodeError, or NaN/Infinity
-        indent = len(text) - len(text.lstrip(_BLANK))
-        raise _malformed(path, text.rstrip(_BLANK), indent, line, getattr(e, "pos", 0) + indent)
+    return True, _parse_record(content, line, indent + 1)
 
 
 def _jsonl_lines(f):
@@ -181,51 +259,203 @@ def _jsonl_lines(f):
 
 def _jsonl(data: bytes, file: str) -> List[Tuple[Any, int]]:
     out = []
-    for i, raw in _jsonl_lines(io.BytesIO(data)):
-        ok, value = _parse_jsonl_line(raw, i, file)
-        if ok:
-            out.append((value, i))
+    try:
+        for i, raw in _jsonl_lines(io.BytesIO(data)):
+            ok, value = _parse_jsonl_line(raw, i)
+            if ok:
+                out.append((value, i))
+    except _Problem as p:
+        raise p.error(file)
     return out
 
 
-def _decode(data: bytes, path: str) -> str:
-    if data.startswith(_BOM):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line_start = data.rfind(b"\n", 0, e.start) + 1
-        raise _encoding_error(path, data[line_start:], e.start - line_start, data.count(b"\n", 0, e.start) + 1)
+# UTF-8 continuation bytes, and the lead bytes of four-byte sequences (two UTF-16 units).
+_CONTINUATION = bytes(range(0x80, 0xC0))
+_FOUR_BYTE_LEADS = [bytes([b]) for b in range(0xF0, 0xF5)]
 
 
-def _json_array(text: str, file: str) -> List[Tuple[Any, int]]:
-    """Decode element by element (raw_decode) so each record keeps the line it starts on."""
-    try:
-        # Validate the whole document first, so a syntax error anywhere is found before a record.
-        _loads(text)
-    except RecursionError:
-        pass  # found below, at the record it is in
-    except ValueError as e:
-        raise _malformed(file, text, 0, 1, getattr(e, "pos", 0))
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
-    pos = text.index("[") + 1
-    out = []
-    n = len(text)
+def _utf16_units(b: bytes) -> int:
+    """UTF-16 units that UTF-8 bytes decode to, counted as the extension's scanner counts them
+    (scanner.ts, utf16Units): exact for well-formed text."""
+    return len(b.translate(None, _CONTINUATION)) + sum(b.count(x) for x in _FOUR_BYTE_LEADS)
+
+
+class _Lines:
+    """Line and column of file offsets, met in increasing order (no rescan of a long line)."""
+
+    def __init__(self, data: bytes, start: int):
+        self.data = data
+        self.at = start  # the newlines before this offset are counted
+        self.line = 1
+        self.counted = start  # UTF-16 units of the current line before this offset: self.units
+        self.units = 0
+
+    def where(self, off: int) -> Tuple[int, int]:
+        nl = self.data.count(b"\n", self.at, off)
+        if nl:
+            self.line += nl
+            self.counted, self.units = self.data.rfind(b"\n", self.at, off) + 1, 0
+        self.at = off
+        self.units += _utf16_units(self.data[self.counted:off])
+        self.counted = off
+        return self.line, self.units + 1
+
+
+_NON_WS = re.compile(rb"[^ \t\r\n]")
+_STRUCTURE = re.compile(rb'["\[\]{}]')
+_STRING_STOP = re.compile(rb'["\\]')
+_SCALAR_END = re.compile(rb"[ \t\r\n,\]]")
+
+
+def _string_end(data: bytes, i: int) -> int:
+    """The offset after the closing quote of the string whose content starts at i, or -1."""
     while True:
-        while pos < n and text[pos] in " \t\r\n,":
+        m = _STRING_STOP.search(data, i)
+        if m is None:
+            return -1
+        if data[m.start()] == 0x22:
+            return m.start() + 1
+        i = m.start() + 2  # a backslash escapes the next byte, whatever it is
+
+
+def _array_events(data: bytes):
+    """The extension's JSON-array scanner (scanner.ts, jsonArrayScannerRaw), step for step, over a
+    whole file: yields ("record", line, column, start, end) and ("problem", line, column, message)
+    in the extension's order. Element boundaries only; the records are not parsed here."""
+    n = len(data)
+    pos = 3 if data.startswith(_BOM) else 0
+    lines = _Lines(data, pos)
+    m = _NON_WS.search(data, pos)
+    if m is None:
+        yield ("problem", *lines.where(n), "Empty file: no JSON array")
+        return
+    pos = m.start()
+    if data[pos] != 0x5B:
+        yield ("problem", *lines.where(pos), f"Expected a JSON array of records ('['), found '{chr(data[pos])}'")
+        return
+    pos += 1
+    records = 0
+    comma_seen = True  # a ',' since the last element (or the array just opened)
+    while True:
+        m = _NON_WS.search(data, pos)
+        if m is None:
+            yield ("problem", *lines.where(n), "The file ends before the array's closing ']'")
+            return
+        pos = m.start()
+        b = data[pos]
+        if b == 0x2C:
+            if comma_seen:
+                yield ("problem", *lines.where(pos), "Unexpected ',' before the first record" if records == 0
+                       else f"Unexpected ',' (an empty element after record {records})")
+            comma_seen = True
             pos += 1
-        if pos >= n or text[pos] == "]":
-            break
-        line = text.count("\n", 0, pos) + 1
-        try:
-            rec, end = decoder.raw_decode(text, pos)
-        except RecursionError:
-            raise _too_deep(file, line)
-        except ValueError as e:
-            raise _malformed(file, text, 0, 1, getattr(e, "pos", pos))
-        out.append((rec, line))
+            continue
+        if b == 0x5D:
+            if comma_seen and records > 0:
+                yield ("problem", *lines.where(pos), f"Trailing ',' after the last record (record {records})")
+            m = _NON_WS.search(data, pos + 1)
+            if m is not None:
+                yield ("problem", *lines.where(m.start()), "Unexpected text after the end of the array")
+            return
+        start_line, start_col = lines.where(pos)
+        if not comma_seen:
+            yield ("problem", start_line, start_col, f"Missing ',' between record {records} and record {records + 1}")
+        start = pos
+        end = -1
+        if b == 0x22:
+            end = _string_end(data, pos + 1)
+        elif b in (0x7B, 0x5B):
+            depth = 1
+            pos += 1
+            while True:
+                m = _STRUCTURE.search(data, pos)
+                if m is None:
+                    break
+                pos = m.start()
+                c = data[pos]
+                if c == 0x22:
+                    pos = _string_end(data, pos + 1)
+                    if pos == -1:
+                        break
+                    continue
+                depth += 1 if c in (0x7B, 0x5B) else -1
+                pos += 1
+                if depth == 0:
+                    end = pos
+                    break
+        else:
+            m = _SCALAR_END.search(data, pos)
+            end = m.start() if m else -1
+        if end == -1:  # the file ends inside this element
+            records += 1
+            yield ("record", start_line, start_col, start, n)
+            yield ("problem", *lines.where(n), f"The file ends inside record {records} (it starts on line "
+                                               f"{start_line}); the array is not closed")
+            return
+        records += 1
+        comma_seen = False
+        yield ("record", start_line, start_col, start, end)
         pos = end
-    return out
+
+
+def _trim_element(raw: bytes) -> bytes:
+    """An element's bytes without what may follow it up to the next one (blanks, a ','), as the
+    extension's decodeRecord trims them: an element cut off by the end of the file ends there."""
+    raw = raw.rstrip(b" \t\r\n")
+    return raw[:-1].rstrip(b" \t\r\n") if raw.endswith(b",") else raw
+
+
+def _first_array_problem(data: bytes) -> Optional[_Problem]:
+    """The first problem of a JSON array file as the extension finds it: the earliest in the file
+    (by line and column) of its structural problems and its records' errors."""
+    best: Optional[_Problem] = None
+    for event in _array_events(data):
+        if best is not None and (event[1], event[2]) > (best.line, best.column):
+            break  # events start in file order: nothing later can come first
+        if event[0] == "problem":
+            found = _Problem(event[1], event[2], f"malformed JSON array at line {event[1]}, column {event[2]}: {event[3]}")
+        else:
+            try:
+                _parse_record(_trim_element(data[event[3]:event[4]]), event[1], event[2])
+                continue
+            except _Problem as p:
+                found = p
+        if best is None or (found.line, found.column) < (best.line, best.column):
+            best = found
+    return best
+
+
+def _json_array(data: bytes, file: str) -> List[Tuple[Any, int]]:
+    """A valid array is decoded by Python's json, element by element (raw_decode) so each record
+    keeps the line it starts on; anything wrong is found as the extension finds it."""
+    body = data[3:] if data.startswith(_BOM) else data
+    try:
+        text = body.decode("utf-8")
+        _loads(text)  # the whole document first, so a syntax error anywhere is found before a record
+        out = []
+        decoder = json.JSONDecoder(parse_constant=_reject_constant)
+        may_be_deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH + 1
+        pos = text.index("[") + 1
+        n = len(text)
+        line, counted = 1, 0
+        while True:
+            while pos < n and text[pos] in " \t\r\n,":
+                pos += 1
+            if pos >= n or text[pos] == "]":
+                break
+            line += text.count("\n", counted, pos)
+            counted = pos
+            rec, end = decoder.raw_decode(text, pos)
+            if may_be_deep and depth_overflow(text[pos:end]) >= 0:
+                raise RecursionError  # placed below, by the extension's rules
+            out.append((rec, line))
+            pos = end
+        return out
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        problem = _first_array_problem(data)
+        if problem is None:  # not expected: Python refuses what the extension's rules accept
+            raise InputError(f"{file}: malformed JSON: {e}", Where(file=file))
+        raise problem.error(file)
 
 
 def read_records(path: str) -> List[Tuple[Any, int]]:
@@ -234,9 +464,9 @@ def read_records(path: str) -> List[Tuple[Any, int]]:
     layout = _layout(path, data)
     if layout == "jsonl":
         return _jsonl(data, path)
-    text = _decode(data, path)
     if layout == "json-array":
-        return _json_array(text, path)
+        return _json_array(data, path)
+    text = (data[3:] if data.startswith(_BOM) else data).decode("utf-8", errors="replace")
     stripped = text.lstrip()
     first = text.count("\n", 0, len(text) - len(stripped)) + 1
     raise InputError(f"{path}:{first}: expected a JSON array of records or JSON Lines (one record per line)",
@@ -260,7 +490,10 @@ def read_record_at(path: str, index: int) -> Tuple[Any, int]:
             with _open_binary(path) as f:
                 for i, raw in _jsonl_lines(f):
                     if k == index:
-                        ok, value = _parse_jsonl_line(raw, i, path)
+                        try:
+                            ok, value = _parse_jsonl_line(raw, i)
+                        except _Problem as p:
+                            raise p.error(path)
                         if ok:
                             return value, i
                         continue

@@ -124,8 +124,9 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
-def _key(text: str, i: int, missing: str) -> Tuple[int, Optional[V8Error]]:
-    """An object key and its ':' at i (after whitespace); returns the index after the ':'."""
+def _key(text: str, i: int, missing: str, first: bool) -> Tuple[int, Optional[V8Error]]:
+    """An object key and its ':' at i (after whitespace); returns the index after the ':'. V8
+    names a missing ':' only after an object's first key; after a later one, what is there."""
     if i >= len(text) or text[i] != '"':
         return i, ("pos", min(i, len(text)), missing)
     i, err = _string(text, i)
@@ -133,6 +134,8 @@ def _key(text: str, i: int, missing: str) -> Tuple[int, Optional[V8Error]]:
         return i, err
     i = _skip_ws(text, i)
     if i >= len(text) or text[i] != ":":
+        if not first:
+            return i, _unexpected_char(text, i)
         return i, ("pos", min(i, len(text)), "Expected ':' after property name")
     return i + 1, None
 
@@ -159,7 +162,7 @@ def v8_error(text: str) -> Optional[V8Error]:
             if i < n and text[i] == "}":
                 i += 1
             else:
-                i, err = _key(text, i, "Expected property name or '}'")
+                i, err = _key(text, i, "Expected property name or '}'", True)
                 if err:
                     return err
                 stack.append("{")
@@ -190,7 +193,7 @@ def v8_error(text: str) -> Optional[V8Error]:
                 return None
             if stack[-1] == "{":
                 if i < n and text[i] == ",":
-                    i, err = _key(text, _skip_ws(text, i + 1), "Expected double-quoted property name")
+                    i, err = _key(text, _skip_ws(text, i + 1), "Expected double-quoted property name", False)
                     if err:
                         return err
                     break
@@ -243,6 +246,9 @@ def extension_walk_offset(text: str) -> int:
                 i += 1
                 return
             if c < 0x20:
+                raise _Stop
+            if c == 0x5C and (at(i + 1) is None or at(i + 1) not in _ESCAPES + "u"):
+                i += 1  # an escape V8 refuses stops here, at the character after the backslash
                 raise _Stop
             i += 2 if c == 0x5C else 1
         raise _Stop

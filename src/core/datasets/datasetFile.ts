@@ -412,7 +412,7 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
     let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
     offset = Math.min(offset, text.length);
     const pos = at(offset, text);
-    const what = text.length === 0 ? 'Empty record' : v8Problem(msg);
+    const what = text.length === 0 ? 'Empty record' : namedWhole(v8Problem(msg), text, offset);
     return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
 }
@@ -424,6 +424,14 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
  */
 export function v8Problem(message: string): string {
   return message.replace(/ (in JSON )?at position \d+.*$/s, '').replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
+}
+
+/** V8 names a token by its first UTF-16 unit: half of an astral character; name all of it. */
+function namedWhole(what: string, text: string, offset: number): string {
+  const m = /^Unexpected token '([\ud800-\udbff])'$/.exec(what);
+  const cp = text.codePointAt(offset);
+  if (!m || cp === undefined || text[offset] !== m[1]) return what;
+  return `Unexpected token '${String.fromCodePoint(cp)}'`;
 }
 
 function isWsByte(b: number): boolean {
@@ -467,6 +475,11 @@ export function jsonErrorOffset(text: string): number {
       const c = text.charCodeAt(i);
       if (c === 0x22) return (i++, true);
       if (c < 0x20) return false;
+      if (c === 0x5c) {
+        // An escape V8 refuses stops here, at the character after the backslash.
+        const e = text[i + 1];
+        if (e === undefined || !'"\\/bfnrtu'.includes(e)) return (i++, false);
+      }
       i += c === 0x5c ? 2 : 1;
     }
     return false;
