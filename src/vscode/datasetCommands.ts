@@ -11,6 +11,7 @@ import { validateDataset } from '../core/datasets/validate';
 import { HealthCache, healthOf, statKey } from '../core/datasets/health';
 import { summaryText } from '../core/datasets/healthText';
 import { formatCount, plural } from '../shared/format';
+import { markedText } from '../shared/invisibleChars';
 import { DatasetDiagnostics } from './datasetDiagnostics';
 import { DatasetPreviewPanel, type PreviewDeps } from './datasetPreviewPanel';
 import { DatasetsView } from './datasetsView';
@@ -34,7 +35,7 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
       .filter((u) => view.summary(u)?.state !== 'not-records')
       .map((uri) => {
         const s = view.summary(uri);
-        return { label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), ...(s ? { detail: summaryText(s, '').description } : {}), uri };
+        return { label: markedText(path.basename(uri.fsPath)), description: markedText(vscode.workspace.asRelativePath(path.dirname(uri.fsPath))), ...(s ? { detail: summaryText(s, '').description } : {}), uri };
       });
     if (items.length === 0) {
       void vscode.window.showInformationMessage('NEFTune: no datasets (.json, .jsonl, .jsonl.gz) in this workspace.');

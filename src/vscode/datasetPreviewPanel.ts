@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { webviewHtml } from './webviewHtml';
+import { markedText } from '../shared/invisibleChars';
 import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
 import { isDatasetPreviewToHost } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
@@ -51,7 +52,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
       if (opts.validate) void existing.validate();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(DATASET_PREVIEW_VIEW_TYPE, `Dataset: ${path.basename(uri.fsPath)}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, DatasetPreviewPanel.options(extensionUri));
+    const panel = vscode.window.createWebviewPanel(DATASET_PREVIEW_VIEW_TYPE, `Dataset: ${markedText(path.basename(uri.fsPath))}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, DatasetPreviewPanel.options(extensionUri));
     const p = new DatasetPreviewPanel(panel, extensionUri, deps, uri);
     if (opts.validate) p.validateOnReady = true;
     return p;
@@ -101,7 +102,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   ) {
     DatasetPreviewPanel.panels.set(uri.fsPath, this);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, { entry: 'datasetPreview', title: `Dataset: ${path.basename(uri.fsPath)}`, bodyData: { uri: uri.toString() } });
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, { entry: 'datasetPreview', title: `Dataset: ${markedText(path.basename(uri.fsPath))}`, bodyData: { uri: uri.toString() } });
     this.subs.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((msg: unknown) => void this.onMessage(msg)),

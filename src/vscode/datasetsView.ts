@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { type HealthCache, statKey } from '../core/datasets/health';
-import { type DatasetSummary, summaryText } from '../core/datasets/healthText';
+import { type DatasetSummary, datasetLabel, summaryText } from '../core/datasets/healthText';
 
 export type { DatasetSummary };
 
@@ -209,7 +209,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   getTreeItem(node: Node): vscode.TreeItem {
     if (!(node instanceof vscode.Uri)) {
-      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Expanded);
+      const item = new vscode.TreeItem(datasetLabel(node.label), vscode.TreeItemCollapsibleState.Expanded);
       item.iconPath = vscode.ThemeIcon.Folder;
       item.resourceUri = vscode.Uri.file(node.dir);
       item.contextValue = 'datasetFolder';
@@ -217,7 +217,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       return item;
     }
     const s = this.lookup(node) ?? { state: 'reading', bytes: 0 };
-    const item = new vscode.TreeItem(path.basename(node.fsPath));
+    const item = new vscode.TreeItem(datasetLabel(path.basename(node.fsPath))); // bidi and invisible characters as marks
     item.id = node.toString();
     item.resourceUri = node;
     const text = summaryText(s, vscode.workspace.asRelativePath(node));

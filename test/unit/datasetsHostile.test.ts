@@ -10,7 +10,7 @@ import { DatasetFile, MAX_JSON_DEPTH, decodeRecord, jsonErrorOffset } from '../.
 import { previewRow, recordDetail } from '../../src/core/datasets/previewRows';
 import { validateDataset } from '../../src/core/datasets/validate';
 import { HealthCache, checkDataset, statKey } from '../../src/core/datasets/health';
-import { problemAt, summaryText } from '../../src/core/datasets/healthText';
+import { datasetLabel, problemAt, summaryText } from '../../src/core/datasets/healthText';
 
 let tmp = '';
 before(() => {
@@ -204,5 +204,20 @@ describe('datasets: the background check (the Datasets view) sees broken files',
     assert.deepEqual([bad.description, bad.severity], ['unreadable · 10 B', 'error']);
     const ok = summaryText({ state: 'checked', bytes: 1_234_567, health: { format: 'alpaca', container: 'jsonl', bytes: 1_234_567, entries: 1234, records: 1234, broken: 0, errors: 0, warnings: 2, checked: 1234, complete: true } }, 'x');
     assert.deepEqual([ok.description, ok.severity], ['alpaca · 1,234 records · 2 problems · 1.2 MB', 'warning']);
+  });
+
+  it('a file name with bidi or invisible characters shows them as marks in the label and the tooltip', () => {
+    // "report\u202egpj.jsonl" reads as "reportlnosj.jpg" in a tree that lets the RLO act.
+    assert.equal(datasetLabel('report\u202egpj.jsonl'), 'report[U+202E]gpj.jsonl');
+    assert.equal(datasetLabel('a\u200bb.jsonl'), 'a[U+200B]b.jsonl');
+    assert.equal(datasetLabel('plain café 😀.jsonl'), 'plain café 😀.jsonl');
+    const tip = summaryText({ state: 'reading', bytes: 10 }, 'data/report\u202egpj.jsonl').tooltip;
+    assert.equal(tip[0], 'data/report[U+202E]gpj.jsonl');
+    assert.ok(tip.includes('The name has a hidden character: U+202E RIGHT-TO-LEFT OVERRIDE: a bidirectional control: it reorders the text around it'), tip.join('\n'));
+    // Nothing the tooltip shows lets a bidi control act, a problem's message included.
+    const bad = summaryText({ state: 'unreadable', bytes: 10, error: "Unexpected token '\u2067'" }, 'x.jsonl').tooltip;
+    assert.ok(bad.every((l) => !/[\u202a-\u202e\u2066-\u2069\u200b]/.test(l)), bad.join('\n'));
+    assert.equal(bad.at(-1), "Error: Unexpected token '[U+2067]'");
+    assert.equal(summaryText({ state: 'reading', bytes: 10 }, 'x.jsonl').tooltip.length, 2);
   });
 });

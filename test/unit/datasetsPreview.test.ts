@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, visibleRows, MAX_SCROLL_PX, type DocLike, type ElLike } from '../../webview/datasetPreview/render';
-import { splitInvisibles } from '../../webview/shared/invisibleChars';
+import { splitInvisibles } from '../../src/shared/invisibleChars';
 import type { DatasetInfo } from '../../src/protocol/datasetPreviewMessages';
 import { isDatasetPreviewToHost } from '../../src/protocol/datasetPreviewMessages';
 

@@ -6,6 +6,7 @@ import type { DatasetHealthFacts, DatasetInfo, DatasetPreviewToHost, DatasetPrev
 import { ROW_ID_PREFIX, emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, textEl, visibleRows, type DocLike, type ElLike } from './render';
 import { getVsCodeApi } from '../shared/vscodeApi';
 import { formatCount, plural } from '../../src/shared/format';
+import { markedText } from '../../src/shared/invisibleChars';
 
 const vscode = getVsCodeApi<DatasetPreviewToHost, DatasetPreviewWebviewState>();
 const doc = document as unknown as DocLike;
@@ -403,7 +404,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
       pages.clear();
       pending.clear();
       setText(doc, title as unknown as ElLike, msg.info.relativePath);
-      document.title = `Dataset: ${msg.info.fileName}`;
+      document.title = `Dataset: ${markedText(msg.info.fileName)}`;
       setColumns(msg.info.columns);
       lastBytesRead = 0;
       updateFacts();

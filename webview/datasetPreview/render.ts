@@ -5,7 +5,7 @@
 // href, src or an event-handler attribute.
 import type { DatasetHealthFacts, DatasetInfo, PreviewRow, RecordField, RenderedSegment, TokenHistogram } from '../../src/protocol/datasetPreviewMessages';
 import { formatBytes, formatCount, plural } from '../../src/shared/format';
-import { splitInvisibles } from '../shared/invisibleChars';
+import { splitInvisibles } from '../../src/shared/invisibleChars';
 
 /** The part of the DOM these helpers use. */
 export interface ElLike {

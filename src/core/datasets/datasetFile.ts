@@ -357,9 +357,11 @@ export function sniffLayout(file: string, head: Buffer): Layout {
 // ---- decoding -------------------------------------------------------------------------------
 
 /**
- * The deepest nesting of arrays and objects a record may have. Python's json (the trainer)
- * fails near 1000 levels, and the host's JSON.stringify far below 100,000; real instruction
- * records nest a handful of levels.
+ * The deepest nesting of arrays and objects a record may have. Python's json fails near 1000
+ * levels, and the host's JSON.stringify far below 100,000; real instruction records nest a
+ * handful of levels. Counted inside the record (in a JSON array file the array holding the
+ * records is not a level), so a record is refused at one depth in .jsonl and .json files; the
+ * trainer refuses at the same place (trainer/neftune_trainer/data.py, MAX_JSON_DEPTH).
  */
 export const MAX_JSON_DEPTH = 512;
 

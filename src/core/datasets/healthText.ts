@@ -2,6 +2,7 @@
 // far (reading, checking, checked). Plain functions, so the tree's text is tested under node.
 import type { DatasetFormat } from '../../protocol/datasetPreviewMessages';
 import { formatBytes, formatCount, plural } from '../../shared/format';
+import { invisibleTitles, markedText } from '../../shared/invisibleChars';
 import type { DatasetFile } from './datasetFile';
 import type { DatasetHealth } from './health';
 
@@ -33,7 +34,23 @@ export function problemAt(p: { line: number; column: number; message: string; re
   return `line ${p.line}${p.record >= 0 || p.column > 1 ? `, column ${p.column}` : ''}: ${p.message}`;
 }
 
+/**
+ * A dataset's (or folder's) name as the tree shows it: a bidi control or an invisible character
+ * written as its mark, so `report\u202egpj.jsonl` cannot pass for `reportlnosj.jpg`.
+ */
+export function datasetLabel(name: string): string {
+  return markedText(name);
+}
+
 export function summaryText(s: DatasetSummary, relativePath: string): SummaryText {
+  const text = summaryTextRaw(s, relativePath);
+  const hidden = invisibleTitles(relativePath);
+  const named = hidden.length ? [`The name has ${hidden.length === 1 ? 'a hidden character' : 'hidden characters'}: ${hidden.join('; ')}`] : [];
+  // Names and messages are data: no line of the tooltip lets a bidi control act.
+  return { ...text, tooltip: [...text.tooltip.slice(0, 1), ...named, ...text.tooltip.slice(1)].map(markedText) };
+}
+
+function summaryTextRaw(s: DatasetSummary, relativePath: string): SummaryText {
   const size = formatBytes(s.bytes);
   const tip = [relativePath];
   switch (s.state) {

@@ -1,7 +1,9 @@
 // Invisible and bidirectional characters in dataset text, found the way VS Code's editor finds
 // them (its unicode highlighting: invisible characters and bidi controls), so a webview can show
 // each one as a visible mark. `\u202eevil\u202c` otherwise reads as "live"; a zero-width space
-// or a run of TAG characters hides text a model is trained on. Pure: no DOM, tested under node.
+// or a run of TAG characters hides text a model is trained on. Pure: no DOM, tested under node;
+// shared by the dataset preview (marks as elements) and the host (marks as text: tree labels,
+// tooltips, titles, where no element can be styled).
 
 export type TextPiece =
   /** Ordinary text, shown as it is. */
@@ -156,4 +158,16 @@ export function splitInvisibles(text: string): TextPiece[] {
   }
   if (plain < text.length) out.push({ text: text.slice(plain) });
   return out;
+}
+
+/** Text with each mark written out as `[U+202E]`, for places that show plain text only. */
+export function markedText(text: string): string {
+  return splitInvisibles(text)
+    .map((p) => ('mark' in p ? `[${p.label}]` : p.text))
+    .join('');
+}
+
+/** What each distinct mark in the text is ("U+202E RIGHT-TO-LEFT OVERRIDE: a bidirectional …"). */
+export function invisibleTitles(text: string): string[] {
+  return [...new Set(splitInvisibles(text).flatMap((p) => ('mark' in p ? [p.title] : [])))];
 }
