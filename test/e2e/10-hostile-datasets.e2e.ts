@@ -2,7 +2,8 @@
 // Datasets view marks the broken ones (error icon, problem count, first problem with its line in
 // the tooltip) without running Validate, and counts records without the broken lines; the preview
 // shows each error on its row (100,000 levels of nesting included), says "no records" for empty
-// files, marks invisible and bidirectional characters, and runs nothing from markup.
+// files, marks invisible and bidirectional characters (in the text, and in a file's name in the
+// tree), and runs nothing from markup.
 // Fixtures: test/e2e/fixtures/hostile-datasets/ (byte-exact); the deep files are made here.
 
 import assert from 'node:assert/strict';
@@ -15,6 +16,8 @@ import { guard } from './scenario';
 
 const FIXTURES = join(E2E_DIR, 'fixtures', 'hostile-datasets');
 const DEEP = 100_000;
+/** A name that reads "reportlnosj.jpg" where its RIGHT-TO-LEFT OVERRIDE acts. */
+const BIDI_NAME = 'report\u202egpj.jsonl';
 const rec = (i: number): string => JSON.stringify({ instruction: `Question ${i}: what is ${i} + ${i}?`, input: '', output: `${2 * i}` });
 
 /** Tree descriptions and icons we expect (records never count broken lines). */
@@ -43,6 +46,7 @@ describe('scenario 10: hostile datasets', () => {
         const deep = '['.repeat(DEEP) + ']'.repeat(DEEP);
         writeFileSync(join(ws, 'deep-lines.jsonl'), `${rec(1)}\n${deep}\n${rec(3)}\n`);
         writeFileSync(join(ws, 'deep-array.json'), `[\n${rec(1)},\n${deep},\n${rec(3)}\n]\n`);
+        writeFileSync(join(ws, BIDI_NAME), `${rec(1)}\n${rec(2)}\n`);
       },
     });
     s.page.on('dialog', (d) => {
@@ -94,6 +98,22 @@ describe('scenario 10: hostile datasets', () => {
       assert.match(tip, /Records: 9 \(1 broken line not counted\)/);
       assert.match(tip, /First: Malformed JSON at line 5, column \d+: Unexpected token/);
       await wb.screenshot('tree-tooltip-first-problem', { keepMouse: true });
+      await page.mouse.move(700, 8);
+    });
+  });
+
+  it('a file name with a bidi control shows it as a mark in the tree, and the tooltip says what it is', async () => {
+    await guard(s, 'bidi-name', async () => {
+      const { wb, page } = s!;
+      await wb.openViewContainer('NEFTune');
+      const item = (await wb.treeItems('Datasets')).find((i) => i.label === 'report[U+202E]gpj.jsonl');
+      assert.ok(item, `the marked name in the tree: ${JSON.stringify(await wb.treeItems('Datasets'))}`);
+      assert.match(item.description, /^alpaca · 2 records · /);
+      await wb.treeItem('Datasets', /^report\[U\+202E\]gpj\.jsonl$/).hover();
+      const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'The name has a hidden character' }).first();
+      await hover.waitFor({ state: 'visible', timeout: 10_000 });
+      assert.match((await hover.innerText()).replace(/\s+/g, ' '), /report\[U\+202E\]gpj\.jsonl The name has a hidden character: U\+202E RIGHT-TO-LEFT OVERRIDE/);
+      await wb.screenshot('tree-bidi-name', { keepMouse: true });
       await page.mouse.move(700, 8);
     });
   });
