@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DatasetFile, decodeRecord, type RecordError } from '../../src/core/datasets/datasetFile';
 import type { ScanProblem } from '../../src/core/datasets/scanner';
+import { recordProblems } from '../../src/core/datasets/validate';
 
 let tmp = '';
 before(() => {
@@ -143,5 +144,16 @@ describe('datasets: a character V8 names as a token', () => {
     assert.equal(r.error?.message, "Malformed JSON at line 3, column 11: Unexpected token '😀'");
     const v = decodeRecord(Buffer.from('{"a": 😀}'), 0, 1, false);
     assert.equal(v.error?.message, "Malformed JSON at line 1, column 7: Unexpected token '😀'");
+  });
+});
+
+describe('datasets: a field problem is placed from the start of the line too', () => {
+  it('an indented record (or one after another on its line): the key, and the record, at their columns', () => {
+    const r = decodeRecord(Buffer.from('{"instruction": "x", "output": 5}'), 0, 3, true, 5);
+    assert.equal(r.column, 5);
+    const [wrong] = recordProblems('alpaca', r);
+    assert.deepEqual([wrong?.field, wrong?.line, wrong?.column], ['output', 3, 5 + '{"instruction": "x", '.length]);
+    const [missing] = recordProblems('alpaca', decodeRecord(Buffer.from('{"instruction": "x"}'), 0, 3, true, 5));
+    assert.deepEqual([missing?.line, missing?.column], [3, 5]);
   });
 });

@@ -14,6 +14,8 @@ export type Layout = 'jsonl' | 'json-array' | 'not-records';
 export interface RawRecord {
   readonly index: number;
   readonly line: number;
+  /** The 1-based UTF-16 column where the record starts on its line. */
+  readonly column: number;
   readonly bytes: number;
   /** The decoded text (invalid UTF-8 replaced by U+FFFD). */
   readonly text: string;
@@ -398,24 +400,24 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
   }
   try {
     const value: unknown = JSON.parse(text);
-    if (error) return { index, line, bytes: end, text, value, error };
+    if (error) return { index, line, column, bytes: end, text, value, error };
     // V8 parses any depth, but everything after it (stringify, the trainer's Python json) recurses:
     // a record nested deeper than MAX_JSON_DEPTH is a broken record, with its line and column.
     const deep = depthOverflow(text, MAX_JSON_DEPTH);
     if (deep >= 0) {
       const pos = at(deep, text);
-      return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Nested too deeply at line ${pos.line}, column ${pos.column}: more than ${MAX_JSON_DEPTH} levels of arrays and objects` } };
+      return { index, line, column, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Nested too deeply at line ${pos.line}, column ${pos.column}: more than ${MAX_JSON_DEPTH} levels of arrays and objects` } };
     }
-    return { index, line, bytes: end, text, value };
+    return { index, line, column, bytes: end, text, value };
   } catch (e) {
-    if (error) return { index, line, bytes: end, text, error };
+    if (error) return { index, line, column, bytes: end, text, error };
     const msg = e instanceof Error ? e.message : String(e);
     const m = /at position (\d+)/.exec(msg);
     let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
     offset = Math.min(offset, text.length);
     const pos = at(offset, text);
     const what = text.length === 0 ? 'Empty record' : namedWhole(v8Problem(msg), text, offset);
-    return { index, line, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
+    return { index, line, column, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
 }
 

@@ -70,7 +70,7 @@ export async function validateDataset(file: DatasetFile, format: DatasetFormat, 
             seen.set(key, lines.length);
             lines.push(r.line);
           } else {
-            add({ kind: 'duplicate', record: r.index, line: r.line, column: 1, message: `Duplicate of the record on line ${lines[first] ?? '?'}`, severity: 'warning' });
+            add({ kind: 'duplicate', record: r.index, line: r.line, column: r.column, message: `Duplicate of the record on line ${lines[first] ?? '?'}`, severity: 'warning' });
           }
         }
         const now = Date.now();
@@ -100,7 +100,7 @@ export function recordProblems(format: DatasetFormat, r: RawRecord): DatasetProb
     if (r.value === undefined) return out;
   }
   for (const p of validateRecord(format, r.value)) {
-    const at = p.field ? fieldPosition(r.text, p.field, r.line) : { line: r.line, column: 1 };
+    const at = p.field ? fieldPosition(r.text, p.field, r.line, r.column) : { line: r.line, column: r.column };
     out.push({
       kind: p.kind,
       record: r.index,
@@ -114,8 +114,11 @@ export function recordProblems(format: DatasetFormat, r: RawRecord): DatasetProb
   return out;
 }
 
-/** Where a field's key is in the record text (the first occurrence of its last key name). */
-function fieldPosition(text: string, field: string, line: number): { line: number; column: number } {
+/**
+ * Where a field's key is in the record text (the first occurrence of its last key name), for a
+ * record that starts on `line` at `column`.
+ */
+function fieldPosition(text: string, field: string, line: number, column: number): { line: number; column: number } {
   const keys = field.split('.').map((k) => k.replace(/\[\d+\]$/, ''));
   let from = 0;
   for (const k of keys) {
@@ -127,7 +130,7 @@ function fieldPosition(text: string, field: string, line: number): { line: numbe
   const nl = before.lastIndexOf('\n');
   let l = line;
   for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) l++;
-  return { line: l, column: from - nl };
+  return { line: l, column: nl === -1 ? column + from : from - nl };
 }
 
 function hash53(text: string): number {
