@@ -8,9 +8,10 @@
 Files are a JSON array or JSONL (one record per line), optionally gzip'd, read by the same rules as
 the extension's dataset preview (see "files" below).
 
-Errors name the file, the line (for JSONL the record's line; for a JSON array the line where the
-record starts) and the field (`output`, `conversations[2].value`), so the extension can point at
-the exact record.
+Errors name the file, the line and the field (`output`, `conversations[2].value`), so the
+extension can point at the exact record: a broken file (bad JSON, bytes that are not UTF-8, a
+record nested too deeply, a damaged JSON array) at the line and column the dataset preview shows,
+a field at the line where its record starts.
 """
 
 from __future__ import annotations
