@@ -139,6 +139,18 @@ def test_leading_blanks_count_in_the_column(tmp_path):
     assert position(error_of(tmp_path / "d.jsonl").message) == (2, 4 + len('{"instruction": tru') + 1)
 
 
+def test_a_damaged_json_array_names_the_extensions_problem(tmp_path):
+    # The first problem in the file, in UTF-16 columns after non-ASCII text: here the doubled ','
+    # comes before the broken record after it.
+    text = '[{"instruction": "中文 😀", "output": "x"},, {"instruction": "y", "output": tru}]\n'
+    (tmp_path / "d.json").write_text(text, encoding="utf-8")
+    err = error_of(tmp_path / "d.json")
+    assert position(err.message) == (1, len('[{"instruction": "中文 😀", "output": "x"},') + 1 + 1)
+    assert err.message.endswith("Unexpected ',' (an empty element after record 1)")
+    (tmp_path / "d.json").write_text(text.replace(",,", ","), encoding="utf-8")
+    assert position(error_of(tmp_path / "d.json").message) == (1, len(text.replace(",,", ",").split("tru}")[0]) + 1 + 1 + 3)
+
+
 # ----------------------------------------------------------------------------- parity with the extension
 
 # (name, file bytes). Each file's first error is compared.
