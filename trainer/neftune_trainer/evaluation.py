@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 
+from .batching import collate, eval_batches, n_loss_tokens
 from .data import Example
 from .errors import InputError
-from .prompting import (IGNORE_INDEX, Tokenized, _encode, prompt_text)
+from .loss import token_loss_sum
+from .prompting import Tokenized, chat_template_kwargs, encode_text, prompt_text
 
 N_DEFAULT_PROMPTS = 3
 
@@ -57,9 +58,8 @@ def generation_prompt(ex: Example, tokenizer, template: str) -> str:
             if m["role"] == "assistant":
                 break
             msgs.append(m)
-        from .prompting import CHATML_TEMPLATE
-        kwargs = {} if template == "tokenizer" else {"chat_template": CHATML_TEMPLATE}
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, **kwargs)
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True,
+                                             **chat_template_kwargs(template))
     return prompt_text(ex, tokenizer, template)
 
 
@@ -75,19 +75,14 @@ def plan_prompts(prompts: Optional[List[str]], eval_raw: List[Example], tokenize
 def eval_loss_sums(model, examples: List[Tokenized], batch_size: int, pad_id: int, device, rank: int = 0,
                    world_size: int = 1) -> Tuple[float, int]:
     """(sum of token losses, number of loss tokens) over this process's share of the eval set."""
-    from .train import collate  # the same padding as training
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))  # little padding
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
-    for b in batches[rank::world_size]:
-        batch = {k: v.to(device) for k, v in collate([examples[i] for i in b], pad_id).items()}
+    for b in eval_batches([len(e.input_ids) for e in examples], batch_size)[rank::world_size]:
+        chosen = [examples[i] for i in b]
+        batch = {k: v.to(device) for k, v in collate(chosen, pad_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
-        targets = batch["labels"][:, 1:]  # (B, L-1)
-        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                             ignore_index=IGNORE_INDEX, reduction="sum")
-        total += ce.double()
-        count += int((targets != IGNORE_INDEX).sum())
+        total += token_loss_sum(logits, batch["labels"]).double()
+        count += n_loss_tokens(chosen)
     return float(total), count
 
 
@@ -96,7 +91,7 @@ def generate(model, tokenizer, texts: List[str], max_new_tokens: int, device) ->
     """Greedy answers, all prompts in one left-padded batch."""
     if not texts:
         return []
-    encoded = [_encode(tokenizer, t) for t in texts]
+    encoded = [encode_text(tokenizer, t) for t in texts]
     L = max(len(e) for e in encoded)
     pad = tokenizer.pad_token_id
     input_ids = torch.full((len(encoded), L), pad, dtype=torch.long)  # (P, L) left-padded

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import alpaca_records, assert_events_valid, run_train, write_config
 
-from neftune_trainer.data import read_dataset, read_record_at, read_records
+from neftune_trainer.data import read_record_at, read_records
 from neftune_trainer.errors import InputError
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
