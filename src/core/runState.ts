@@ -73,7 +73,9 @@ export class RunState {
           this.tokensSeen = s.tokens.length ? (s.tokens[s.tokens.length - 1] ?? 0) : 0;
           this.generation++;
         }
-        this.tokensSeen += e.tokens ?? Number.NaN; // NaN once a step lacks tokens: the axis is then unavailable
+        // The trainer's cumulative figure when it gives one; else (older trainers) the sum of
+        // each event's tokens, NaN once a step lacks them (the axis is then unavailable).
+        this.tokensSeen = typeof e.tokens_seen === 'number' ? e.tokens_seen : this.tokensSeen + (e.tokens ?? Number.NaN);
         s.step.push(e.step);
         s.time.push(e.time);
         s.tokens.push(this.tokensSeen);

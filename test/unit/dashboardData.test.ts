@@ -77,6 +77,27 @@ describe('run state: series for the dashboard', () => {
     assert.equal(s.config?.['neftune_noise_alpha'], 5);
   });
 
+  it('tokens seen: the trainer\'s cumulative tokens_seen when present, else the running sum of tokens (issue 10 item 5)', () => {
+    // logging_steps 3: each step event stands for 3 optimizer steps; `tokens` holds all of their
+    // tokens and `tokens_seen` the total so far (here a resume that started at 900 tokens).
+    const step = (n: number, extra: Record<string, unknown>): TrainerEvent =>
+      ev({ type: 'step', time: 100 + n, step: n, total_steps: 9, epoch: n / 9, loss: 2, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, ...extra });
+    const withSeen = new RunState('seen');
+    withSeen.apply([step(3, { tokens: 300, tokens_seen: 1200 }), step(6, { tokens: 310, tokens_seen: 1510 }), step(9, { tokens: 290, tokens_seen: 1800 })]);
+    assert.deepEqual(withSeen.series.tokens, [1200, 1510, 1800]);
+    // An older trainer: no tokens_seen, so the sum of the per-event tokens.
+    const summed = new RunState('sum');
+    summed.apply([step(3, { tokens: 300 }), step(6, { tokens: 310 }), step(9, { tokens: 290 })]);
+    assert.deepEqual(summed.series.tokens, [300, 610, 900]);
+    // A run resumed with a newer trainer: the sum goes on from the last cumulative figure.
+    const mixed = new RunState('mixed');
+    mixed.apply([step(3, { tokens: 300, tokens_seen: 300 }), step(6, { tokens: 310 }), step(9, { tokens: 290, tokens_seen: 900 })]);
+    assert.deepEqual(mixed.series.tokens, [300, 610, 900]);
+    // A repeated step (resume) drops the stale tail; tokens_seen is taken as the trainer says.
+    withSeen.apply([step(6, { tokens: 310, tokens_seen: 1510 })]);
+    assert.deepEqual(withSeen.series.tokens, [1200, 1510]);
+  });
+
   it('tokens are NaN (not a made-up number) when the trainer does not report them', () => {
     const s = new RunState('r');
     s.apply([ev({ type: 'step', step: 1, total_steps: 4, epoch: 0.25, loss: 2.5, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 0, noise_norm: 0 })]);
