@@ -1,5 +1,5 @@
-// One readable line per trainer event, for the output channel and the terminal.
-import type { TrainerEvent } from '../protocol/events';
+// One readable line per trainer event, for the output channel, the terminal and "Open log".
+import { TRAINER_EVENT_TYPES, type TrainerEvent } from '../protocol/events';
 
 function num(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);
@@ -37,4 +37,32 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+function clock(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/**
+ * trainer.log made readable: the trainer echoes each event as a JSON line on stdout, next to
+ * what Python itself prints (warnings, a traceback). Event lines become "time  text"; every
+ * other line is kept as it is, so nothing of a failure is lost.
+ */
+export function readableLog(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => {
+      const t = line.trim();
+      if (!t.startsWith('{')) return line;
+      try {
+        const e = JSON.parse(t) as Partial<TrainerEvent> | null;
+        if (!e || typeof e.time !== 'number' || !TRAINER_EVENT_TYPES.includes(e.type as TrainerEvent['type'])) return line;
+        return `${clock(e.time)}  ${describeEvent(e as TrainerEvent)}`;
+      } catch {
+        return line; // not JSON after all, or an event missing fields: shown as written
+      }
+    })
+    .join('\n');
 }

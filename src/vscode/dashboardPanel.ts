@@ -31,6 +31,12 @@ export class DashboardPanel implements vscode.Disposable {
     return new DashboardPanel(panel, extensionUri, runs, colors, [...refs]);
   }
 
+  /** Whether the dashboard is in view with this run among its shown runs. */
+  static isShowing(runId: string): boolean {
+    const cur = DashboardPanel.current;
+    return !!cur && cur.panel.visible && cur.selected.some((r) => r.runId === runId);
+  }
+
   static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
