@@ -1,5 +1,6 @@
 // One readable line per trainer event, for the output channel, the terminal and "Open log".
 import { TRAINER_EVENT_TYPES, type TrainerEvent } from '../protocol/events';
+import { formatCount, plural } from '../shared/format';
 
 function num(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);
@@ -10,11 +11,11 @@ function num(x: number, digits = 4): string {
 export function describeEvent(e: TrainerEvent): string {
   switch (e.type) {
     case 'run_started':
-      return `run ${e.run_id} started on ${e.device}: ${e.model.name} (${e.model.trainable_parameters.toLocaleString('en-US')} trainable of ${e.model.parameters.toLocaleString('en-US')} parameters)${e.total_steps ? `, ${e.total_steps} steps` : ''}`;
+      return `run ${e.run_id} started on ${e.device}: ${e.model.name} (${formatCount(e.model.trainable_parameters)} trainable of ${formatCount(e.model.parameters)} parameters)${e.total_steps ? `, ${e.total_steps} steps` : ''}`;
     case 'step':
-      return `step ${e.step}/${e.total_steps}  loss ${num(e.loss)}  lr ${num(e.lr)}  grad_norm ${num(e.grad_norm, 3)}  ${Math.round(e.tokens_per_s)} tok/s  noise alpha ${num(e.noise_alpha, 2)} norm ${num(e.noise_norm, 3)}`;
+      return `step ${e.step}/${e.total_steps}  loss ${num(e.loss)}  lr ${num(e.lr)}  grad_norm ${num(e.grad_norm, 3)}  ${formatCount(e.tokens_per_s)} tok/s  noise alpha ${num(e.noise_alpha, 2)} norm ${num(e.noise_norm, 3)}`;
     case 'eval':
-      return `eval at step ${e.step}: loss ${e.eval_loss === null ? 'n/a' : num(e.eval_loss)}${e.samples?.length ? `, ${e.samples.length} sample(s)` : ''}`;
+      return `eval at step ${e.step}: loss ${e.eval_loss === null ? 'n/a' : num(e.eval_loss)}${e.samples?.length ? `, ${plural(e.samples.length, 'sample')}` : ''}`;
     case 'checkpoint':
       return `checkpoint at step ${e.step}: ${e.path}`;
     case 'log':

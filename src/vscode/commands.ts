@@ -276,7 +276,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       if (result.problems.length) {
         void vscode.window.showErrorMessage(`NEFTune: ${result.problems[0]}`, 'Show report').then((p) => p && ctx.log.show());
       } else if (result.ok) {
-        const dev = result.info.cuda_available ? `CUDA, ${result.info.gpus?.length ?? 0} GPU(s)` : result.info.mps_available ? 'Apple MPS' : 'CPU only';
+        const dev = result.info.cuda_available ? `CUDA, ${plural(result.info.gpus?.length ?? 0, 'GPU')}` : result.info.mps_available ? 'Apple MPS' : 'CPU only';
         void vscode.window.showInformationMessage(`NEFTune: trainer environment ready (PyTorch ${result.info.torch}, ${dev}).`);
       }
     },

@@ -140,4 +140,13 @@ describe('readable trainer log ("Open log", issue 10 item 15)', () => {
     assert.deepEqual(lines.slice(5), ['{"not": "an event"}', '{broken json', JSON.stringify({ v: 1, type: 'run_started', time: 1_700_000_000 })]);
     assert.ok(!lines.slice(0, 5).some((l) => l.includes('{"v"')), 'no raw event JSON left');
   });
+
+  it('counts read as words: "1 sample", "2 samples", thousands separators', () => {
+    const evalOf = (n: number): string =>
+      readableLog(JSON.stringify({ v: 1, type: 'eval', time: 1_700_000_000, step: 4, eval_loss: 2, samples: Array.from({ length: n }, () => ({ prompt: 'p', response: 'r' })) }));
+    assert.match(evalOf(1), /eval at step 4: loss 2, 1 sample$/);
+    assert.match(evalOf(2), /, 2 samples$/);
+    const tps = readableLog(JSON.stringify({ v: 1, type: 'step', time: 1_700_000_000, step: 1, total_steps: 2, epoch: 0, loss: 1, lr: 0.1, grad_norm: 1, tokens_per_s: 12_345.6, noise_alpha: 0, noise_norm: 0 }));
+    assert.match(tps, / 12,346 tok\/s /);
+  });
 });
