@@ -23,7 +23,7 @@ export function describeEvent(e: TrainerEvent): string {
     case 'error': {
       const w = e.where;
       const at = w ? [w.file, w.line, w.field].filter((x) => x !== undefined).join(':') : '';
-      return `error: ${e.message}${at ? ` (at ${at})` : ''}`;
+      return `error: ${e.message}${at && !e.message.includes(at) ? ` (at ${at})` : ''}`;
     }
     case 'finished':
       return `finished at step ${e.step}${e.loss !== null ? `, loss ${num(e.loss)}` : ''}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;

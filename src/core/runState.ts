@@ -128,7 +128,8 @@ export class RunState {
         this.endedAt = e.time;
         const w = e.where;
         const at = w ? [w.file, w.line, w.field].filter((x) => x !== undefined).join(':') : '';
-        this.failure = at ? `${e.message} (${at})` : e.message;
+        // The trainer's message often names the place already ("data.jsonl:2: malformed JSON").
+        this.failure = at && !e.message.includes(at) ? `${e.message} (${at})` : e.message;
         break;
       }
       case 'log':

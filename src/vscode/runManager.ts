@@ -329,6 +329,7 @@ export class RunManager implements vscode.Disposable {
 
   private announceEnd(ref: RunRef, s: RunSummary, whileClosed = false): void {
     const when = whileClosed ? ' while VS Code was closed' : '';
+    const closedSuffix = whileClosed ? ' (while VS Code was closed)' : '';
     if (s.status === 'failed') {
       // The dashboard already showing this run needs no button to open it.
       const buttons = DashboardPanel.isShowing(ref.runId) ? ['Open log'] : ['Open log', 'Open dashboard'];
@@ -338,11 +339,11 @@ export class RunManager implements vscode.Disposable {
       });
     } else if (s.status === 'finished') {
       void vscode.window.showInformationMessage(
-        `NEFTune run ${ref.runId} finished${when} at step ${s.step}${s.lastLoss !== null ? `, loss ${s.lastLoss.toFixed(4)}` : ''}.`,
+        `NEFTune run ${ref.runId} finished at step ${s.step}${s.lastLoss !== null ? `, loss ${s.lastLoss.toFixed(4)}` : ''}${closedSuffix}.`,
       );
     } else if (s.status === 'stopped') {
       void vscode.window.showInformationMessage(
-        `NEFTune run ${ref.runId} stopped${when} at step ${s.step}${s.checkpoints.length ? `; checkpoint ${s.checkpoints[s.checkpoints.length - 1]}` : ''}.`,
+        `NEFTune run ${ref.runId} stopped at step ${s.step}${s.checkpoints.length ? `; checkpoint ${s.checkpoints[s.checkpoints.length - 1]}` : ''}${closedSuffix}.`,
       );
     }
   }

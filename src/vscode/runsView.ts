@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import type { RunSummary } from '../protocol/runSummary';
 import { runKey, type RunManager, type RunRef } from './runManager';
 
-type Node = { kind: 'run'; ref: RunRef; summary: RunSummary } | { kind: 'checkpoint'; ref: RunRef; path: string };
+type RunNode = { kind: 'run'; ref: RunRef; summary: RunSummary };
+type Node = RunNode | { kind: 'checkpoint'; ref: RunRef; path: string };
 
 const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
   queued: ['clock'],
@@ -18,29 +19,68 @@ const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
 };
 
 export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  private readonly changed = new vscode.EventEmitter<Node | Node[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subs: vscode.Disposable[];
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly watcher: vscode.FileSystemWatcher;
+  /**
+   * The run nodes last shown, by run key: the same object for a run across refreshes, so a
+   * run's progress refreshes that one node. A refresh of the whole tree drops every node handle
+   * in the extension host, and the workbench asking at that moment for the checkpoints of an
+   * expanded run (as it does at start-up, restoring expanded runs) got "No tree item with id".
+   */
+  private runNodes = new Map<string, RunNode>();
+  private changedRuns = new Set<string>();
+  private wholeTree = false;
 
   constructor(private readonly runs: RunManager) {
     // Step events arrive several times a second; the tree needs no more than 2 refreshes a second.
-    this.subs = [runs.onDidChange(() => this.refreshSoon()), runs.onDidChangeList(() => this.refreshSoon())];
+    this.subs = [
+      runs.onDidChange(({ ref }) => {
+        this.changedRuns.add(runKey(ref));
+        this.schedule();
+      }),
+      runs.onDidChangeList(() => this.refreshSoon()),
+    ];
     this.watcher = vscode.workspace.createFileSystemWatcher('**/.neftune/runs/*/events.jsonl', false, true, false);
     this.subs.push(this.watcher, this.watcher.onDidCreate(() => this.refreshSoon()), this.watcher.onDidDelete(() => this.refreshSoon()));
   }
 
+  /** The whole tree (runs added or removed). */
   refreshSoon(): void {
+    this.wholeTree = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
-      this.changed.fire(undefined);
+      const nodes = [...this.changedRuns].map((k) => this.runNodes.get(k));
+      const whole = this.wholeTree || nodes.some((n) => n === undefined); // a run not shown yet
+      this.wholeTree = false;
+      this.changedRuns.clear();
+      if (whole) return this.changed.fire(undefined);
+      const known = nodes.filter((n): n is RunNode => n !== undefined);
+      for (const n of known) n.summary = this.runs.summary(n.ref);
+      if (known.length) this.changed.fire(known);
     }, 500);
   }
 
   getChildren(node?: Node): Node[] {
-    if (!node) return this.runs.listRuns().map((ref) => ({ kind: 'run', ref, summary: this.runs.summary(ref) }));
+    if (!node) {
+      const next = new Map<string, RunNode>();
+      for (const ref of this.runs.listRuns()) {
+        const key = runKey(ref);
+        const summary = this.runs.summary(ref);
+        const n = this.runNodes.get(key) ?? { kind: 'run', ref, summary };
+        n.summary = summary;
+        next.set(key, n);
+      }
+      this.runNodes = next;
+      return [...next.values()];
+    }
     if (node.kind === 'run') return node.summary.checkpoints.map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
     return [];
   }

@@ -17,7 +17,7 @@
 //   h) "Delete run" on short-*: the trash fails here, a second confirmation deletes it for good.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
@@ -73,13 +73,48 @@ async function toastsWithin(s: Session, re: RegExp, ms: number): Promise<string[
   return [...seen];
 }
 
+/** The Runs view in the side bar (after a reload the side bar may be closed with NEFTune still its container). */
+async function showRuns(s: Session): Promise<void> {
+  await s.wb.runCommand('NEFTune: Focus on Runs View');
+  await s.wb.view('Runs').waitFor({ state: 'visible', timeout: 15_000 });
+  await s.wb.expandView('Runs');
+}
+
 /** Right-click a run in the Runs view. */
 async function runContextMenu(s: Session, runId: string): Promise<void> {
-  await s.wb.openViewContainer('NEFTune');
-  await s.wb.expandView('Runs');
+  await showRuns(s);
   const item = s.wb.treeItem('Runs', runId);
   await item.waitFor({ state: 'visible', timeout: 15_000 });
   await item.click({ button: 'right' });
+}
+
+/**
+ * Click an item of the open context menu. The menu ignores a click that comes right as it opens
+ * (the right-click's own mouse-up must not pick an item), so wait a moment, and try once more
+ * if the menu is still there.
+ */
+async function clickMenuItem(s: Session, label: string): Promise<void> {
+  const menu = s.page.locator('.context-view .monaco-menu');
+  await menu.first().waitFor({ state: 'visible' });
+  await s.page.waitForTimeout(400);
+  await s.wb.clickContextMenuItem(label);
+  await s.page.waitForTimeout(500);
+  if (await menu.first().isVisible().catch(() => false)) {
+    log(`context menu still open after clicking "${label}": once more`);
+    await s.wb.clickContextMenuItem(label);
+  }
+}
+
+/** Extension-host log lines of every window of the session matching `re`. */
+function extHostLogLines(s: Session, re: RegExp): string[] {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  let files: string[] = [];
+  try {
+    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /exthost\.log$/.test(f));
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
 }
 
 async function contextMenuItems(s: Session): Promise<string[]> {
@@ -116,7 +151,7 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       const toasts = await toastsWithin(ses, /NEFTune/, 6_000);
       log(`start-up toasts: ${JSON.stringify(toasts)}`);
       await ses.wb.screenshot('startup');
-      assert.ok(toasts.some((t) => t.includes(CLOSED) && /finished while VS Code was closed/.test(t)), `a toast for ${CLOSED}: ${JSON.stringify(toasts)}`);
+      assert.ok(toasts.some((t) => t.includes(CLOSED) && /finished at step 4.*\(while VS Code was closed\)/.test(t)), `a toast for ${CLOSED}: ${JSON.stringify(toasts)}`);
       for (const id of [SHORT, LONG, OLD_FAILED]) assert.ok(!toasts.some((t) => t.includes(id)), `no toast for ${id}: ${JSON.stringify(toasts)}`);
       assert.ok(existsSync(join(ses.workspace, RUNS, CLOSED, 'announced.json')), 'recorded as announced');
       await ses.wb.clearNotifications();
@@ -140,8 +175,7 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
   it('c) clicking an old failed run: its dashboard, no "failed" toast, no failed status bar', async () => {
     await guard(s, 'old-failed', async () => {
       const ses = s!;
-      await ses.wb.openViewContainer('NEFTune');
-      await ses.wb.expandView('Runs');
+      await showRuns(ses);
       await ses.wb.clickTreeItem('Runs', OLD_FAILED);
       const frame = await ses.wb.webview(`NEFTune: ${OLD_FAILED}`);
       await waitFor('the dashboard to say failed', async () => (await frame.locator('#status').innerText()).trim() === 'failed');
@@ -183,9 +217,14 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       await waitFor('the trainer to exit', () => trainerProcesses(ses).length === 0, 30_000);
       await wb.screenshot('finished-toast');
 
+      // Expanded (its checkpoint shows) when the window reloads: the restored tree asks for the
+      // children of this run at start-up.
+      await showRuns(ses);
+      const twisty = wb.treeItem('Runs', runId).locator('.monaco-tl-twistie.collapsible.collapsed');
+      if (await twisty.isVisible().catch(() => false)) await twisty.click();
+      await wb.treeItem('Runs', /^step-|checkpoint/).waitFor({ state: 'visible', timeout: 10_000 }).catch(() => log('no checkpoint row shown'));
       await wb.reloadWindow();
-      await wb.openViewContainer('NEFTune');
-      await wb.expandView('Runs');
+      await showRuns(ses);
       await wb.clickTreeItem('Runs', runId);
       await wb.webview(`NEFTune: ${runId}`);
       await wb.clickTreeItem('Runs', CLOSED);
@@ -193,10 +232,12 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       const again = await toastsWithin(ses, /NEFTune run|while VS Code was closed/, 5_000);
       await wb.screenshot('after-reload-clicked');
       assert.deepEqual(again, [], 'no end-of-run toast comes back after the reload');
+      const noItem = extHostLogLines(ses, /No tree item with id/);
+      assert.deepEqual(noItem, [], 'the extension host log has no "No tree item with id" error');
 
       // Open log (context menu): readable lines, not the JSON the trainer echoes.
       await runContextMenu(ses, runId);
-      await wb.clickContextMenuItem('Open log');
+      await clickMenuItem(ses, 'Open log');
       await wb.tab('trainer.log').waitFor({ state: 'visible', timeout: 15_000 });
       const text = await waitFor('the log text', async () => {
         const t = await ses.page.locator('.editor-instance .view-lines').first().innerText();
@@ -212,12 +253,11 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
     await guard(s, 'compare-readout', async () => {
       const ses = s!;
       const { wb } = ses;
-      await wb.openViewContainer('NEFTune');
-      await wb.expandView('Runs');
+      await showRuns(ses);
       await wb.clickTreeItem('Runs', SHORT);
       await wb.treeItem('Runs', LONG).click({ modifiers: ['Control'] });
       await wb.treeItem('Runs', LONG).click({ button: 'right' });
-      await wb.clickContextMenuItem('Compare runs');
+      await clickMenuItem(ses, 'Compare runs');
       const frame = await wb.webview('NEFTune: 2 runs');
       const over = frame.locator('.chart[data-metric="loss"] .u-over');
       await over.waitFor({ state: 'visible' });
@@ -259,7 +299,7 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       const reveal = items.filter((i) => /^Reveal run folder/.test(i));
       assert.ok(!reveal.some((i) => /file manager/i.test(i)), `no file manager entry in code-server: ${JSON.stringify(reveal)}`);
       assert.ok(reveal[0], `a reveal entry: ${JSON.stringify(items)}`);
-      await wb.clickContextMenuItem(reveal[0]);
+      await clickMenuItem(ses, reveal[0]);
       const row = ses.page.locator('.explorer-folders-view .monaco-list-row', { hasText: LONG }).first();
       await row.waitFor({ state: 'visible', timeout: 15_000 });
       const errors = await toastsWithin(ses, /not found|revealFileInOS|error/i, 2_000);
@@ -275,7 +315,7 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       const { wb } = ses;
       await wb.clearNotifications();
       await runContextMenu(ses, SHORT);
-      await wb.clickContextMenuItem('Delete run');
+      await clickMenuItem(ses, 'Delete run');
       const first = await dialogMessage(ses);
       log(`first dialog: ${first}`);
       assert.match(first, new RegExp(`Delete run ${SHORT}\\?`));
@@ -295,7 +335,7 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       await wb.screenshot('deleted');
       // Cancelling the second confirmation keeps the run.
       await runContextMenu(ses, LONG);
-      await wb.clickContextMenuItem('Delete run');
+      await clickMenuItem(ses, 'Delete run');
       await dialogMessage(ses);
       await clickDialogButton(ses, 'Delete');
       await dialogMessage(ses);
