@@ -222,8 +222,11 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }
       // A remote workspace's file system has no trash: only a permanent delete, asked for again.
       const sure = await vscode.window.showWarningMessage(
-        `Permanently delete run ${ref.runId}? This workspace's file system${vscode.env.remoteName ? ` (${vscode.env.remoteName})` : ''} has no trash, so its folder (events, log, checkpoints) cannot be restored.`,
-        { modal: true, detail: ref.store.runDir(ref.runId) },
+        `Permanently delete run ${ref.runId}?`,
+        {
+          modal: true,
+          detail: `The file system of this ${vscode.env.remoteName ? 'remote ' : ''}workspace has no trash, so the run folder (events, log, checkpoints) cannot be restored:\n${ref.store.runDir(ref.runId)}`,
+        },
         'Delete permanently',
       );
       if (sure !== 'Delete permanently') return;
@@ -243,7 +246,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       const dir = vscode.Uri.file(ref.store.runDir(ref.runId));
       if (await canRevealInOS()) return void (await vscode.commands.executeCommand('revealFileInOS', dir));
       // The folder is on another machine (remote, web): the Explorer view is what shows it here.
-      void vscode.window.showInformationMessage(`NEFTune: the run folder is on ${vscode.env.remoteName ?? 'the server'}, not this computer; showing it in the Explorer view.`);
+      void vscode.window.showInformationMessage('NEFTune: the run folder is on the remote machine, not this computer: showing it in the Explorer view.');
       await revealInExplorer(dir);
     },
     'neftune.openRunConfig': async (arg) => {

@@ -240,7 +240,8 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       await clickMenuItem(ses, 'Open log');
       await wb.tab('trainer.log').waitFor({ state: 'visible', timeout: 15_000 });
       const text = await waitFor('the log text', async () => {
-        const t = await ses.page.locator('.editor-instance .view-lines').first().innerText();
+        // The editor renders spaces as no-break spaces.
+        const t = (await ses.page.locator('.editor-instance .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
         return /step \d+\/12/.test(t) ? t : undefined;
       }, 15_000);
       await wb.screenshot('open-log');
