@@ -96,7 +96,7 @@ export class DashboardPanel implements vscode.Disposable {
           },
         });
       }),
-      runs.onDidChangeList(() => this.ready && this.post({ kind: 'choices', choices: this.choices() })),
+      runs.onDidChangeList(() => this.onListChanged()),
     );
     for (const ref of selected) runs.monitor(ref);
   }
@@ -132,6 +132,14 @@ export class DashboardPanel implements vscode.Disposable {
         await this.exportPng(msg.name, msg.dataUrl);
         break;
     }
+  }
+
+  /** A deleted run leaves the dashboard (it showed its last data as if it were still there). */
+  private onListChanged(): void {
+    const remaining = this.selected.filter((r) => this.runs.findRun(r.runId) !== undefined);
+    if (remaining.length === 0) return this.dispose();
+    if (remaining.length !== this.selected.length) return this.setSelection(remaining);
+    if (this.ready) this.post({ kind: 'choices', choices: this.choices() });
   }
 
   private setSelection(refs: readonly RunRef[]): void {

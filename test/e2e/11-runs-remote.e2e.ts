@@ -333,6 +333,8 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       await clickDialogButton(ses, 'Delete permanently');
       await waitFor('the run folder to be gone', () => !existsSync(join(ses.workspace, RUNS, SHORT)), 15_000);
       await waitFor('the Runs view to drop it', async () => !(await wb.treeItems('Runs')).some((i) => i.label === SHORT), 15_000);
+      // The comparison it was in shows the other run alone now.
+      await wb.tab(`NEFTune: ${LONG}`).waitFor({ state: 'visible', timeout: 10_000 });
       await wb.screenshot('deleted');
       // Cancelling the second confirmation keeps the run.
       await runContextMenu(ses, LONG);
