@@ -57,9 +57,9 @@ export class RunManager implements vscode.Disposable {
       onDidChange: this.logChanged.event,
       provideTextDocumentContent: async (uri) => {
         try {
-          return readableLog(Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.file(uri.path))).toString('utf8'));
+          return readableLog(Buffer.from(await vscode.workspace.fs.readFile(uri.with({ scheme: 'file' }))).toString('utf8'));
         } catch {
-          return `No trainer log yet (${uri.path}): the trainer writes it once it starts.`;
+          return `No trainer log yet (${uri.fsPath}): the trainer writes it once it starts.`;
         }
       },
     });
@@ -360,7 +360,7 @@ export class RunManager implements vscode.Disposable {
   }
 
   private logUri(ref: RunRef): vscode.Uri {
-    return vscode.Uri.from({ scheme: LOG_SCHEME, path: path.join(ref.store.runDir(ref.runId), LOG_FILE) });
+    return vscode.Uri.file(path.join(ref.store.runDir(ref.runId), LOG_FILE)).with({ scheme: LOG_SCHEME });
   }
 
   /** The readable log of a run, not its raw lines: trainer.log holds the JSON events it echoes. */

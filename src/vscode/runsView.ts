@@ -1,5 +1,6 @@
 // The Runs view: every run in the store with its status, progress, loss and alpha;
 // children are its checkpoints.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../protocol/runSummary';
@@ -17,6 +18,12 @@ const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
   stopped: ['debug-stop', 'charts.yellow'],
   failed: ['error', 'testing.iconFailed'],
 };
+
+/** The run's checkpoints still on disk: save_total_limit removes old ones, and no event says so. */
+function existingCheckpoints(node: RunNode): string[] {
+  const dir = node.ref.store.runDir(node.ref.runId);
+  return node.summary.checkpoints.filter((p) => fs.existsSync(path.join(dir, p)));
+}
 
 export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | Node[] | undefined>();
@@ -81,7 +88,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       this.runNodes = next;
       return [...next.values()];
     }
-    if (node.kind === 'run') return node.summary.checkpoints.map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
+    if (node.kind === 'run') return existingCheckpoints(node).map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
     return [];
   }
 
@@ -95,7 +102,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       return item;
     }
     const s = node.summary;
-    const item = new vscode.TreeItem(node.ref.runId, s.checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(node.ref.runId, existingCheckpoints(node).length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = runKey(node.ref);
     const [icon, color] = STATUS_ICON[s.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);

@@ -75,7 +75,12 @@ async function toastsWithin(s: Session, re: RegExp, ms: number): Promise<string[
 
 /** The Runs view in the side bar (after a reload the side bar may be closed with NEFTune still its container). */
 async function showRuns(s: Session): Promise<void> {
-  await s.wb.runCommand('NEFTune: Focus on Runs View');
+  // Right after a reload the palette may not list the view commands yet: once more.
+  await s.wb.runCommand('NEFTune: Focus on Runs View').catch(async () => {
+    await s.wb.escape();
+    await s.page.waitForTimeout(2_000);
+    await s.wb.runCommand('NEFTune: Focus on Runs View');
+  });
   await s.wb.view('Runs').waitFor({ state: 'visible', timeout: 15_000 });
   await s.wb.expandView('Runs');
 }
