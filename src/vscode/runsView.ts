@@ -39,6 +39,14 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
    */
   private runNodes = new Map<string, RunNode>();
   private changedRuns = new Set<string>();
+  /**
+   * One argument-less "open its dashboard" command per shown run. VS Code keeps a tree item's
+   * command that has arguments in a cache that each refresh of the item replaces, so a click
+   * landing during a refresh (a running run refreshes twice a second) was lost with an "Actual
+   * command not found" error (microsoft/vscode#173233); a command without arguments is passed
+   * through as it is.
+   */
+  private readonly openCommands = new Map<string, { id: string; registration: vscode.Disposable }>();
   private wholeTree = false;
 
   constructor(private readonly runs: RunManager) {
@@ -86,6 +94,11 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
         next.set(key, n);
       }
       this.runNodes = next;
+      for (const [key, c] of this.openCommands) {
+        if (next.has(key)) continue;
+        c.registration.dispose();
+        this.openCommands.delete(key);
+      }
       return [...next.values()];
     }
     if (node.kind === 'run') return existingCheckpoints(node).map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
@@ -119,12 +132,24 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     if (s.failure) tip.appendText(`\n${s.failure}\n`);
     item.tooltip = tip;
     item.contextValue = `run.${s.status}`;
-    item.command = { title: 'Open dashboard', command: 'neftune.openDashboard', arguments: [node.ref.runId] };
+    item.command = { title: 'Open dashboard', command: this.openCommand(node.ref) };
     return item;
+  }
+
+  private openCommand(ref: RunRef): string {
+    const key = runKey(ref);
+    let c = this.openCommands.get(key);
+    if (!c) {
+      const id = `neftune.runs.openDashboard/${key}`;
+      c = { id, registration: vscode.commands.registerCommand(id, () => vscode.commands.executeCommand('neftune.openDashboard', ref.runId)) };
+      this.openCommands.set(key, c);
+    }
+    return c.id;
   }
 
   dispose(): void {
     clearTimeout(this.refreshTimer);
+    for (const c of this.openCommands.values()) c.registration.dispose();
     for (const s of this.subs) s.dispose();
     this.changed.dispose();
   }

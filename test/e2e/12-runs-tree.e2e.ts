@@ -64,6 +64,7 @@ describe('scenario 12: the Runs view while a run with checkpoints trains', () =>
       await waitFor('the run to be expandable', async () => (await row.getAttribute('aria-expanded')) !== null, 15_000);
       if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
       await wb.treeItem('Runs', /^step-/).waitFor({ state: 'visible', timeout: 10_000 });
+      log('expanded; clicking the run while it trains');
       // Clicks on the run while it updates: each opens (or re-shows) its dashboard.
       for (let i = 0; i < 4; i++) {
         await wb.treeItem('Runs', runId).click();
@@ -83,6 +84,7 @@ describe('scenario 12: the Runs view while a run with checkpoints trains', () =>
       assert.ok(counts.every((c) => c >= 1 && c <= 3), `checkpoint rows ${counts.join(', ')} (save_total_limit 2)`);
       const before = extHostLogLines(ses, /No tree item with id/);
 
+      log('reloading the window');
       await wb.reloadWindow();
       await showRuns(ses);
       await new Promise((r) => setTimeout(r, 6_000)); // the reattached run updates meanwhile
