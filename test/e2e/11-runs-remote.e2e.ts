@@ -7,12 +7,14 @@
 //   closed-* finished while no window was open (a pid file, no exit.json, never announced)
 // then:
 //   a) start-up announces closed-* once ("while VS Code was closed"), nothing else;
-//   b) the Start NEFTune run pick marks bad.neftune.yaml with "1 problem";
+//   b) the Start NEFTune run pick marks bad.neftune.yaml with "1 problem" (and starting it anyway
+//      says "has 1 problem, so no run started");
 //   c) clicking oldfail-* opens its dashboard with no "failed" toast and no failed status bar;
 //   d) a run that fails live with its dashboard open: the toast has no "Open dashboard";
 //   e) tiny.neftune.yaml (12 steps) finishes: one "finished" toast; after Developer: Reload
 //      Window, clicking it (and closed-*) brings no toast back; "Open log" shows readable text;
-//   f) short-* and long-* compared: hovering at step ~65 says short "ended at step 2";
+//   f) short-* and long-* compared: run ids on one line; hovering at step ~65 says short "ended at
+//      step 2";
 //   g) the run's "Reveal run folder" shows it in the Explorer view (no file manager entry here);
 //   h) "Delete run" on short-*: the trash fails here, a second confirmation deletes it for good.
 
@@ -171,9 +173,15 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       await row.waitFor({ state: 'visible', timeout: 15_000 });
       const text = (await row.innerText()).replace(/\s+/g, ' ');
       await wb.screenshot('config-pick-problems');
-      await wb.escape();
       assert.match(text, /1 problem\b/, `bad.neftune.yaml row: ${text}`);
       assert.doesNotMatch(text, /problem\(s\)/);
+      // Picked anyway: no run, and the message counts in words.
+      await row.click();
+      const toast = wb.notification(/bad\.neftune\.yaml has/);
+      await toast.waitFor({ state: 'visible', timeout: 15_000 });
+      const msg = (await toast.innerText()).replace(/\s+/g, ' ');
+      assert.match(msg, /bad\.neftune\.yaml has 1 problem, so no run started/, msg);
+      await wb.clearNotifications();
     });
   });
 
@@ -265,6 +273,10 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       await wb.treeItem('Runs', LONG).click({ button: 'right' });
       await clickMenuItem(ses, 'Compare runs');
       const frame = await wb.webview('NEFTune: 2 runs');
+      // Run ids in the runs table: one line each (never broken inside), the full id as the title.
+      const idCell = frame.locator(`table.runs td.run-id[title="${SHORT}"]`);
+      const whiteSpace = await idCell.evaluate((el) => getComputedStyle(el).whiteSpace);
+      assert.equal(whiteSpace, 'nowrap', 'a run id cell never wraps');
       const over = frame.locator('.chart[data-metric="loss"] .u-over');
       await over.waitFor({ state: 'visible' });
       const box = (await over.boundingBox())!;
@@ -341,6 +353,7 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
       // The comparison it was in shows the other run alone now.
       await wb.tab(`NEFTune: ${LONG}`).waitFor({ state: 'visible', timeout: 10_000 });
       await wb.screenshot('deleted');
+      log('deleted; now a delete cancelled at the second confirmation');
       // Cancelling the second confirmation keeps the run.
       await runContextMenu(ses, LONG);
       await clickMenuItem(ses, 'Delete run');
