@@ -83,14 +83,14 @@ def end_to_end(kind: str, a, work: str, model: str) -> None:
 
 def in_process(a, model_dir: str) -> None:
     import torch
-    import torch.nn.functional as F
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.integrations.neftune import neftune_post_forward_hook
 
     from neftune_trainer.data import read_alpaca
     from neftune_trainer.neftune import NEFTune
-    from neftune_trainer.prompting import IGNORE_INDEX, tokenize_dataset
-    from neftune_trainer.train import collate, plan_epoch
+    from neftune_trainer.batching import collate, n_loss_tokens, plan_epoch
+    from neftune_trainer.loss import token_loss_sum
+    from neftune_trainer.prompting import tokenize_dataset
 
     class NEFTuneNoNorm(NEFTune):
         """Our hook without the per-example noise-norm bookkeeping (what-if, for the figure)."""
@@ -108,14 +108,14 @@ def in_process(a, model_dir: str) -> None:
     model.train()
     ex = tokenize_dataset(read_alpaca(tvt.DATA), tok, "alpaca", a.seq_len, "truncate", False).examples
     plan = plan_epoch([len(e.input_ids) for e in ex], a.batch, a.seed, 0)
-    batches = [collate([ex[i] for i in b], tok.pad_token_id) for b in plan[1:1 + a.batches]]
+    batches = [dict(collate([ex[i] for i in b], tok.pad_token_id), n_tokens=n_loss_tokens([ex[i] for i in b]))
+               for b in plan[1:1 + a.batches]]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
     emb = model.get_input_embeddings()
 
     def step(batch):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1),
-                             ignore_index=IGNORE_INDEX)
+        ce = token_loss_sum(logits, batch["labels"]) / max(batch["n_tokens"], 1)  # the trainer's mean token loss
         ce.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

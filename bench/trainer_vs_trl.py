@@ -191,7 +191,7 @@ def ours_padded_tokens(model: str, a, steps: int, warmup: int) -> Optional[int]:
         from transformers import AutoTokenizer
         from neftune_trainer.data import read_alpaca
         from neftune_trainer.prompting import tokenize_dataset
-        from neftune_trainer.train import plan_epoch
+        from neftune_trainer.batching import plan_epoch
         tok = AutoTokenizer.from_pretrained(model)
         ex = tokenize_dataset(read_alpaca(DATA), tok, "alpaca", a.seq_len, "truncate", False).examples
         lengths = [len(e.input_ids) for e in ex]

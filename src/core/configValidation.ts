@@ -266,7 +266,7 @@ function firstAlias(doc: Document): Node | undefined {
 }
 
 /** The folder the trainer loads `base_model` from: the cache for the default id (as
- * models.py resolves it), else a folder relative to the config file. */
+ * trainer/neftune_trainer/default_model.py resolves it), else a folder relative to the config file. */
 function modelFolder(base: string, file: string): string {
   if (base === DEFAULT_MODEL_ID) {
     const cache = process.env['NEFTUNE_STUDIO_CACHE'] ?? path.join(os.homedir(), '.cache', 'neftune-studio');

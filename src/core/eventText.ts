@@ -1,5 +1,6 @@
-// One readable line per trainer event, for the output channel and the terminal.
-import type { TrainerEvent } from '../protocol/events';
+// One readable line per trainer event, for the output channel, the terminal and "Open log".
+import { TRAINER_EVENT_TYPES, type TrainerEvent } from '../protocol/events';
+import { formatCount, plural } from '../shared/format';
 
 function num(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);
@@ -10,11 +11,11 @@ function num(x: number, digits = 4): string {
 export function describeEvent(e: TrainerEvent): string {
   switch (e.type) {
     case 'run_started':
-      return `run ${e.run_id} started on ${e.device}: ${e.model.name} (${e.model.trainable_parameters.toLocaleString('en-US')} trainable of ${e.model.parameters.toLocaleString('en-US')} parameters)${e.total_steps ? `, ${e.total_steps} steps` : ''}`;
+      return `run ${e.run_id} started on ${e.device}: ${e.model.name} (${formatCount(e.model.trainable_parameters)} trainable of ${formatCount(e.model.parameters)} parameters)${e.total_steps ? `, ${e.total_steps} steps` : ''}`;
     case 'step':
-      return `step ${e.step}/${e.total_steps}  loss ${num(e.loss)}  lr ${num(e.lr)}  grad_norm ${num(e.grad_norm, 3)}  ${Math.round(e.tokens_per_s)} tok/s  noise alpha ${num(e.noise_alpha, 2)} norm ${num(e.noise_norm, 3)}`;
+      return `step ${e.step}/${e.total_steps}  loss ${num(e.loss)}  lr ${num(e.lr)}  grad_norm ${num(e.grad_norm, 3)}  ${formatCount(e.tokens_per_s)} tok/s  noise alpha ${num(e.noise_alpha, 2)} norm ${num(e.noise_norm, 3)}`;
     case 'eval':
-      return `eval at step ${e.step}: loss ${e.eval_loss === null ? 'n/a' : num(e.eval_loss)}${e.samples?.length ? `, ${e.samples.length} sample(s)` : ''}`;
+      return `eval at step ${e.step}: loss ${e.eval_loss === null ? 'n/a' : num(e.eval_loss)}${e.samples?.length ? `, ${plural(e.samples.length, 'sample')}` : ''}`;
     case 'checkpoint':
       return `checkpoint at step ${e.step}: ${e.path}`;
     case 'log':
@@ -22,7 +23,7 @@ export function describeEvent(e: TrainerEvent): string {
     case 'error': {
       const w = e.where;
       const at = w ? [w.file, w.line, w.field].filter((x) => x !== undefined).join(':') : '';
-      return `error: ${e.message}${at ? ` (at ${at})` : ''}`;
+      return `error: ${e.message}${at && !e.message.includes(at) ? ` (at ${at})` : ''}`;
     }
     case 'finished':
       return `finished at step ${e.step}${e.loss !== null ? `, loss ${num(e.loss)}` : ''}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;
@@ -37,4 +38,32 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+function clock(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/**
+ * trainer.log made readable: the trainer echoes each event as a JSON line on stdout, next to
+ * what Python itself prints (warnings, a traceback). Event lines become "time  text"; every
+ * other line is kept as it is, so nothing of a failure is lost.
+ */
+export function readableLog(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => {
+      const t = line.trim();
+      if (!t.startsWith('{')) return line;
+      try {
+        const e = JSON.parse(t) as Partial<TrainerEvent> | null;
+        if (!e || typeof e.time !== 'number' || !TRAINER_EVENT_TYPES.includes(e.type as TrainerEvent['type'])) return line;
+        return `${clock(e.time)}  ${describeEvent(e as TrainerEvent)}`;
+      } catch {
+        return line; // not JSON after all, or an event missing fields: shown as written
+      }
+    })
+    .join('\n');
 }

@@ -73,7 +73,9 @@ export class RunState {
           this.tokensSeen = s.tokens.length ? (s.tokens[s.tokens.length - 1] ?? 0) : 0;
           this.generation++;
         }
-        this.tokensSeen += e.tokens ?? Number.NaN; // NaN once a step lacks tokens: the axis is then unavailable
+        // The trainer's cumulative figure when it gives one; else (older trainers) the sum of
+        // each event's tokens, NaN once a step lacks them (the axis is then unavailable).
+        this.tokensSeen = typeof e.tokens_seen === 'number' ? e.tokens_seen : this.tokensSeen + (e.tokens ?? Number.NaN);
         s.step.push(e.step);
         s.time.push(e.time);
         s.tokens.push(this.tokensSeen);
@@ -126,7 +128,8 @@ export class RunState {
         this.endedAt = e.time;
         const w = e.where;
         const at = w ? [w.file, w.line, w.field].filter((x) => x !== undefined).join(':') : '';
-        this.failure = at ? `${e.message} (${at})` : e.message;
+        // The trainer's message often names the place already ("data.jsonl:2: malformed JSON").
+        this.failure = at && !e.message.includes(at) ? `${e.message} (${at})` : e.message;
         break;
       }
       case 'log':

@@ -10,6 +10,8 @@ export const PID_FILE = 'trainer.pid';
 export const EXIT_FILE = 'exit.json';
 /** A queued run's request (python, config, arguments), written before the trainer starts. */
 export const REQUEST_FILE = 'request.json';
+/** Written when a window announced the run's end, so no window announces it again. */
+export const ANNOUNCED_FILE = 'announced.json';
 
 export interface PidRecord {
   readonly pid: number;
@@ -91,6 +93,38 @@ export class RunStore {
 
   writeExit(runId: string, rec: ExitRecord): void {
     writeJsonAtomic(path.join(this.runDir(runId), EXIT_FILE), rec);
+  }
+
+  hasPid(runId: string): boolean {
+    return fs.existsSync(path.join(this.runDir(runId), PID_FILE));
+  }
+
+  hasExit(runId: string): boolean {
+    return fs.existsSync(path.join(this.runDir(runId), EXIT_FILE));
+  }
+
+  isAnnounced(runId: string): boolean {
+    return fs.existsSync(path.join(this.runDir(runId), ANNOUNCED_FILE));
+  }
+
+  /**
+   * Records that the run's end is being announced; false when it already was (by this or any
+   * other window: the file is created exclusively, so of two windows only one wins).
+   */
+  claimAnnouncement(runId: string, what: { status: string; step: number }): boolean {
+    try {
+      fs.writeFileSync(path.join(this.runDir(runId), ANNOUNCED_FILE), JSON.stringify({ ...what, at: Date.now() }), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      // EEXIST: announced before. Anything else (a read-only or deleted folder): do not announce
+      // what cannot be recorded, or it would come back at every look.
+      return false;
+    }
+  }
+
+  /** A resumed run ends anew: its next end is news again. */
+  clearAnnouncement(runId: string): void {
+    fs.rmSync(path.join(this.runDir(runId), ANNOUNCED_FILE), { force: true });
   }
 }
 

@@ -36,8 +36,12 @@ export interface StepEvent extends EventBase {
   readonly noise_alpha: number;
   /** Mean over the batch's examples of the L2 norm of the noise actually added. */
   readonly noise_norm: number;
-  /** Real (non-pad) tokens in this optimizer step; optional. */
+  /** Real (non-pad) tokens of every optimizer step since the previous step event (all of the
+   * `logging_steps` steps this event stands for); optional. */
   readonly tokens?: number;
+  /** Real (non-pad) tokens trained on so far in the run, cumulative (resumes included);
+   * optional: older trainers do not write it, and the dashboard then sums `tokens`. */
+  readonly tokens_seen?: number;
 }
 
 export interface EvalSample {

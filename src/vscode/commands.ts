@@ -1,7 +1,8 @@
 // The extension's commands, as a table of id -> handler.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatProblems } from '../core/configValidation';
+import { checkRunConfig, formatProblems } from '../core/configValidation';
+import { plural } from '../shared/format';
 import { CONFIG_GLOB, isRunConfig, type ConfigDiagnostics } from './configDiagnostics';
 import { DashboardPanel } from './dashboardPanel';
 import type { RunManager, RunRef } from './runManager';
@@ -56,9 +57,53 @@ async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
   }
   // The active editor's config first, then by path.
   files.sort((a, b) => Number(b.toString() === active?.toString()) - Number(a.toString() === active?.toString()) || a.fsPath.localeCompare(b.fsPath));
-  const items = files.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri }));
-  if (items.length === 1) return items[0]?.uri;
+  if (files.length === 1) return files[0];
+  // A config that cannot start says so before it is picked (the start refuses it anyway).
+  const items = await Promise.all(
+    files.map(async (uri) => {
+      const folder = vscode.workspace.asRelativePath(path.dirname(uri.fsPath));
+      const errors = await configErrors(uri);
+      const problem = errors[0];
+      return {
+        label: path.basename(uri.fsPath),
+        description: errors.length ? `${plural(errors.length, 'problem')} · ${folder}` : folder,
+        ...(problem ? { iconPath: new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground')), detail: `Line ${problem.start.line + 1}: ${problem.message}` } : {}),
+        uri,
+      };
+    }),
+  );
   return (await vscode.window.showQuickPick(items, { placeHolder: 'Run config to start', matchOnDescription: true }))?.uri;
+}
+
+/** A config's errors, from its open editor when it has one (unsaved edits count), else from disk. */
+async function configErrors(uri: vscode.Uri): Promise<ReturnType<typeof checkRunConfig>['problems']> {
+  try {
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const text = open ? open.getText() : Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+    return checkRunConfig(text, uri.fsPath, { checkPaths: uri.scheme === 'file' }).problems.filter((p) => p.severity === 'error');
+  } catch {
+    return []; // unreadable or the validator failed: the start itself reports it
+  }
+}
+
+/** A delete to the trash failed because this file system has none (remote: code-server, Remote-SSH). */
+function isNoTrashError(err: unknown): boolean {
+  return /trash/i.test(err instanceof Error ? err.message : String(err));
+}
+
+/** Whether the OS file manager can show a folder of this workspace: a local desktop window only. */
+async function canRevealInOS(): Promise<boolean> {
+  return vscode.env.remoteName === undefined && (await vscode.commands.getCommands(true)).includes('revealFileInOS');
+}
+
+/** The run folder in the Explorer view (works in every window: local, remote, web). */
+async function revealInExplorer(dir: vscode.Uri): Promise<void> {
+  if (!vscode.workspace.getWorkspaceFolder(dir)) {
+    const pick = await vscode.window.showInformationMessage(`NEFTune: the run folder ${dir.fsPath} is outside the workspace, so the Explorer view cannot show it.`, 'Copy path');
+    if (pick) await vscode.env.clipboard.writeText(dir.fsPath);
+    return;
+  }
+  await vscode.commands.executeCommand('revealInExplorer', dir);
 }
 
 /**
@@ -82,10 +127,10 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       if (doc.isDirty) await doc.save();
       const problems = ctx.diagnostics.validate(doc).filter((p) => p.severity === 'error');
       if (problems.length) {
-        ctx.log.error(`${uri.fsPath} has ${problems.length} problem(s); no run started:\n${formatProblems(uri.fsPath, problems)}`);
+        ctx.log.error(`${uri.fsPath} has ${plural(problems.length, 'problem')}; no run started:\n${formatProblems(uri.fsPath, problems)}`);
         const first = problems[0];
         const pick = await vscode.window.showErrorMessage(
-          `NEFTune: ${path.basename(uri.fsPath)} has ${problems.length} problem(s), so no run started. ${first ? `Line ${first.start.line + 1}: ${first.message}` : ''}`,
+          `NEFTune: ${path.basename(uri.fsPath)} has ${plural(problems.length, 'problem')}, so no run started. ${first ? `Line ${first.start.line + 1}: ${first.message}` : ''}`,
           'Show problems',
         );
         if (pick) {
@@ -167,15 +212,42 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         'Delete',
       );
       if (ok !== 'Delete') return;
+      const failed = (err: unknown): void => void vscode.window.showErrorMessage(`NEFTune: could not delete run ${ref.runId}: ${err instanceof Error ? err.message : String(err)}`);
       try {
-        await ctx.runs.delete(ref);
+        await ctx.runs.delete(ref, { useTrash: true });
+        return;
       } catch (err) {
-        void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
+        if (!isNoTrashError(err)) return failed(err);
+        ctx.log.info(`[${ref.runId}] no trash on this file system (${err instanceof Error ? err.message : String(err)}); asking before a permanent delete`);
+      }
+      // A remote workspace's file system has no trash: only a permanent delete, asked for again.
+      const sure = await vscode.window.showWarningMessage(
+        `Permanently delete run ${ref.runId}?`,
+        {
+          modal: true,
+          detail: `The file system of this ${vscode.env.remoteName ? 'remote ' : ''}workspace has no trash, so the run folder (events, log, checkpoints) cannot be restored:\n${ref.store.runDir(ref.runId)}`,
+        },
+        'Delete permanently',
+      );
+      if (sure !== 'Delete permanently') return;
+      try {
+        await ctx.runs.delete(ref, { useTrash: false });
+      } catch (err) {
+        failed(err);
       }
     },
     'neftune.revealRun': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run folder to reveal');
-      if (ref) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(ref.store.runDir(ref.runId)));
+      if (ref) await revealInExplorer(vscode.Uri.file(ref.store.runDir(ref.runId)));
+    },
+    'neftune.revealRunInOS': async (arg) => {
+      const ref = await resolveRun(ctx, arg, () => true, 'Run folder to reveal in the file manager');
+      if (!ref) return;
+      const dir = vscode.Uri.file(ref.store.runDir(ref.runId));
+      if (await canRevealInOS()) return void (await vscode.commands.executeCommand('revealFileInOS', dir));
+      // The folder is on another machine (remote, web): the Explorer view is what shows it here.
+      void vscode.window.showInformationMessage('NEFTune: the run folder is on the remote machine, not this computer: showing it in the Explorer view.');
+      await revealInExplorer(dir);
     },
     'neftune.openRunConfig': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run whose resolved config to open');
@@ -207,7 +279,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       if (result.problems.length) {
         void vscode.window.showErrorMessage(`NEFTune: ${result.problems[0]}`, 'Show report').then((p) => p && ctx.log.show());
       } else if (result.ok) {
-        const dev = result.info.cuda_available ? `CUDA, ${result.info.gpus?.length ?? 0} GPU(s)` : result.info.mps_available ? 'Apple MPS' : 'CPU only';
+        const dev = result.info.cuda_available ? `CUDA, ${plural(result.info.gpus?.length ?? 0, 'GPU')}` : result.info.mps_available ? 'Apple MPS' : 'CPU only';
         void vscode.window.showInformationMessage(`NEFTune: trainer environment ready (PyTorch ${result.info.torch}, ${dev}).`);
       }
     },

@@ -31,6 +31,12 @@ export class DashboardPanel implements vscode.Disposable {
     return new DashboardPanel(panel, extensionUri, runs, colors, [...refs]);
   }
 
+  /** Whether the dashboard is in view with this run among its shown runs. */
+  static isShowing(runId: string): boolean {
+    const cur = DashboardPanel.current;
+    return !!cur && cur.panel.visible && cur.selected.some((r) => r.runId === runId);
+  }
+
   static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
@@ -90,7 +96,7 @@ export class DashboardPanel implements vscode.Disposable {
           },
         });
       }),
-      runs.onDidChangeList(() => this.ready && this.post({ kind: 'choices', choices: this.choices() })),
+      runs.onDidChangeList(() => this.onListChanged()),
     );
     for (const ref of selected) runs.monitor(ref);
   }
@@ -126,6 +132,14 @@ export class DashboardPanel implements vscode.Disposable {
         await this.exportPng(msg.name, msg.dataUrl);
         break;
     }
+  }
+
+  /** A deleted run leaves the dashboard (it showed its last data as if it were still there). */
+  private onListChanged(): void {
+    const remaining = this.selected.filter((r) => this.runs.findRun(r.runId) !== undefined);
+    if (remaining.length === 0) return this.dispose();
+    if (remaining.length !== this.selected.length) return this.setSelection(remaining);
+    if (this.ready) this.post({ kind: 'choices', choices: this.choices() });
   }
 
   private setSelection(refs: readonly RunRef[]): void {

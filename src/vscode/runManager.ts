@@ -12,10 +12,15 @@ import { stopTrainer, isTrainerAlive } from '../core/trainerProcess';
 import { resolvePython, type InterpreterChoice } from '../core/pythonInterpreter';
 import { Supervisor, type StartedRun } from '../core/supervisor';
 import { pythonExtensionInterpreter } from './pythonExtension';
-import { describeEvent, formatDuration } from '../core/eventText';
-import { isTerminalEvent } from '../protocol/events';
+import { describeEvent, formatDuration, readableLog } from '../core/eventText';
+import { RunEndAnnouncements } from '../core/runAnnouncements';
 import type { RunSummary } from '../protocol/runSummary';
+import { plural } from '../shared/format';
+import { DashboardPanel } from './dashboardPanel';
 import { readSettings } from './settings';
+
+/** "Open log" shows trainer.log with its JSON event lines as readable text (read-only, live). */
+const LOG_SCHEME = 'neftune-log';
 
 /** A run is named by its folder; the store tells where that is. */
 export interface RunRef {
@@ -31,6 +36,8 @@ export function runKey(ref: { store: RunStore; runId: string }): string {
 export interface RunChange {
   readonly ref: RunRef;
   readonly update: RunUpdate;
+  /** This window followed the run while it was live (not an old run opened to look at). */
+  readonly live: boolean;
 }
 
 export class RunManager implements vscode.Disposable {
@@ -41,7 +48,22 @@ export class RunManager implements vscode.Disposable {
   private readonly listChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeList = this.listChanged.event;
 
-  constructor(private readonly log: vscode.LogOutputChannel) {}
+  private readonly announcements = new RunEndAnnouncements();
+  private readonly logChanged = new vscode.EventEmitter<vscode.Uri>();
+  private readonly logProvider: vscode.Disposable;
+
+  constructor(private readonly log: vscode.LogOutputChannel) {
+    this.logProvider = vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, {
+      onDidChange: this.logChanged.event,
+      provideTextDocumentContent: async (uri) => {
+        try {
+          return readableLog(Buffer.from(await vscode.workspace.fs.readFile(uri.with({ scheme: 'file' }))).toString('utf8'));
+        } catch {
+          return `No trainer log yet (${uri.fsPath}): the trainer writes it once it starts.`;
+        }
+      },
+    });
+  }
 
   /** One store per workspace folder. */
   private folderStores(): Array<{ folder: vscode.WorkspaceFolder; store: RunStore }> {
@@ -98,6 +120,7 @@ export class RunManager implements vscode.Disposable {
   /** After a window reload: follow every trainer that is still running, and resume the queue. */
   reattach(): RunRef[] {
     const found: RunRef[] = [];
+    const endedWhileClosed: RunRef[] = [];
     for (const folder of vscode.workspace.workspaceFolders ?? []) void this.supervisor(folder).pump();
     for (const ref of this.listRuns()) {
       if (ref.store.isQueued(ref.runId)) {
@@ -107,7 +130,10 @@ export class RunManager implements vscode.Disposable {
         continue;
       }
       const pid = ref.store.readPid(ref.runId);
-      if (!pid || !isTrainerAlive(pid.pid)) continue;
+      if (!pid || !isTrainerAlive(pid.pid)) {
+        if (this.announcements.endedUnwatched(ref.store, ref.runId, () => this.summary(ref))) endedWhileClosed.push(ref);
+        continue;
+      }
       const s = this.summary(ref);
       if (s.status === 'finished' || s.status === 'stopped' || s.status === 'failed') continue;
       this.log.info(`[${ref.runId}] reattached to the running trainer (pid ${pid.pid})`);
@@ -115,6 +141,7 @@ export class RunManager implements vscode.Disposable {
       this.showProgress(ref);
       found.push(ref);
     }
+    this.announceEndedWhileClosed(endedWhileClosed);
     return found;
   }
 
@@ -159,7 +186,7 @@ export class RunManager implements vscode.Disposable {
   async resume(ref: RunRef): Promise<void> {
     const { python } = await this.python(ref.folder);
     const sup = this.supervisor(ref.folder);
-    this.announced.delete(runKey(ref));
+    this.announcements.forget(ref.store, ref.runId);
     this.resetMonitor(ref);
     await sup.resume(ref.runId, python, ref.folder.uri.fsPath);
     this.log.info(`[${ref.runId}] resume ${ref.store.isQueued(ref.runId) ? 'queued' : 'started'} (--resume)`);
@@ -168,14 +195,21 @@ export class RunManager implements vscode.Disposable {
     this.listChanged.fire();
   }
 
-  /** Deletes a run's folder (the caller confirms with the user first). */
-  async delete(ref: RunRef): Promise<void> {
+  /**
+   * Deletes a run's folder (the caller confirms with the user first), to the trash unless
+   * `useTrash` is false. Without a trash (a remote file system: code-server, Remote-SSH) the
+   * trash delete throws and leaves the run as it was, so the caller can ask again.
+   */
+  async delete(ref: RunRef, { useTrash }: { useTrash: boolean }): Promise<void> {
     const pid = ref.store.readPid(ref.runId);
     if (pid && isTrainerAlive(pid.pid)) throw new Error(`run ${ref.runId} is running; stop it first`);
     this.supervisor(ref.folder).cancelQueued(ref.runId);
     this.resetMonitor(ref);
-    await vscode.workspace.fs.delete(vscode.Uri.file(ref.store.runDir(ref.runId)), { recursive: true, useTrash: true });
-    this.listChanged.fire();
+    try {
+      await vscode.workspace.fs.delete(vscode.Uri.file(ref.store.runDir(ref.runId)), { recursive: true, useTrash });
+    } finally {
+      this.listChanged.fire();
+    }
   }
 
   /** Drops the monitor of a run so the next monitor() re-reads it from the file. */
@@ -284,42 +318,75 @@ export class RunManager implements vscode.Disposable {
       if (e.type === 'error') this.log.error(line);
       else if (e.type === 'log' && e.level === 'warning') this.log.warn(line);
       else this.log.info(line);
-      if (isTerminalEvent(e)) this.announceEnd(ref, update.summary);
     }
-    const s = update.summary;
-    if (s.status === 'failed' && !update.events.some(isTerminalEvent) && s.failure) {
-      // Died without a final event: nothing else will tell the user.
-      this.announceEnd(ref, s);
-    }
-    this.changed.fire({ ref, update });
+    // An end this window watched happen (a final event, or the trainer died without one), once
+    // ever; an old run opened from the Runs view announces nothing (core/runAnnouncements.ts).
+    const announce = this.announcements.onSummary(ref.store, ref.runId, update.summary);
+    this.changed.fire({ ref, update, live: this.announcements.wasLive(ref.store, ref.runId) });
+    if (announce) this.announceEnd(ref, update.summary);
+    if (update.events.length) this.refreshOpenLog(ref);
   }
 
-  private readonly announced = new Set<string>();
-  private announceEnd(ref: RunRef, s: RunSummary): void {
-    const key = runKey(ref);
-    if (this.announced.has(key)) return;
-    this.announced.add(key);
+  private announceEnd(ref: RunRef, s: RunSummary, whileClosed = false): void {
+    const when = whileClosed ? ' while VS Code was closed' : '';
+    const closedSuffix = whileClosed ? ' (while VS Code was closed)' : '';
     if (s.status === 'failed') {
-      void vscode.window
-        .showErrorMessage(`NEFTune run ${ref.runId} failed: ${s.failure ?? 'unknown error'}`, 'Open log', 'Open dashboard')
-        .then((pick) => {
-          if (pick === 'Open log') void this.openLog(ref);
-          if (pick === 'Open dashboard') void vscode.commands.executeCommand('neftune.openDashboard', ref.runId);
-        });
+      // The dashboard already showing this run needs no button to open it.
+      const buttons = DashboardPanel.isShowing(ref.runId) ? ['Open log'] : ['Open log', 'Open dashboard'];
+      void vscode.window.showErrorMessage(`NEFTune run ${ref.runId} failed${when}: ${s.failure ?? 'unknown error'}`, ...buttons).then((pick) => {
+        if (pick === 'Open log') void this.openLog(ref);
+        if (pick === 'Open dashboard') void vscode.commands.executeCommand('neftune.openDashboard', ref.runId);
+      });
     } else if (s.status === 'finished') {
       void vscode.window.showInformationMessage(
-        `NEFTune run ${ref.runId} finished at step ${s.step}${s.lastLoss !== null ? `, loss ${s.lastLoss.toFixed(4)}` : ''}.`,
+        `NEFTune run ${ref.runId} finished at step ${s.step}${s.lastLoss !== null ? `, loss ${s.lastLoss.toFixed(4)}` : ''}${closedSuffix}.`,
       );
     } else if (s.status === 'stopped') {
       void vscode.window.showInformationMessage(
-        `NEFTune run ${ref.runId} stopped at step ${s.step}${s.checkpoints.length ? `; checkpoint ${s.checkpoints[s.checkpoints.length - 1]}` : ''}.`,
+        `NEFTune run ${ref.runId} stopped at step ${s.step}${s.checkpoints.length ? `; checkpoint ${s.checkpoints[s.checkpoints.length - 1]}` : ''}${closedSuffix}.`,
       );
     }
   }
 
+  /** Runs that ended while no window was open: one notification for one, one list for several. */
+  private announceEndedWhileClosed(refs: readonly RunRef[]): void {
+    const first = refs[0];
+    if (!first) return;
+    if (refs.length === 1) return this.announceEnd(first, this.summary(first), true);
+    const list = refs.map((r) => `${r.runId} ${this.summary(r).status}`).join(', ');
+    void vscode.window.showInformationMessage(`NEFTune: ${plural(refs.length, 'run')} ended while VS Code was closed: ${list}.`, 'Show runs').then((pick) => {
+      if (pick) void vscode.commands.executeCommand('workbench.view.extension.neftune');
+    });
+  }
+
+  private logUri(ref: RunRef): vscode.Uri {
+    return vscode.Uri.file(path.join(ref.store.runDir(ref.runId), LOG_FILE)).with({ scheme: LOG_SCHEME });
+  }
+
+  /** The readable log of a run, not its raw lines: trainer.log holds the JSON events it echoes. */
   async openLog(ref: RunRef): Promise<void> {
-    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(ref.store.runDir(ref.runId), LOG_FILE)));
-    await vscode.window.showTextDocument(doc, { preview: true });
+    let doc = await vscode.workspace.openTextDocument(this.logUri(ref));
+    try {
+      doc = await vscode.languages.setTextDocumentLanguage(doc, 'log'); // level colouring
+    } catch {
+      /* no "log" language: plain text */
+    }
+    const editor = await vscode.window.showTextDocument(doc, { preview: true });
+    // Latest lines in view: that is where a failure's traceback is.
+    const end = new vscode.Position(Math.max(0, doc.lineCount - 1), 0);
+    editor.revealRange(new vscode.Range(end, end));
+  }
+
+  private readonly logRefresh = new Map<string, NodeJS.Timeout>();
+  private refreshOpenLog(ref: RunRef): void {
+    const uri = this.logUri(ref);
+    const key = uri.toString();
+    if (this.logRefresh.has(key) || !vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) return;
+    // At most once a second: step events come several times a second.
+    this.logRefresh.set(key, setTimeout(() => {
+      this.logRefresh.delete(key);
+      this.logChanged.fire(uri);
+    }, 1000));
   }
 
   /** Runs being followed that have not ended. */
@@ -336,6 +403,9 @@ export class RunManager implements vscode.Disposable {
       monitor.dispose();
     }
     this.monitors.clear();
+    for (const t of this.logRefresh.values()) clearTimeout(t);
+    this.logProvider.dispose();
+    this.logChanged.dispose();
     this.changed.dispose();
     this.listChanged.dispose();
   }

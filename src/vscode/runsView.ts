@@ -1,11 +1,13 @@
 // The Runs view: every run in the store with its status, progress, loss and alpha;
 // children are its checkpoints.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../protocol/runSummary';
 import { runKey, type RunManager, type RunRef } from './runManager';
 
-type Node = { kind: 'run'; ref: RunRef; summary: RunSummary } | { kind: 'checkpoint'; ref: RunRef; path: string };
+type RunNode = { kind: 'run'; ref: RunRef; summary: RunSummary };
+type Node = RunNode | { kind: 'checkpoint'; ref: RunRef; path: string };
 
 const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
   queued: ['clock'],
@@ -17,31 +19,89 @@ const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
   failed: ['error', 'testing.iconFailed'],
 };
 
+/** The run's checkpoints still on disk: save_total_limit removes old ones, and no event says so. */
+function existingCheckpoints(node: RunNode): string[] {
+  const dir = node.ref.store.runDir(node.ref.runId);
+  return node.summary.checkpoints.filter((p) => fs.existsSync(path.join(dir, p)));
+}
+
 export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  private readonly changed = new vscode.EventEmitter<Node | Node[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subs: vscode.Disposable[];
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly watcher: vscode.FileSystemWatcher;
+  /**
+   * The run nodes last shown, by run key: the same object for a run across refreshes, so a
+   * run's progress refreshes that one node. A refresh of the whole tree drops every node handle
+   * in the extension host, and the workbench asking at that moment for the checkpoints of an
+   * expanded run (as it does at start-up, restoring expanded runs) got "No tree item with id".
+   */
+  private runNodes = new Map<string, RunNode>();
+  private changedRuns = new Set<string>();
+  /**
+   * One argument-less "open its dashboard" command per shown run. VS Code keeps a tree item's
+   * command that has arguments in a cache that each refresh of the item replaces, so a click
+   * landing during a refresh (a running run refreshes twice a second) was lost with an "Actual
+   * command not found" error (microsoft/vscode#173233); a command without arguments is passed
+   * through as it is.
+   */
+  private readonly openCommands = new Map<string, { id: string; registration: vscode.Disposable }>();
+  private wholeTree = false;
 
   constructor(private readonly runs: RunManager) {
     // Step events arrive several times a second; the tree needs no more than 2 refreshes a second.
-    this.subs = [runs.onDidChange(() => this.refreshSoon()), runs.onDidChangeList(() => this.refreshSoon())];
+    this.subs = [
+      runs.onDidChange(({ ref }) => {
+        this.changedRuns.add(runKey(ref));
+        this.schedule();
+      }),
+      runs.onDidChangeList(() => this.refreshSoon()),
+    ];
     this.watcher = vscode.workspace.createFileSystemWatcher('**/.neftune/runs/*/events.jsonl', false, true, false);
     this.subs.push(this.watcher, this.watcher.onDidCreate(() => this.refreshSoon()), this.watcher.onDidDelete(() => this.refreshSoon()));
   }
 
+  /** The whole tree (runs added or removed). */
   refreshSoon(): void {
+    this.wholeTree = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
-      this.changed.fire(undefined);
+      const nodes = [...this.changedRuns].map((k) => this.runNodes.get(k));
+      const whole = this.wholeTree || nodes.some((n) => n === undefined); // a run not shown yet
+      this.wholeTree = false;
+      this.changedRuns.clear();
+      if (whole) return this.changed.fire(undefined);
+      const known = nodes.filter((n): n is RunNode => n !== undefined);
+      for (const n of known) n.summary = this.runs.summary(n.ref);
+      if (known.length) this.changed.fire(known);
     }, 500);
   }
 
   getChildren(node?: Node): Node[] {
-    if (!node) return this.runs.listRuns().map((ref) => ({ kind: 'run', ref, summary: this.runs.summary(ref) }));
-    if (node.kind === 'run') return node.summary.checkpoints.map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
+    if (!node) {
+      const next = new Map<string, RunNode>();
+      for (const ref of this.runs.listRuns()) {
+        const key = runKey(ref);
+        const summary = this.runs.summary(ref);
+        const n = this.runNodes.get(key) ?? { kind: 'run', ref, summary };
+        n.summary = summary;
+        next.set(key, n);
+      }
+      this.runNodes = next;
+      for (const [key, c] of this.openCommands) {
+        if (next.has(key)) continue;
+        c.registration.dispose();
+        this.openCommands.delete(key);
+      }
+      return [...next.values()];
+    }
+    if (node.kind === 'run') return existingCheckpoints(node).map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
     return [];
   }
 
@@ -55,7 +115,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       return item;
     }
     const s = node.summary;
-    const item = new vscode.TreeItem(node.ref.runId, s.checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(node.ref.runId, existingCheckpoints(node).length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = runKey(node.ref);
     const [icon, color] = STATUS_ICON[s.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
@@ -72,12 +132,24 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     if (s.failure) tip.appendText(`\n${s.failure}\n`);
     item.tooltip = tip;
     item.contextValue = `run.${s.status}`;
-    item.command = { title: 'Open dashboard', command: 'neftune.openDashboard', arguments: [node.ref.runId] };
+    item.command = { title: 'Open dashboard', command: this.openCommand(node.ref) };
     return item;
+  }
+
+  private openCommand(ref: RunRef): string {
+    const key = runKey(ref);
+    let c = this.openCommands.get(key);
+    if (!c) {
+      const id = `neftune.runs.openDashboard/${key}`;
+      c = { id, registration: vscode.commands.registerCommand(id, () => vscode.commands.executeCommand('neftune.openDashboard', ref.runId)) };
+      this.openCommands.set(key, c);
+    }
+    return c.id;
   }
 
   dispose(): void {
     clearTimeout(this.refreshTimer);
+    for (const c of this.openCommands.values()) c.registration.dispose();
     for (const s of this.subs) s.dispose();
     this.changed.dispose();
   }

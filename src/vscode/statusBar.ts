@@ -1,4 +1,5 @@
-// Status bar: the active run's step, loss and ETA; a click opens its dashboard.
+// Status bar: the active (or most recently ended) run's step, loss and ETA; a click opens its
+// dashboard.
 import * as vscode from 'vscode';
 import { formatDuration } from '../core/eventText';
 import type { RunManager } from './runManager';
@@ -10,7 +11,10 @@ export class RunStatusBar implements vscode.Disposable {
 
   constructor(runs: RunManager) {
     this.item.name = 'NEFTune run';
-    this.sub = runs.onDidChange(({ ref, update }) => {
+    this.sub = runs.onDidChange(({ ref, update, live }) => {
+      // The status bar is about the runs this window follows, not an old run opened to look at
+      // (clicking an old failed run once turned it red as if that run had just failed).
+      if (!live) return;
       const s = update.summary;
       clearTimeout(this.hideTimer);
       const icon = { queued: '$(clock)', starting: '$(loading~spin)', running: '$(sync~spin)', stopping: '$(loading~spin)', finished: '$(check)', stopped: '$(debug-stop)', failed: '$(error)' }[s.status];

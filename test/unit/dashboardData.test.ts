@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/downsample';
+import { readoutAt, readoutText } from '../../src/shared/chartReadout';
 import { configDiff, flattenConfig } from '../../src/shared/configDiff';
 import { runsToCsv } from '../../src/core/runExport';
 import { RunState } from '../../src/core/runState';
@@ -76,6 +77,27 @@ describe('run state: series for the dashboard', () => {
     assert.equal(s.config?.['neftune_noise_alpha'], 5);
   });
 
+  it('tokens seen: the trainer\'s cumulative tokens_seen when present, else the running sum of tokens (issue 10 item 5)', () => {
+    // logging_steps 3: each step event stands for 3 optimizer steps; `tokens` holds all of their
+    // tokens and `tokens_seen` the total so far (here a resume that started at 900 tokens).
+    const step = (n: number, extra: Record<string, unknown>): TrainerEvent =>
+      ev({ type: 'step', time: 100 + n, step: n, total_steps: 9, epoch: n / 9, loss: 2, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, ...extra });
+    const withSeen = new RunState('seen');
+    withSeen.apply([step(3, { tokens: 300, tokens_seen: 1200 }), step(6, { tokens: 310, tokens_seen: 1510 }), step(9, { tokens: 290, tokens_seen: 1800 })]);
+    assert.deepEqual(withSeen.series.tokens, [1200, 1510, 1800]);
+    // An older trainer: no tokens_seen, so the sum of the per-event tokens.
+    const summed = new RunState('sum');
+    summed.apply([step(3, { tokens: 300 }), step(6, { tokens: 310 }), step(9, { tokens: 290 })]);
+    assert.deepEqual(summed.series.tokens, [300, 610, 900]);
+    // A run resumed with a newer trainer: the sum goes on from the last cumulative figure.
+    const mixed = new RunState('mixed');
+    mixed.apply([step(3, { tokens: 300, tokens_seen: 300 }), step(6, { tokens: 310 }), step(9, { tokens: 290, tokens_seen: 900 })]);
+    assert.deepEqual(mixed.series.tokens, [300, 610, 900]);
+    // A repeated step (resume) drops the stale tail; tokens_seen is taken as the trainer says.
+    withSeen.apply([step(6, { tokens: 310, tokens_seen: 1510 })]);
+    assert.deepEqual(withSeen.series.tokens, [1200, 1510]);
+  });
+
   it('tokens are NaN (not a made-up number) when the trainer does not report them', () => {
     const s = new RunState('r');
     s.apply([ev({ type: 'step', step: 1, total_steps: 4, epoch: 0.25, loss: 2.5, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 0, noise_norm: 0 })]);
@@ -127,5 +149,50 @@ describe('axis tick labels', () => {
     assert.deepEqual(close, ['9.9998e-4', '9.9999e-4', '1.0000e-3']);
     assert.deepEqual(tickLabels([0, 20000, 40000]), ['0', '20,000', '40,000']);
     for (const labels of [tickLabels([0.00098, 0.00099, 0.001]), tickLabels([1.00001, 1.00002])]) assert.equal(new Set(labels).size, labels.length);
+  });
+});
+
+describe('compare readout (issue 10 item 14)', () => {
+  const steps = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+  const short = { x: [1, 2], y: [2.5, 2.4] };
+  const long = { x: steps(80), y: steps(80).map((s) => 3 - s / 100) };
+
+  it('gives a run no value past its last point: a run that ended at step 2 says so at step 65', () => {
+    const r = readoutAt(short.x, short.y, 65);
+    assert.deepEqual(r, { kind: 'after', lastX: 2 });
+    assert.equal(readoutText(r, 'step', true, String), 'ended at step 2');
+    assert.equal(readoutText(r, 'step', false, String), 'last point at step 2');
+    const l = readoutAt(long.x, long.y, 65);
+    assert.deepEqual(l, { kind: 'point', x: 65, value: 3 - 65 / 100, exact: true });
+    assert.equal(readoutText(l, 'step', true, String), String(3 - 65 / 100));
+  });
+
+  it('on the downsampled grid, a point in the cursor bucket counts; one bucket past the end does not', () => {
+    // 80 steps over 40 buckets: bucket width 1.975, slack 0.75 of it; the grid's x are bucket quarters.
+    const w = (80 - 1) / 40;
+    const xs = envelopeX(1, 80, 40);
+    const slack = 0.75 * w;
+    const atEnd = readoutAt(short.x, short.y, xs[1] ?? NaN, slack); // bucket 0 holds steps 1 and 2
+    assert.equal(atEnd.kind, 'point');
+    assert.equal(readoutAt(short.x, short.y, xs[4] ?? NaN, slack).kind, 'after'); // bucket 2: past step 2
+    assert.equal(readoutAt(short.x, short.y, xs[70] ?? NaN, slack).kind, 'after');
+  });
+
+  it('between two sparse points: the nearest one, with its own step; before the first: where it starts', () => {
+    const sparse = { x: [10, 20, 30], y: [1, 2, 3] };
+    const mid = readoutAt(sparse.x, sparse.y, 14);
+    assert.deepEqual(mid, { kind: 'point', x: 10, value: 1, exact: false });
+    assert.equal(readoutText(mid, 'step', true, String), '1 (at step 10)');
+    assert.deepEqual(readoutAt(sparse.x, sparse.y, 16), { kind: 'point', x: 20, value: 2, exact: false });
+    const before = readoutAt(sparse.x, sparse.y, 3);
+    assert.equal(readoutText(before, 'step', false, String), 'starts at step 10');
+    assert.equal(readoutText(readoutAt([1000, 2000], [1, 2], 5000), 'tokens', true, String), 'ended at 2,000 tokens');
+  });
+
+  it('skips points without a value (NaN loss), and a run without values has none', () => {
+    assert.deepEqual(readoutAt([1, 2, 3], [1, Number.NaN, 3], 2.2), { kind: 'point', x: 3, value: 3, exact: false });
+    assert.deepEqual(readoutAt([1, 2, 3], [1, 2, Number.NaN], 3), { kind: 'after', lastX: 2 });
+    assert.deepEqual(readoutAt([1, 2], [Number.NaN, Number.NaN], 1), { kind: 'none' });
+    assert.deepEqual(readoutAt([], [], 1), { kind: 'none' });
   });
 });

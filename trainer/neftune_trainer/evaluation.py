@@ -1,4 +1,5 @@
-"""Evaluation: the held-out loss and greedy answers to a few fixed prompts, both WITHOUT noise.
+"""Evaluation: which records a run holds out, the held-out loss and greedy answers to a few fixed
+prompts, both WITHOUT noise.
 
 The NEFTune hook adds noise only when the embedding module is in training mode and autograd is
 on; evaluation runs in `model.eval()` under `torch.no_grad()`, so the hook passes the embeddings
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 
-from .data import Example
+from .batching import collate, eval_batches, n_loss_tokens
+from .data import Example, read_dataset
 from .errors import InputError
-from .prompting import (IGNORE_INDEX, Tokenized, _encode, prompt_text)
+from .loss import token_loss_sum
+from .prompting import Tokenized, chat_template_kwargs, encode_text, prompt_text, tokenize_dataset
 
 N_DEFAULT_PROMPTS = 3
 
@@ -49,6 +51,25 @@ def split_validation(raw: List[Example], val_set_size: float, seed: int, where=N
     return [e for i, e in enumerate(raw) if i not in held], [raw[i] for i in sorted(held)]
 
 
+def read_run_records(cfg) -> Tuple[List[Example], List[Example]]:
+    """(training records, held-out records) of a run config: its datasets less the seeded
+    val_set_size share, and that share followed by the eval_datasets."""
+    raw = []
+    for ds in cfg.datasets:
+        raw += read_dataset(ds.path, ds.type)
+    raw, held_out = split_validation(raw, cfg.val_set_size, cfg.seed, cfg.where("val_set_size"))
+    for ds in cfg.eval_datasets or []:
+        held_out += read_dataset(ds.path, ds.type)
+    return raw, held_out
+
+
+def plan_evaluation(cfg, held_out: List[Example], tokenizer, template: str) -> EvalPlan:
+    """The held-out records tokenized exactly as for training, and the prompts to answer."""
+    examples = tokenize_dataset(held_out, tokenizer, template, cfg.sequence_len, cfg.truncation,
+                                cfg.train_on_inputs).examples if held_out else []
+    return EvalPlan(examples=examples, prompts=plan_prompts(cfg.eval_prompts, held_out, tokenizer, template))
+
+
 def generation_prompt(ex: Example, tokenizer, template: str) -> str:
     """The text the model sees before it writes its first answer, as in training."""
     if template != "alpaca" and not ex.is_completion:
@@ -57,9 +78,8 @@ def generation_prompt(ex: Example, tokenizer, template: str) -> str:
             if m["role"] == "assistant":
                 break
             msgs.append(m)
-        from .prompting import CHATML_TEMPLATE
-        kwargs = {} if template == "tokenizer" else {"chat_template": CHATML_TEMPLATE}
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, **kwargs)
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True,
+                                             **chat_template_kwargs(template))
     return prompt_text(ex, tokenizer, template)
 
 
@@ -75,19 +95,14 @@ def plan_prompts(prompts: Optional[List[str]], eval_raw: List[Example], tokenize
 def eval_loss_sums(model, examples: List[Tokenized], batch_size: int, pad_id: int, device, rank: int = 0,
                    world_size: int = 1) -> Tuple[float, int]:
     """(sum of token losses, number of loss tokens) over this process's share of the eval set."""
-    from .train import collate  # the same padding as training
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))  # little padding
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
-    for b in batches[rank::world_size]:
-        batch = {k: v.to(device) for k, v in collate([examples[i] for i in b], pad_id).items()}
+    for b in eval_batches([len(e.input_ids) for e in examples], batch_size)[rank::world_size]:
+        chosen = [examples[i] for i in b]
+        batch = {k: v.to(device) for k, v in collate(chosen, pad_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
-        targets = batch["labels"][:, 1:]  # (B, L-1)
-        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                             ignore_index=IGNORE_INDEX, reduction="sum")
-        total += ce.double()
-        count += int((targets != IGNORE_INDEX).sum())
+        total += token_loss_sum(logits, batch["labels"]).double()
+        count += n_loss_tokens(chosen)
     return float(total), count
 
 
@@ -96,7 +111,7 @@ def generate(model, tokenizer, texts: List[str], max_new_tokens: int, device) ->
     """Greedy answers, all prompts in one left-padded batch."""
     if not texts:
         return []
-    encoded = [_encode(tokenizer, t) for t in texts]
+    encoded = [encode_text(tokenizer, t) for t in texts]
     L = max(len(e) for e in encoded)
     pad = tokenizer.pad_token_id
     input_ids = torch.full((len(encoded), L), pad, dtype=torch.long)  # (P, L) left-padded

@@ -22,7 +22,7 @@ the batch's attention mask from `NEFTune.state`, which the training loop sets be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import torch

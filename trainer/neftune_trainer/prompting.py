@@ -58,10 +58,6 @@ class Segment:
     ids: List[int]
 
 
-def user_message(ex: Example) -> str:
-    return ex.instruction + ("\n\n" + ex.input if ex.input.strip() else "")
-
-
 def resolve_template(tokenizer, choice: str) -> str:
     """`tokenizer` -> the model's own chat template, or `alpaca` when it has none."""
     if choice == "tokenizer":
@@ -69,7 +65,13 @@ def resolve_template(tokenizer, choice: str) -> str:
     return choice
 
 
-def _encode(tokenizer, text: str) -> List[int]:
+def chat_template_kwargs(template: str) -> dict:
+    """apply_chat_template's extra arguments for a resolved chat template: the model's own
+    (`tokenizer`) or ChatML."""
+    return {} if template == "tokenizer" else {"chat_template": CHATML_TEMPLATE}
+
+
+def encode_text(tokenizer, text: str) -> List[int]:
     # Templates already hold the special tokens they need: no automatic BOS/EOS here.
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -111,7 +113,7 @@ def _chat_pieces(ex: Example, tokenizer, template: str) -> List[Tuple[str, bool]
     """Render with the chat template; each assistant turn's span is found by rendering the
     conversation up to it (with the generation prompt) and through it, and checking that both are
     prefixes of the full rendering. Never guessed from strings."""
-    kwargs = {} if template == "tokenizer" else {"chat_template": CHATML_TEMPLATE}
+    kwargs = chat_template_kwargs(template)
 
     def render(msgs, gen: bool) -> str:
         if not msgs:
@@ -154,13 +156,13 @@ def _encode_pieces(tokenizer, texts: List[str]) -> List[List[int]]:
     tokenized piece by piece, exactly how generation sees it (the prompt is tokenized, then the
     model continues)."""
     full = "".join(texts)
-    full_ids = _encode(tokenizer, full)
+    full_ids = encode_text(tokenizer, full)
     out, pos, n = [], 0, 0
     for k, t in enumerate(texts[:-1]):
         pos += len(t)
-        ids = _encode(tokenizer, full[:pos])
+        ids = encode_text(tokenizer, full[:pos])
         if full_ids[:len(ids)] != ids:
-            return out + [_encode(tokenizer, x) for x in texts[k:]] if k else [_encode(tokenizer, x) for x in texts]
+            return out + [encode_text(tokenizer, x) for x in texts[k:]]
         out.append(full_ids[n:len(ids)])
         n = len(ids)
     out.append(full_ids[n:])

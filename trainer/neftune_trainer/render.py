@@ -20,10 +20,11 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional
 
-from .config import DEFAULT_MODEL_ID, load_config
-from .data import detect_format, read_record_at, read_records, to_example
+from .config import DEFAULT_MODEL_ID, RunConfig, load_config
+from .data import FORMATS, detect_format, read_record_at, read_records, to_example
 from .errors import InputError, Where
-from .prompting import Segment, resolve_template, tokenize_segments, truncate_segments
+from .loading import load
+from .prompting import Segment, tokenize_segments, truncate_segments
 
 
 @dataclass
@@ -42,22 +43,18 @@ def _log(message: str) -> None:
 
 
 def setup(config_or_model: str, dataset: str, trust_remote_code: bool = False) -> RenderSetup:
-    from transformers import AutoTokenizer
-    from .models import resolve_model_folder
-
     dataset = os.path.abspath(dataset)
     if config_or_model.endswith((".yaml", ".yml")) and os.path.isfile(config_or_model):
         cfg = load_config(config_or_model, check_files=False)
-        folder, _ = resolve_model_folder(cfg.base_model, cfg.allow_pickle, cfg.where("base_model"), log=_log)
         listed = [d.type for d in cfg.datasets + (cfg.eval_datasets or []) if os.path.abspath(d.path) == dataset]
-        tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=cfg.trust_remote_code)
-        return RenderSetup(tok, os.path.basename(cfg.base_model.rstrip("/")), resolve_template(tok, cfg.chat_template),
-                           cfg.sequence_len, cfg.truncation, cfg.train_on_inputs, listed[0] if listed else None)
+        loaded = load(cfg, "render", log=_log)
+        return RenderSetup(loaded.tokenizer, loaded.name, loaded.template, cfg.sequence_len, cfg.truncation,
+                           cfg.train_on_inputs, listed[0] if listed else None)
+    # A bare model folder (or the default model id): its own chat template, nothing truncated.
     model = config_or_model if config_or_model == DEFAULT_MODEL_ID else os.path.abspath(config_or_model)
-    folder, _ = resolve_model_folder(model, allow_pickle=True, where=Where(file=model, field="base_model"), log=_log)
-    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-    return RenderSetup(tok, os.path.basename(model.rstrip("/")), resolve_template(tok, "tokenizer"), None, "truncate",
-                       False, None)
+    loaded = load(RunConfig(base_model=model, datasets=[], allow_pickle=True, trust_remote_code=trust_remote_code,
+                            config_path=model), "render", log=_log)
+    return RenderSetup(loaded.tokenizer, loaded.name, loaded.template, None, "truncate", False, None)
 
 
 def _format(s: RenderSetup, dataset: str, override: Optional[str], records=None) -> str:
@@ -67,8 +64,8 @@ def _format(s: RenderSetup, dataset: str, override: Optional[str], records=None)
         return s.dataset_type
     fmt = detect_format(records if records is not None else read_records(dataset))
     if fmt is None:
-        raise InputError(f"{dataset}: not a dataset format the trainer reads (alpaca, sharegpt, messages, completion); "
-                         "pass --type", Where(file=dataset))
+        raise InputError(f"{dataset}: not a dataset format the trainer reads ({', '.join(FORMATS)}); pass --type",
+                         Where(file=dataset))
     return fmt
 
 

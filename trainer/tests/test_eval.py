@@ -7,23 +7,11 @@ import math
 
 import pytest
 
-from conftest import alpaca_records, assert_events_valid, run_train, write_config, write_jsonl
+from conftest import (alpaca_config, alpaca_records, assert_events_valid, checkpoint_dir, of_type, run_train,
+                      write_config, write_jsonl)
 
 from neftune_trainer.data import Example
 from neftune_trainer.evaluation import split_validation
-
-
-def config(model: str, **keys) -> str:
-    base = {"micro_batch_size": 4, "learning_rate": 0.003, "warmup_steps": 2, "sequence_len": 128}
-    base.update(keys)
-    text = f"base_model: {model}\ndatasets:\n  - path: data.jsonl\n    type: alpaca\n"
-    for k, v in base.items():
-        text += f"{k}: {v}\n"
-    return text
-
-
-def of_type(events, t):
-    return [e for e in events if e["type"] == t]
 
 
 def test_split_is_seeded_and_sized():
@@ -46,7 +34,8 @@ def test_split_is_seeded_and_sized():
 def evaluated(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("eval")
     write_jsonl(d / "data.jsonl", alpaca_records(40))
-    cfg = write_config(d, config(tiny_model, max_steps=10, val_set_size=0.2, eval_steps=4, eval_max_new_tokens=12))
+    cfg = write_config(d, alpaca_config(tiny_model, max_steps=10, val_set_size=0.2, eval_steps=4,
+                                        eval_max_new_tokens=12))
     rc, events = run_train(cfg, d / "run")
     return rc, events, d
 
@@ -84,7 +73,7 @@ def test_final_samples_equal_greedy_decoding_of_the_final_checkpoint(evaluated):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     _, events, d = evaluated
-    ck = d / "run" / "checkpoints" / "step-000010"
+    ck = checkpoint_dir(d / "run", 10)
     tok = AutoTokenizer.from_pretrained(str(ck))
     model = AutoModelForCausalLM.from_pretrained(str(ck), use_safetensors=True).eval()
     final = of_type(events, "eval")[-1]
@@ -110,7 +99,7 @@ def test_eval_sees_no_noise(tmp_path, tiny_model):
     write_jsonl(tmp_path / "eval.jsonl", alpaca_records(8, seed=1))
     results = {}
     for alpha in (0, 100):
-        text = config(tiny_model, max_steps=1, neftune_noise_alpha=alpha, eval_max_new_tokens=6)
+        text = alpaca_config(tiny_model, max_steps=1, neftune_noise_alpha=alpha, eval_max_new_tokens=6)
         text += "eval_datasets:\n  - path: eval.jsonl\n    type: alpaca\n"
         cfg = write_config(tmp_path, text, name=f"a{alpha}.neftune.yaml")
         rc, events = run_train(cfg, tmp_path / f"run{alpha}")
@@ -129,7 +118,7 @@ def test_eval_sees_no_noise(tmp_path, tiny_model):
 def test_eval_prompts_without_eval_data(tmp_path, tiny_model):
     from transformers import AutoTokenizer
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
-    text = config(tiny_model, max_steps=2, eval_max_new_tokens=5)
+    text = alpaca_config(tiny_model, max_steps=2, eval_max_new_tokens=5)
     text += "eval_prompts:\n  - What is 2 plus 2?\n  - Name a colour.\n"
     rc, events = run_train(write_config(tmp_path, text), tmp_path / "run")
     assert rc == 0
@@ -145,13 +134,13 @@ def test_eval_prompts_without_eval_data(tmp_path, tiny_model):
 
 def test_no_eval_events_without_eval_config(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
-    rc, events = run_train(write_config(tmp_path, config(tiny_model, max_steps=2)), tmp_path / "run")
+    rc, events = run_train(write_config(tmp_path, alpaca_config(tiny_model, max_steps=2)), tmp_path / "run")
     assert rc == 0 and not of_type(events, "eval")
 
 
 def test_missing_eval_dataset_names_key(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
-    text = config(tiny_model, max_steps=2) + "eval_datasets:\n  - path: nope.jsonl\n    type: alpaca\n"
+    text = alpaca_config(tiny_model, max_steps=2) + "eval_datasets:\n  - path: nope.jsonl\n    type: alpaca\n"
     rc, events = run_train(write_config(tmp_path, text), tmp_path / "run")
     assert rc == 2
     assert events[-1]["type"] == "error" and events[-1]["where"]["field"] == "eval_datasets[0].path"
@@ -159,6 +148,20 @@ def test_missing_eval_dataset_names_key(tmp_path, tiny_model):
 
 def test_val_set_size_too_large_is_an_input_error(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
-    rc, events = run_train(write_config(tmp_path, config(tiny_model, max_steps=2, val_set_size=8)), tmp_path / "run")
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=2, val_set_size=8))
+    rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 2
     assert events[-1]["where"]["field"] == "val_set_size" and "nothing left to train on" in events[-1]["message"]
+
+
+def test_eval_loss_is_the_training_loss_on_the_same_data(tmp_path, tiny_model):
+    """Training and evaluation share one token loss: evaluated on the training file before the first
+    update (alpha 0, one batch holding every record), the eval loss is the first step's loss."""
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
+    text = alpaca_config(tiny_model, max_steps=1, micro_batch_size=8, eval_max_new_tokens=1)
+    text += "eval_datasets:\n  - path: data.jsonl\n    type: alpaca\n"
+    rc, events = run_train(write_config(tmp_path, text), tmp_path / "run")
+    assert rc == 0
+    first_eval, first_step = of_type(events, "eval")[0], of_type(events, "step")[0]
+    assert first_eval["step"] == 0
+    assert first_eval["eval_loss"] == pytest.approx(first_step["loss"], rel=1e-5)

@@ -1,7 +1,6 @@
 """The stdout echo of events is best effort: the run goes on when nobody reads stdout."""
 
 import json
-import os
 import subprocess
 import sys
 

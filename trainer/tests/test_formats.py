@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from transformers import AutoTokenizer
 
 from conftest import alpaca_records, assert_events_valid, run_train, write_config, write_jsonl
 
@@ -25,16 +24,6 @@ def sharegpt_record(conv=CONV):
 
 def messages_record(conv=CONV):
     return {"messages": [{"role": r, "content": t} for r, t in conv]}
-
-
-@pytest.fixture(scope="module")
-def tok(tiny_model):
-    return AutoTokenizer.from_pretrained(tiny_model)
-
-
-@pytest.fixture(scope="module")
-def tok_nt(tiny_model_no_template):
-    return AutoTokenizer.from_pretrained(tiny_model_no_template)
 
 
 def runs(tok, ids, labels):

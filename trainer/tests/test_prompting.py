@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from transformers import AutoTokenizer
 
 from neftune_trainer.data import Example
 from neftune_trainer.prompting import (IGNORE_INDEX, resolve_template, tokenize_dataset, tokenize_example)
 
 EX = Example(instruction="Add 2 and 3.", input="Answer in a sentence.", output="The sum is 5.", file="x.jsonl", line=1)
-
-
-@pytest.fixture(scope="module")
-def tok(tiny_model):
-    return AutoTokenizer.from_pretrained(tiny_model)
-
-
-@pytest.fixture(scope="module")
-def tok_nt(tiny_model_no_template):
-    return AutoTokenizer.from_pretrained(tiny_model_no_template)
 
 
 def enc(tok, text):

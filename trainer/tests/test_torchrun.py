@@ -17,7 +17,23 @@ import torch
 
 from conftest import alpaca_records, assert_events_valid, read_events, write_config, write_jsonl
 
+from neftune_trainer.checkpoint import CHECKPOINTS_DIR, RNG_FILE, RNG_NOISE_PER_RANK, STATE_FILE, checkpoint_name
+from neftune_trainer.events import EVENTS_FILE
+
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
+
+
+def start_torchrun(cfg: str, run) -> subprocess.Popen:
+    """`torchrun --nproc_per_node 2 -m neftune_trainer train` on a free local port (gloo over lo),
+    in its own session: on a timeout the whole group (torchrun and both ranks) can be killed."""
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return subprocess.Popen([TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
+                             str(port), "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not installed")
@@ -38,14 +54,7 @@ val_set_size: 4
 eval_max_new_tokens: 4
 """)
     run = tmp_path / "run"
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    # Its own session: on a timeout the whole group (torchrun and both ranks) is killed.
-    proc = subprocess.Popen([TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
-                             "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    proc = start_torchrun(cfg, run)
     try:
         _, stderr = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -67,8 +76,8 @@ eval_max_new_tokens: 4
     assert [e["step"] for e in evals] == [0, 6] and all(len(e["samples"]) == 3 for e in evals)
     assert events[-1]["type"] == "finished" and events[-1]["step"] == 6
     # Each rank drew its own noise: two different generator states, each moved from its seed.
-    rng = torch.load(run / "checkpoints" / "step-000006" / "rng_state.pt", weights_only=True)
-    states = rng["noise_per_rank"]
+    rng = torch.load(run / CHECKPOINTS_DIR / checkpoint_name(6) / RNG_FILE, weights_only=True)
+    states = rng[RNG_NOISE_PER_RANK]
     assert len(states) == 2 and not torch.equal(states[0], states[1])
     for rank, state in enumerate(states):
         fresh = torch.Generator().manual_seed(42 + 1 + 1_000_003 * rank).get_state()
@@ -104,16 +113,10 @@ sequence_len: 128
 neftune_noise_alpha: 5
 """)
     run = tmp_path / "run"
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
-                             "-m", "neftune_trainer", "train", cfg, "--run-dir", str(run)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    proc = start_torchrun(cfg, run)
     try:
         deadline = time.time() + 120
-        while not ((run / "events.jsonl").exists() and any(e["type"] == "step" for e in read_events(run))):
+        while not ((run / EVENTS_FILE).exists() and any(e["type"] == "step" for e in read_events(run))):
             if time.time() > deadline or proc.poll() is not None:
                 pytest.fail("no step event from torchrun within 120 s")
             time.sleep(0.1)
@@ -137,7 +140,7 @@ neftune_noise_alpha: 5
     assert_events_valid(events)
     last = events[-1]
     assert last["type"] == "stopped", (last, stderr[-3000:])
-    assert last["checkpoint"] == f"checkpoints/step-{last['step']:06d}"
+    assert last["checkpoint"] == f"{CHECKPOINTS_DIR}/{checkpoint_name(last['step'])}"
     ckpt = run / last["checkpoint"]
-    assert (ckpt / "trainer_state.json").is_file()
-    assert len(torch.load(ckpt / "rng_state.pt", weights_only=True)["noise_per_rank"]) == 2  # both ranks took part
+    assert (ckpt / STATE_FILE).is_file()
+    assert len(torch.load(ckpt / RNG_FILE, weights_only=True)[RNG_NOISE_PER_RANK]) == 2  # both ranks took part

@@ -3,7 +3,6 @@ are complete, SIGINT stops cleanly, resume reproduces an uninterrupted run."""
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 import re
@@ -15,22 +14,13 @@ import time
 
 import pytest
 
-from conftest import alpaca_records, assert_events_valid, read_events, run_train, write_config, write_jsonl
+from conftest import (alpaca_config, alpaca_records, assert_events_valid, checkpoint_dir, leftover_tmp_checkpoints,
+                      read_events, run_train, steps, write_config, write_jsonl)
 
-from neftune_trainer.checkpoint import list_checkpoints, load_checkpoint
-
-
-def config(model: str, **keys) -> str:
-    base = {"micro_batch_size": 4, "learning_rate": 0.003, "warmup_steps": 2, "sequence_len": 128}
-    base.update(keys)
-    text = f"base_model: {model}\ndatasets:\n  - path: data.jsonl\n    type: alpaca\n"
-    for k, v in base.items():
-        text += f"{k}: {v}\n"
-    return text
-
-
-def steps(events):
-    return [e for e in events if e["type"] == "step"]
+from neftune_trainer.checkpoint import (OPTIMIZER_FILE, RNG_FILE, SCHEDULER_FILE, STATE_FILE, list_checkpoints,
+                                       load_checkpoint)
+from neftune_trainer.config import RESOLVED_CONFIG_FILE
+from neftune_trainer.events import EVENTS_FILE
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +28,8 @@ def trained(tmp_path_factory, tiny_model):
     """One 30-step run with alpha 5, shared by several tests."""
     d = tmp_path_factory.mktemp("train")
     write_jsonl(d / "data.jsonl", alpaca_records(48))
-    cfg = write_config(d, config(tiny_model, max_steps=30, neftune_noise_alpha=5, save_steps=10, save_total_limit=2))
+    cfg = write_config(d, alpaca_config(tiny_model, max_steps=30, neftune_noise_alpha=5, save_steps=10,
+                                        save_total_limit=2))
     rc, events = run_train(cfg, d / "run")
     return rc, events, d / "run"
 
@@ -67,7 +58,7 @@ def test_events_validate_and_counts(trained):
     assert all(e["total_steps"] == 30 for e in s)
     assert events[-1]["type"] == "finished" and events[-1]["step"] == 30
     assert events[-1]["checkpoint"] == "checkpoints/step-000030"
-    assert os.path.isfile(run / "config.yaml")
+    assert os.path.isfile(run / RESOLVED_CONFIG_FILE)
 
 
 def test_noise_norm_reported(trained):
@@ -83,10 +74,10 @@ def test_checkpoints_complete_and_limited(trained):
     assert saved == ["checkpoints/step-000010", "checkpoints/step-000020", "checkpoints/step-000030"]
     # save_total_limit 2: the oldest is gone; no temporary folder is left.
     assert [os.path.basename(p) for p in list_checkpoints(str(run))] == ["step-000020", "step-000030"]
-    assert not glob.glob(str(run / "checkpoints" / ".tmp-*"))
-    ck = run / "checkpoints" / "step-000030"
-    for name in ("model.safetensors", "config.json", "tokenizer.json", "optimizer.pt", "scheduler.pt",
-                 "rng_state.pt", "trainer_state.json"):
+    assert not leftover_tmp_checkpoints(run)
+    ck = checkpoint_dir(run, 30)
+    for name in ("model.safetensors", "config.json", "tokenizer.json", OPTIMIZER_FILE, SCHEDULER_FILE, RNG_FILE,
+                 STATE_FILE):
         assert (ck / name).is_file(), name
     loaded = load_checkpoint(str(ck))
     assert loaded.state.step == 30 and loaded.state.total_steps == 30
@@ -96,7 +87,7 @@ def test_checkpoints_complete_and_limited(trained):
 
 def test_alpha_zero_reports_no_noise(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(16))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=3, gradient_accumulation_steps=2))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=3, gradient_accumulation_steps=2))
     rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 0
     assert_events_valid(events)
@@ -107,7 +98,7 @@ def test_alpha_zero_reports_no_noise(tmp_path, tiny_model):
 
 def test_num_epochs_sets_total_steps(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(10))
-    cfg = write_config(tmp_path, config(tiny_model, num_epochs=2, micro_batch_size=4))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, num_epochs=2, micro_batch_size=4))
     rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 0
     assert events[0]["total_steps"] == 6  # ceil(10/4) = 3 steps per epoch
@@ -116,12 +107,12 @@ def test_num_epochs_sets_total_steps(tmp_path, tiny_model):
 
 def test_resume_matches_uninterrupted_run(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(24))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=12, save_steps=6, neftune_noise_alpha=5,
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=12, save_steps=6, neftune_noise_alpha=5,
                                          gradient_accumulation_steps=2, micro_batch_size=3))
     rc, full = run_train(cfg, tmp_path / "full")
     assert rc == 0
     # Make a run folder that looks killed after step 8: it has the step-6 checkpoint only.
-    shutil.copytree(tmp_path / "full" / "checkpoints" / "step-000006", tmp_path / "cut" / "checkpoints" / "step-000006")
+    shutil.copytree(checkpoint_dir(tmp_path / "full", 6), checkpoint_dir(tmp_path / "cut", 6))
     rc, resumed = run_train(cfg, tmp_path / "cut", "--resume")
     assert rc == 0
     assert_events_valid(resumed)
@@ -138,7 +129,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_model):
 def test_step_tokens_cover_every_step_of_the_interval(tmp_path, tiny_model):
     # 14 records, 4 per micro-batch: 4 steps per epoch, 8 in all; logging_steps 3 logs steps 3, 6, 8.
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(14))
-    cfg = write_config(tmp_path, config(tiny_model, num_epochs=2, logging_steps=3))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, num_epochs=2, logging_steps=3))
     rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 0
     assert_events_valid(events)
@@ -161,7 +152,7 @@ def test_step_tokens_cover_every_step_of_the_interval(tmp_path, tiny_model):
 def test_refuses_run_dir_with_checkpoints_without_resume(trained, tmp_path, tiny_model):
     _, _, run = trained
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=2))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=2))
     from neftune_trainer.cli import main
     rc = main(["train", cfg, "--run-dir", str(run)])
     assert rc == 2
@@ -170,7 +161,7 @@ def test_refuses_run_dir_with_checkpoints_without_resume(trained, tmp_path, tiny
 
 def test_bf16_autocast_runs(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=2, bf16="true", neftune_noise_alpha=5))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=2, bf16="true", neftune_noise_alpha=5))
     rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 0
     assert "bf16" in events[0]["device"]
@@ -185,7 +176,7 @@ def start_run(cfg, run, wait_for: str):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 90
     while time.time() < deadline:
-        if (run / "events.jsonl").exists() and any(e["type"] == wait_for for e in read_events(run)):
+        if (run / EVENTS_FILE).exists() and any(e["type"] == wait_for for e in read_events(run)):
             return proc
         if proc.poll() is not None:
             pytest.fail(f"the trainer ended before a {wait_for} event: {proc.stderr.read()[-2000:]}")
@@ -208,14 +199,14 @@ def assert_stopped_with_checkpoint(proc, run):
     assert last["type"] == "stopped"
     assert last["checkpoint"] == f"checkpoints/step-{last['step']:06d}"
     assert (run / last["checkpoint"] / "trainer_state.json").is_file()
-    assert not glob.glob(str(run / "checkpoints" / ".tmp-*"))
+    assert not leftover_tmp_checkpoints(run)
     return events
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=100000))
     proc = start_run(cfg, tmp_path / "run", "step")
     proc.send_signal(sig)
     assert_stopped_with_checkpoint(proc, tmp_path / "run")
@@ -224,7 +215,7 @@ def test_signal_stops_with_checkpoint(tmp_path, tiny_model, sig):
 def test_two_signals_within_the_grace_are_one_stop(tmp_path, tiny_model):
     # As coreutils `timeout` does: SIGTERM to the child, then to its process group.
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(48))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=100000))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=100000))
     proc = start_run(cfg, tmp_path / "run", "step")
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.01)
@@ -238,7 +229,8 @@ def test_a_signal_after_the_grace_exits_at_once(tmp_path, tiny_model):
     # One optimizer step of 3000 micro-batches takes several seconds on the tiny model (about 4 ms
     # each), so the second signal, 3 s after the first, arrives while the first step still runs.
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(3000))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=2, micro_batch_size=1, gradient_accumulation_steps=3000))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=2, micro_batch_size=1,
+                                               gradient_accumulation_steps=3000))
     run = tmp_path / "run"
     proc = start_run(cfg, run, "run_started")
     proc.send_signal(signal.SIGTERM)
@@ -265,7 +257,7 @@ def test_a_signal_after_the_grace_exits_at_once(tmp_path, tiny_model):
 def test_sequence_len_above_context_length_warns(tmp_path, tiny_model):
     # The tiny model's config.json has max_position_embeddings 1024.
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=1, sequence_len=4096))
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=1, sequence_len=4096))
     rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 0
     assert_events_valid(events)
@@ -273,7 +265,7 @@ def test_sequence_len_above_context_length_warns(tmp_path, tiny_model):
     # sequence_len is line 8 of the config (base_model, datasets x3, micro_batch_size, learning_rate, warmup_steps).
     assert any(m.startswith(f"{cfg}:8: sequence_len: 4096 is above the model's context length")
                and "max_position_embeddings 1024" in m for m in warnings), warnings
-    cfg = write_config(tmp_path, config(tiny_model, max_steps=1, sequence_len=1024), name="ok.neftune.yaml")
+    cfg = write_config(tmp_path, alpaca_config(tiny_model, max_steps=1, sequence_len=1024), name="ok.neftune.yaml")
     rc, events = run_train(cfg, tmp_path / "run2")
     assert rc == 0
     assert not [e for e in events if e["type"] == "log" and "context length" in e["message"]]

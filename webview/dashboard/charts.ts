@@ -3,6 +3,7 @@
 // are drawn from a per-pixel min/max envelope (display only; exports use the full data).
 import uPlot from 'uplot';
 import type { RunData, XAxis } from '../../src/protocol/dashboardMessages';
+import { readoutAt, readoutText } from '../../src/shared/chartReadout';
 import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/downsample';
 import { emaExtend, emaStart, type EmaState } from '../../src/shared/smoothing';
 import { cssVar, el, formatNumber, runColor, withAlpha } from './dom';
@@ -78,7 +79,11 @@ export class Chart {
   private plot: uPlot | null = null;
   private shownRuns: readonly RunData[] = [];
   /** Column index in the aligned data of each run's main (smoothed or only) series. */
-  private mainCol: number[] = [];
+  /** Each shown run's own points (x, main series), for the hover readout. */
+  private readoutSource: Array<{ x: readonly number[]; y: readonly number[] }> = [];
+  /** How far from the cursor's x a point still counts as at it (downsampled grid: a bucket). */
+  private readoutSlack = 0;
+  private xAxis: XAxis = 'step';
   /** The y range for the current data, refreshed on every render (points keep arriving). */
   private yRange: [number, number] | null = null;
   /** Smoothed series per run, extended as points arrive instead of recomputed (O(new points)). */
@@ -129,12 +134,8 @@ export class Chart {
       const { x, y } = runXY(run, this.spec.key, view.xAxis);
       return { x, y, sm: this.spec.smooth ? this.smoothed(run.runId, y, view.smoothing) : null };
     });
-    this.mainCol = [];
-    let col = 1;
-    for (const _ of runs) {
-      this.mainCol.push(this.spec.smooth ? col + 1 : col);
-      col += this.spec.smooth ? 2 : 1;
-    }
+    this.readoutSource = perRun.map((p) => ({ x: p.x, y: p.sm ?? p.y }));
+    this.readoutSlack = 0;
     const allY: number[] = [];
     const longest = Math.max(0, ...perRun.map((p) => p.x.length));
     if (longest === 0) return { data: [[]], allY };
@@ -147,6 +148,8 @@ export class Chart {
         x0 = Math.min(x0, p.x[0] ?? Infinity);
         x1 = Math.max(x1, p.x[p.x.length - 1] ?? -Infinity);
       }
+      // The cursor snaps to the grid: a point anywhere in the cursor's bucket is at the cursor.
+      this.readoutSlack = (0.75 * (x1 - x0)) / buckets;
       const cols: Array<Array<number | null>> = [];
       for (const p of perRun) {
         const raw = envelope(p.x, p.y, x0, x1, buckets);
@@ -167,6 +170,7 @@ export class Chart {
 
   /** Redraws; `rebuild` recreates the plot (new runs, axis, scale or theme). */
   render(runs: readonly RunData[], view: ViewOptions, rebuild: boolean): void {
+    this.xAxis = view.xAxis;
     const { data, allY } = this.data(runs, view);
     const useLog = view.logScale && !!this.spec.logAllowed && allY.every((v) => !Number.isFinite(v) || v > 0);
     this.yRange = robustRange(allY.filter((v) => !useLog || v > 0));
@@ -218,20 +222,22 @@ export class Chart {
     this.plot = new uPlot(opts, data, this.body);
   }
 
-  /** Hover: every shown run's value at the cursor's x. */
+  /** Hover: every shown run's value at the cursor's x, only where that run has a point. */
   private updateReadout(u: uPlot): void {
     const idx = u.cursor.idx;
     this.readout.replaceChildren();
     if (idx === null || idx === undefined) return;
     const x = u.data[0]?.[idx];
+    if (x === undefined) return;
     this.readout.append(el('span', { class: 'x' }, `${u.series[0]?.label ?? 'x'} ${formatNumber(x)}`));
     this.shownRuns.forEach((run, i) => {
-      const col = this.mainCol[i] ?? 0;
-      const v = nearestValue(u.data[col] as ReadonlyArray<number | null | undefined> | undefined, idx);
-      const item = el('span', { class: 'run' });
+      const src = this.readoutSource[i];
+      const r = src ? readoutAt(src.x, src.y, x, this.readoutSlack) : ({ kind: 'none' } as const);
+      const ended = run.summary.status === 'finished' || run.summary.status === 'stopped' || run.summary.status === 'failed';
+      const item = el('span', { class: r.kind === 'point' ? 'run' : 'run no-point' });
       const sw = el('span', { class: 'swatch' });
       sw.style.background = runColor(run.color);
-      item.append(sw, document.createTextNode(`${run.runId}: ${formatNumber(v)}`));
+      item.append(sw, document.createTextNode(`${run.runId}: ${readoutText(r, this.xAxis, ended, formatNumber)}`));
       this.readout.append(item);
     });
   }
@@ -270,16 +276,4 @@ export class Chart {
     }
     return out.toDataURL('image/png');
   }
-}
-
-function nearestValue(col: ReadonlyArray<number | null | undefined> | undefined, idx: number): number | null {
-  if (!col) return null;
-  // Joined data has gaps where another run has a point; look to the nearest point of this run.
-  for (let d = 0; d < 64; d++) {
-    const a = col[idx - d];
-    if (a !== null && a !== undefined) return a;
-    const b = col[idx + d];
-    if (b !== null && b !== undefined) return b;
-  }
-  return null;
 }

@@ -38,7 +38,7 @@ export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[
     statusCell.append(status);
     tr.append(
       swCell,
-      el('td', { class: 'run-id' }, run.runId),
+      el('td', { class: 'run-id', title: run.runId }, run.runId),
       statusCell,
       el('td', {}, `${s.step} / ${s.totalSteps ?? '?'}`),
       el('td', {}, formatNumber(s.lastLoss)),
@@ -109,7 +109,7 @@ export function renderConfigDiff(section: HTMLElement, runs: readonly RunData[])
   const table = el('table', { class: 'grid' });
   const hr = el('tr');
   hr.append(el('th', { scope: 'col' }, 'key'));
-  for (const r of runs) hr.append(el('th', { scope: 'col' }, r.runId));
+  for (const r of runs) hr.append(el('th', { scope: 'col', class: 'run-id', title: r.runId }, r.runId));
   const head = el('thead');
   head.append(hr);
   const body = el('tbody');

