@@ -314,6 +314,7 @@ function yamlProblem(doc: Document, lc: LineCounter): ConfigProblem | null {
   let total = 0; // values in the document with every alias expanded
   const sizes = new Map<string, number>(); // anchor -> expanded size of its finished node
   const open: (string | undefined)[] = []; // anchors of the collections being walked
+  let firstAlias: Node | undefined;
   const refuse = (node: Node, message: string): ConfigProblem => ({ ...wholeFile(`YAML: ${message}`), ...rangeOf(node, lc) });
 
   function walk(node: unknown): ConfigProblem | null {
@@ -324,9 +325,11 @@ function yamlProblem(doc: Document, lc: LineCounter): ConfigProblem | null {
           ? `the alias *${node.source} is inside the node it refers to (a recursive structure); a config cannot hold one`
           : `the alias *${node.source} has no anchor &${node.source} before it`);
       }
+      firstAlias ??= node;
       total += size;
+      // On the first alias of the file: where the aliasing starts.
       return total > yamlRules.max_alias_expansion
-        ? refuse(node, `aliases expand this config to more than ${yamlRules.max_alias_expansion.toLocaleString('en-US')} values (an alias bomb?); write the values out instead of nesting aliases`)
+        ? refuse(firstAlias, `aliases expand this config to more than ${yamlRules.max_alias_expansion.toLocaleString('en-US')} values (an alias bomb?); write the values out instead of nesting aliases`)
         : null;
     }
     total += 1;

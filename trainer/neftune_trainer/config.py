@@ -214,6 +214,7 @@ def _yaml_structure_problems(t: _Text) -> Iterator[ConfigProblem]:
     total = 0  # values in the document with every alias expanded
     sizes: Dict[str, int] = {}  # anchor -> expanded size of its finished node
     stack: List[_Open] = []
+    first_alias, bomb_reported = None, False
     for ev in yaml.parse(t.text, Loader=_Yaml12Loader):
         def refuse(message: str) -> ConfigProblem:
             return ConfigProblem(*t.position(ev.start_mark), "", f"YAML: {message}")
@@ -242,10 +243,13 @@ def _yaml_structure_problems(t: _Text) -> Iterator[ConfigProblem]:
                 else:
                     yield refuse(f"the alias *{ev.anchor} has no anchor &{ev.anchor} before it")
                 continue
+            first_alias = first_alias or ev
             total += sizes[ev.anchor]
-            if total > MAX_ALIAS_EXPANSION:
-                yield refuse(f"aliases expand this config to more than {MAX_ALIAS_EXPANSION:,} values (an alias "
-                             "bomb?); write the values out instead of nesting aliases")
+            if total > MAX_ALIAS_EXPANSION and not bomb_reported:
+                bomb_reported = True  # on the first alias of the file: where the aliasing starts
+                yield ConfigProblem(*t.position(first_alias.start_mark), "", "YAML: aliases expand this config to more "
+                                    f"than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?); write the values out instead "
+                                    "of nesting aliases")
             continue
         if ev.tag is not None and ev.tag not in TAG_KINDS:
             yield refuse(f"the tag {ev.tag} is not allowed in a config (only the core types: strings, numbers, "
