@@ -154,6 +154,12 @@ class _Yaml12Loader(yaml.SafeLoader):
 
     yaml_implicit_resolvers: dict = {}
 
+    def construct_mapping(self, node, deep=False):
+        # A key is the text it is written as (`1:` is the key "1", `true:` the key "true"), as in the extension.
+        for key_node, _ in node.value:
+            key_node.tag = "tag:yaml.org,2002:str"
+        return super().construct_mapping(node, deep=deep)
+
 
 for _tag, _pattern in CORE_SCALARS.items():
     _Yaml12Loader.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"), None)
@@ -270,13 +276,11 @@ def _yaml_structure_problems(t: _Text) -> Iterator[ConfigProblem]:
 def _key_positions(t: _Text, node: yaml.Node, prefix: str = "",
                    out: Optional[Dict[str, Tuple[int, int]]] = None) -> Dict[str, Tuple[int, int]]:
     """Map every key path (`neftune.scale`, `datasets[0].path`) to its key's (line, column); a list
-    item to where the item starts. Keys become strings, as written (`1:` is the key "1", as in the
-    extension). yaml.compose keeps source marks on each node, which safe_load throws away."""
+    item to where the item starts. Composed nodes keep source marks, which safe_load throws away."""
     if out is None:
         out = {"": (1, 1)}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key_node.tag = "tag:yaml.org,2002:str"
             path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
             out[path] = t.position(key_node.start_mark)
             _key_positions(t, value_node, path, out)
