@@ -219,9 +219,7 @@ export function checkRunConfig(text: string, file: string, opts: { checkPaths?: 
   // The first syntax error only: later ones are mostly its echoes, and the trainer's parser stops there.
   const syntax = doc.errors[0];
   if (syntax) {
-    // A key over several lines (mostly a line indented too far) is where its `:` is, as the trainer says.
-    const multiline = doc.errors.find((e) => e.code === 'MULTILINE_IMPLICIT_KEY' && e.pos[0] === syntax.pos[0]);
-    const start = positionAt(multiline ? multiline.pos[1] : syntax.pos[0], lc);
+    const start = positionAt(syntaxErrorOffset(doc, text), lc);
     const message = /call stack/i.test(syntax.message) ? `nested too deeply to read (more than ${yamlRules.max_depth} levels)` : syntax.message.split('\n')[0] ?? syntax.message;
     return { problems: [{ ...wholeFile(`YAML: ${message}`), start, end: start }], value: null };
   }
@@ -285,6 +283,25 @@ export function checkRunConfigFile(file: string): ConfigCheck {
     start = end + 1;
   }
   return checkRunConfig(new TextDecoder('utf-8').decode(bytes), path.resolve(file), { checkPaths: true });
+}
+
+/** Blank space and comments from `at` on: an error that starts in them is at what follows. */
+function skipBlank(text: string, at: number): number {
+  return at + (/^(?:[ \t\r\n]+|#[^\n]*)*/.exec(text.slice(at))?.[0].length ?? 0);
+}
+
+/**
+ * Where the first syntax error is, placed where the trainer's parser (PyYAML) places it, so that
+ * both name the same line. A key over several lines (a value continued by a line indented too
+ * far, or a first key missing its `:`) is where its `:` finally comes; a later key missing its
+ * `:` is where that key starts.
+ */
+function syntaxErrorOffset(doc: Document, text: string): number {
+  const [first] = doc.errors;
+  if (!first) return 0;
+  const multiline = doc.errors.find((e) => e.code === 'MULTILINE_IMPLICIT_KEY' && e.pos[0] === first.pos[0]);
+  const atColon = multiline && (multiline !== first || first.pos[0] === skipBlank(text, 0));
+  return atColon ? multiline.pos[1] : skipBlank(text, first.pos[0]);
 }
 
 const yamlRules = runConfigRules.yaml;
