@@ -293,15 +293,24 @@ function skipBlank(text: string, at: number): number {
 /**
  * Where the first syntax error is, placed where the trainer's parser (PyYAML) places it, so that
  * both name the same line. A key over several lines (a value continued by a line indented too
- * far, or a first key missing its `:`) is where its `:` finally comes; a later key missing its
- * `:` is where that key starts.
+ * far, an unclosed quote or bracket) is where the reading stops, at the `:` or the end; but a
+ * plain key missing its `:` where a block mapping's keys start is at the key. Another error that
+ * starts in blank space or comments is at what follows them.
  */
 function syntaxErrorOffset(doc: Document, text: string): number {
   const [first] = doc.errors;
   if (!first) return 0;
   const multiline = doc.errors.find((e) => e.code === 'MULTILINE_IMPLICIT_KEY' && e.pos[0] === first.pos[0]);
-  const atColon = multiline && (multiline !== first || first.pos[0] === skipBlank(text, 0));
-  return atColon ? multiline.pos[1] : skipBlank(text, first.pos[0]);
+  if (multiline && !(multiline === first && atBlockKeyColumn(text, first.pos[0]))) return multiline.pos[1];
+  return skipBlank(text, first.pos[0]);
+}
+
+/** A plain scalar first on its line, at the indentation of keys written on the lines above. */
+function atBlockKeyColumn(text: string, offset: number): boolean {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const indent = text.slice(lineStart, offset);
+  if (!/^ *$/.test(indent) || /["']/.test(text[offset] ?? '')) return false;
+  return text.slice(0, lineStart).split('\n').some((l) => l.startsWith(indent) && /^[^\s#-]/.test(l.slice(indent.length)));
 }
 
 const yamlRules = runConfigRules.yaml;

@@ -1,7 +1,9 @@
 // One verdict on a run config, whichever side reads it: `node src/cli.ts check-config` (the
 // extension's checker, src/core/configValidation.ts) and `python -m neftune_trainer check-config`
-// (the trainer's config.py) over every *.neftune.yaml of the repository and a generated set of
-// broken configs must find problems at the same (line, key), with the same severity and the same
+// (the trainer's config.py) over every *.neftune.yaml of the repository, a set of broken configs
+// (wrong types, typos, missing keys and files, `~`, val_set_size, bad YAML, tags, alias bombs,
+// duplicate keys, encodings, size), the quickstart edited line by line and 500 seeded random typos
+// in it must find problems at the same (line, key), with the same severity and the same
 // did-you-mean. Messages may differ in wording; positions may not.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,6 +133,7 @@ const CASES: Record<string, string | Buffer> = {
   'yaml-bad-indent': 'a:\n  - x\n - y\n',
   'yaml-unterminated-quote': "a: 'unterminated\n",
   'yaml-tab-indent': 'base_model: model\n\tseed: 1\n',
+  'yaml-tab-in-key': withKeys('se\ted: 1\n'),
   'yaml-flow-missing-comma': 'a: [1, 2\nb: 3\n',
   'yaml-bad-character': 'a: @x\n',
   'yaml-block-scalar-dedent': 'x: |\n  a\n b: 1\n',
@@ -210,6 +213,37 @@ function quickstartEdits(): Record<string, string> {
   return out;
 }
 
+/** Seeded random typos in the quickstart example: one to three characters of YAML syntax
+ * inserted, characters deleted, or the file cut short. The same files on every run. */
+function quickstartTypos(count = 500): Record<string, string> {
+  const base = fs.readFileSync(path.join(repo, 'examples', 'quickstart.neftune.yaml'), 'utf8');
+  const pieces = [':', '-', '[', ']', '{', '}', '"', "'", '&a', '*a', '!', '\t', '#', ' ', '\n', '  ', '|', '>', ',', '?', '%', '@'];
+  let seed = 11;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31; // an LCG: reproducible without a dependency
+    return seed % n;
+  };
+  const out: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    let t = base;
+    for (let edits = 1 + random(3); edits > 0; edits--) {
+      const at = random(t.length);
+      const op = random(10);
+      t = op < 4 ? t.slice(0, at) + pieces[random(pieces.length)]! + t.slice(at) : op < 8 ? t.slice(0, at) + t.slice(at + 1) : t.slice(0, at);
+    }
+    out[`quickstart-typo-${i}`] = t;
+  }
+  return out;
+}
+
+/** Where the two YAML parsers read the grammar differently, by name; the test checks they still
+ * differ, so that a fix shows (then remove the entry). */
+const KNOWN_DIFFERENCES: Record<string, string> = {
+  // `&alr_scheduler: cosine`: YAML 1.2 (the yaml package) takes `alr_scheduler:` as the anchor
+  // name, PyYAML ends the name at the colon and reads an empty key.
+  'quickstart-typo-485': 'an anchor name with a colon',
+};
+
 describe('check-config: the extension and the trainer agree', { timeout: 300_000 }, () => {
   let dir = '';
   let generated: string[] = [];
@@ -219,7 +253,7 @@ describe('check-config: the extension and the trainer agree', { timeout: 300_000
     fs.mkdirSync(path.join(dir, 'model'));
     fs.writeFileSync(path.join(dir, 'model', 'config.json'), JSON.stringify({ max_position_embeddings: 64 }));
     fs.writeFileSync(path.join(dir, 'self_instruct_alpaca.jsonl'), '{"instruction": "a", "input": "", "output": "b"}\n');
-    generated = Object.entries({ ...CASES, ...quickstartEdits() }).map(([name, text]) => {
+    generated = Object.entries({ ...CASES, ...quickstartEdits(), ...quickstartTypos() }).map(([name, text]) => {
       const file = path.join(dir, `${name}.neftune.yaml`);
       fs.writeFileSync(file, text);
       return file;
@@ -236,7 +270,9 @@ describe('check-config: the extension and the trainer agree', { timeout: 300_000
     for (const file of files) {
       const n = verdict(node.byFile.get(file) ?? []);
       const p = verdict(py.byFile.get(file) ?? []);
-      if (JSON.stringify(n) !== JSON.stringify(p)) differences.push(`${path.basename(file)}:\n  node:   ${n.join(' | ')}\n  python: ${p.join(' | ')}`);
+      const known = KNOWN_DIFFERENCES[path.basename(file, '.neftune.yaml')];
+      if (known) assert.notDeepEqual(n, p, `${path.basename(file)} (${known}) now agrees: remove it from KNOWN_DIFFERENCES`);
+      else if (JSON.stringify(n) !== JSON.stringify(p)) differences.push(`${path.basename(file)}:\n  node:   ${n.join(' | ')}\n  python: ${p.join(' | ')}`);
     }
     assert.deepEqual(differences, [], differences.join('\n'));
     assert.equal(node.code, py.code);

@@ -206,7 +206,7 @@ def _yaml_problem(t: _Text) -> Optional[ConfigProblem]:
         for problem in _yaml_structure_problems(t):
             first = first or problem  # read on: a syntax error further down comes first, as in the extension
     except yaml.YAMLError as e:
-        # A key without its `:` is where the key is, as the extension says, not where the scanner gave up.
+        # A key missing its `:` is where the key starts, not where the scanner gave up (as the extension says).
         simple_key = getattr(e, "context", None) == "while scanning a simple key"
         mark = (e.context_mark if simple_key else None) or getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         return ConfigProblem(*t.position(mark), "", f"invalid YAML: {getattr(e, 'problem', None) or e}")
