@@ -186,6 +186,7 @@ const CASES: Record<string, string | Buffer> = {
   'non-utf8': Buffer.concat([Buffer.from('base_model: model\n# caf'), Buffer.from([0xe9]), Buffer.from('\ndatasets: []\n')]),
   'non-utf8-first-line': Buffer.from([0xff, 0xfe, 0x61, 0x3a, 0x20, 0x31, 0x0a]),
   'bom-with-error': Buffer.from(`\ufeff${GOOD}micro_batch_size: two\n`),
+  'bom-then-directive': Buffer.from(`\ufeff%YAML 1.2\n---\n${GOOD}`),
   'crlf-with-error': Buffer.from(`${GOOD}micro_batch_size: two\r\nlearnin_rate: 1\r\n`.replace(/(?<!\r)\n/g, '\r\n')),
   'huge': withKeys(`# ${'x'.repeat(2 * 1024 * 1024)}\n`),
 };

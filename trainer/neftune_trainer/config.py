@@ -10,6 +10,7 @@ as the extension's checker (src/core/configValidation.ts).
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -136,12 +137,15 @@ class _Text:
 
     def __init__(self, text: str):
         self.text = text
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def position(self, mark) -> Tuple[int, int]:
-        if mark is None:
-            return 1, 1
-        line_start = self.text.rfind("\n", 0, mark.index) + 1
-        return self.text.count("\n", 0, mark.index) + 1, mark.index - line_start + 1
+        """(line, column), 1-based, of a PyYAML mark."""
+        return self.position_at(mark.index) if mark is not None else (1, 1)
+
+    def position_at(self, index: int) -> Tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, index)
+        return line, index - self.line_starts[line - 1] + 1
 
 
 # ----------------------------------------------------------------------------- YAML 1.2 reading
@@ -189,7 +193,7 @@ def _refused_text(t: _Text) -> Optional[ConfigProblem]:
     for rule in RULES["yaml"]["refused_text"]:
         found = re.search(rule["pattern"], t.text, re.MULTILINE)
         if found:
-            return ConfigProblem(t.text.count("\n", 0, found.start()) + 1, 1, "", f"YAML: {rule['message']}")
+            return ConfigProblem(t.position_at(found.start())[0], 1, "", f"YAML: {rule['message']}")
     return None
 
 
@@ -497,7 +501,7 @@ def read_config_text(path: str) -> Tuple[Optional[str], Optional[ConfigProblem]]
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        return raw.decode("utf-8"), None
+        return raw.decode("utf-8").removeprefix("\ufeff"), None  # a BOM is no character of the config
     except UnicodeDecodeError as e:
         return None, ConfigProblem(raw.count(b"\n", 0, e.start) + 1, 1, "",
                                    f"not UTF-8 text: byte 0x{raw[e.start]:02x} cannot be decoded; save the file as UTF-8")
