@@ -199,19 +199,16 @@ function messageFor(err: ErrorObject, field: string, value: unknown): { message:
 }
 
 /**
- * Checks a run config's text. `file` is used to resolve relative dataset paths (when
- * `checkPaths`), exactly as the trainer does: relative to the config file's folder.
+ * The config's YAML, or the first reason to refuse it before reading any value: too large, text
+ * the two YAML readers take differently, a syntax error, or what yamlProblem refuses.
  */
-export function checkRunConfig(text: string, file: string, opts: { checkPaths?: boolean } = {}): ConfigCheck {
+function readYaml(text: string): { doc: Document; lc: LineCounter } | ConfigProblem {
   if (text.length > MAX_CONFIG_CHARS) {
-    return { problems: [wholeFile(`A run config is a few dozen lines; this one is too large (${text.length.toLocaleString('en-US')} characters, the limit is ${MAX_CONFIG_CHARS.toLocaleString('en-US')})`)], value: null };
+    return wholeFile(`A run config is a few dozen lines; this one is too large (${text.length.toLocaleString('en-US')} characters, the limit is ${MAX_CONFIG_CHARS.toLocaleString('en-US')})`);
   }
   for (const rule of yamlRules.refused_text) {
     const found = new RegExp(rule.pattern, 'm').exec(text);
-    if (found) {
-      const line = text.slice(0, found.index).split('\n').length - 1;
-      return { problems: [{ ...wholeFile(`YAML: ${rule.message}`), start: { line, character: 0 }, end: { line, character: 0 } }], value: null };
-    }
+    if (found) return wholeFile(`YAML: ${rule.message}`, text.slice(0, found.index).split('\n').length - 1);
   }
   const lc = new LineCounter();
   // Duplicate keys are found by yamlProblem, in the same walk as the trainer's.
@@ -219,12 +216,21 @@ export function checkRunConfig(text: string, file: string, opts: { checkPaths?: 
   // The first syntax error only: later ones are mostly its echoes, and the trainer's parser stops there.
   const syntax = doc.errors[0];
   if (syntax) {
-    const start = positionAt(syntaxErrorOffset(doc, text), lc);
     const message = /call stack/i.test(syntax.message) ? `nested too deeply to read (more than ${yamlRules.max_depth} levels)` : syntax.message.split('\n')[0] ?? syntax.message;
-    return { problems: [{ ...wholeFile(`YAML: ${message}`), start, end: start }], value: null };
+    const start = positionAt(syntaxErrorOffset(doc, text), lc);
+    return { ...wholeFile(`YAML: ${message}`), start, end: start };
   }
-  const refused = yamlProblem(doc, lc);
-  if (refused) return { problems: [refused], value: null };
+  return yamlProblem(doc, lc) ?? { doc, lc };
+}
+
+/**
+ * Checks a run config's text. `file` is used to resolve relative dataset paths (when
+ * `checkPaths`), exactly as the trainer does: relative to the config file's folder.
+ */
+export function checkRunConfig(text: string, file: string, opts: { checkPaths?: boolean } = {}): ConfigCheck {
+  const read = readYaml(text);
+  if (!('doc' in read)) return { problems: [read], value: null };
+  const { doc, lc } = read;
 
   // A key is the text it is written as (`1:` is the key "1", `true:` the key "true"), as in the trainer.
   visit(doc, {
@@ -277,8 +283,7 @@ export function checkRunConfigFile(file: string): ConfigCheck {
     try {
       decoder.decode(bytes.subarray(start, end));
     } catch {
-      const problem = wholeFile('The file is not UTF-8 text; save it as UTF-8');
-      return { problems: [{ ...problem, start: { line, character: 0 }, end: { line, character: 0 } }], value: null };
+      return { problems: [wholeFile('The file is not UTF-8 text; save it as UTF-8', line)], value: null };
     }
     start = end + 1;
   }
@@ -326,8 +331,9 @@ function fitsTag(node: Node, tag: string): boolean {
     && (pattern === undefined || (isScalar(node) && new RegExp(`^(?:${pattern})$`).test(node.source ?? '')));
 }
 
-function wholeFile(message: string): ConfigProblem {
-  return { severity: 'error', field: '', message, start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+/** A problem of the file, not of one key: on its first line, or the given (0-based) one. */
+function wholeFile(message: string, line = 0): ConfigProblem {
+  return { severity: 'error', field: '', message, start: { line, character: 0 }, end: { line, character: 0 } };
 }
 
 /**
