@@ -8,24 +8,7 @@ import * as vscode from 'vscode';
 import { createPanel, registerPanelSerializer, WebviewPanelHost, type PanelKind } from './webviewPanelHost';
 import { markedText } from '../shared/invisibleChars';
 import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, IndexProgress, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
-import {
-  CancelSearch,
-  CancelValidate,
-  Convert,
-  DidCheckHealth,
-  DidOpen,
-  DidProgress,
-  DidSearch,
-  DidValidate,
-  GetHistogram,
-  GetPage,
-  GetRecord,
-  NewRunConfig,
-  OpenAt,
-  RenderRecord,
-  Search,
-  Validate,
-} from '../protocol/datasetPreviewMessages';
+import { CancelSearch, CancelValidate, Convert, DidCheckHealth, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { columnsFor } from '../core/datasets/formats';
 import { previewRow, recordDetail } from '../core/datasets/previewRows';

@@ -3,24 +3,7 @@
 // sees it" and token lengths. Talks to the host only through the typed messages of
 // src/protocol/datasetPreviewMessages.ts; all dataset text is set with textContent.
 import type { DatasetHealthFacts, DatasetInfo, DatasetPreviewWebviewState, DatasetProblem, PreviewRow, RecordDetail, RenderedRecord, TokenHistogram, TrainerAnswer } from '../../src/protocol/datasetPreviewMessages';
-import {
-  CancelSearch,
-  CancelValidate,
-  Convert,
-  DidCheckHealth,
-  DidOpen,
-  DidProgress,
-  DidSearch,
-  DidValidate,
-  GetHistogram,
-  GetPage,
-  GetRecord,
-  NewRunConfig,
-  OpenAt,
-  RenderRecord,
-  Search,
-  Validate,
-} from '../../src/protocol/datasetPreviewMessages';
+import { CancelSearch, CancelValidate, Convert, DidCheckHealth, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../../src/protocol/datasetPreviewMessages';
 import { ROW_ID_PREFIX, emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, textEl, visibleRows, type DocLike, type ElLike } from './render';
 import { el } from '../shared/dom';
 import { connectToHost } from '../shared/host';
