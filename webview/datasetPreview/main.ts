@@ -155,7 +155,8 @@ function drawNow(): void {
   if (total > 0) grid.setAttribute('aria-activedescendant', `${ROW_ID_PREFIX}${state.selected}`);
   else grid.removeAttribute('aria-activedescendant');
   for (let p = Math.floor(vp.first / PAGE); p <= Math.floor((vp.first + vp.count) / PAGE); p++) if (p * PAGE < total) requestPage(p);
-  if (state.firstRow !== vp.first) {
+  // Until a revived page has scrolled back, the saved first row is the target, not vp.first.
+  if (!restorePending && state.firstRow !== vp.first) {
     state.firstRow = vp.first;
     saveState();
   }
@@ -536,6 +537,8 @@ let restorePending = saved !== undefined && (saved.firstRow > 0 || saved.selecte
 function restoreScroll(): void {
   if (total <= state.selected && !indexDone) return;
   restorePending = false;
+  // The spacer first: a scrollTop beyond the current height would be clamped.
+  spacer.style.height = `${spacerHeight(total, ROW_H)}px`;
   scroller.scrollTop = scrollTopFor(state.firstRow, scroller.clientHeight, ROW_H, total);
   select(state.selected, { scroll: false });
 }
