@@ -1,8 +1,9 @@
-// Messages between the dashboard webview and the extension host: one typed union per
-// direction, used on both sides (no vscode import, no DOM). The dashboard compares runs: it
+// Messages between the dashboard webview and the extension host: typed descriptors (see
+// webviewIpc.ts) used on both sides (no vscode import, no DOM). The dashboard compares runs: it
 // shows a selection of the store's runs, each with its own colour.
 import type { EvalSample } from './events';
 import type { RunSummary } from './runSummary';
+import { command, hasFields, isString, notification } from './webviewIpc';
 
 /** Logged optimizer steps, column-wise: 100k points post cheaply as arrays. */
 export interface StepSeries {
@@ -51,27 +52,7 @@ export interface RunChoice {
   readonly noiseAlpha: number | null;
 }
 
-/** Host -> webview. */
-export type HostToDashboard =
-  /** The runs shown, in full; sent on (re)load and when the selection changes. */
-  | { readonly kind: 'snapshot'; readonly runs: readonly RunData[]; readonly choices: readonly RunChoice[] }
-  /** New points of one shown run since the last message (series/evals/samples hold only the new part). */
-  | { readonly kind: 'append'; readonly run: RunData }
-  /** The list of runs in the store changed. */
-  | { readonly kind: 'choices'; readonly choices: readonly RunChoice[] };
-
 export type XAxis = 'step' | 'tokens' | 'time';
-
-/** Webview -> host. */
-export type DashboardToHost =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'select'; readonly runIds: readonly string[] }
-  | { readonly kind: 'stop'; readonly runId: string }
-  | { readonly kind: 'openLog'; readonly runId: string }
-  /** CSV of the shown runs' full data (never downsampled), written by the host. */
-  | { readonly kind: 'exportCsv' }
-  /** A chart as PNG (data: URL made by the webview's canvas), saved by the host. */
-  | { readonly kind: 'exportPng'; readonly name: string; readonly dataUrl: string };
 
 /** What the webview keeps across hide/reload (vscode.setState); the serializer revives from it. */
 export interface DashboardWebviewState {
@@ -86,21 +67,25 @@ export function emptySeries(): StepSeries {
   return { step: [], time: [], tokens: [], loss: [], lr: [], gradNorm: [], tokensPerS: [], noiseAlpha: [], noiseNorm: [] };
 }
 
-export function isDashboardToHost(msg: unknown): msg is DashboardToHost {
-  if (typeof msg !== 'object' || msg === null) return false;
-  const m = msg as Record<string, unknown>;
-  switch (m['kind']) {
-    case 'ready':
-    case 'exportCsv':
-      return true;
-    case 'select':
-      return Array.isArray(m['runIds']) && (m['runIds'] as unknown[]).every((r) => typeof r === 'string');
-    case 'stop':
-    case 'openLog':
-      return typeof m['runId'] === 'string';
-    case 'exportPng':
-      return typeof m['name'] === 'string' && typeof m['dataUrl'] === 'string' && (m['dataUrl'] as string).startsWith('data:image/png;base64,');
-    default:
-      return false;
-  }
-}
+// ---- messages (descriptors of webviewIpc.ts) ------------------------------------------------
+const hasRunId = hasFields<{ runId: string }>({ runId: isString });
+
+/** Host -> webview: the runs shown, in full; sent on (re)load and when the selection changes. */
+export const DidSnapshot = notification<{ readonly runs: readonly RunData[]; readonly choices: readonly RunChoice[] }>('didSnapshot');
+/** Host -> webview: new points of one shown run since the last message (series/evals/samples hold only the new part). */
+export const DidAppend = notification<RunData>('didAppend');
+/** Host -> webview: the list of runs in the store changed. */
+export const DidChangeChoices = notification<readonly RunChoice[]>('didChangeChoices');
+
+/** The runs to show, in order. */
+export const SelectRuns = command('selectRuns', hasFields<{ readonly runIds: readonly string[] }>({ runIds: (v) => Array.isArray(v) && v.every(isString) }));
+export const StopRun = command('stopRun', hasRunId);
+export const OpenRunLog = command('openRunLog', hasRunId);
+/** CSV of the shown runs' full data (never downsampled), written by the host. */
+export const ExportCsv = command('exportCsv');
+export const PNG_DATA_URL = 'data:image/png;base64,';
+/** A chart as PNG (data: URL made by the webview's canvas), saved by the host. */
+export const ExportPng = command(
+  'exportPng',
+  hasFields<{ readonly name: string; readonly dataUrl: string }>({ name: isString, dataUrl: (v) => isString(v) && v.startsWith(PNG_DATA_URL) }),
+);

@@ -1,6 +1,7 @@
-// Messages between the dataset preview webview and the extension host: one typed union per
-// direction, used on both sides (no vscode import, no DOM). Dataset text always travels as
+// Messages between the dataset preview webview and the extension host: typed descriptors (see
+// webviewIpc.ts) used on both sides (no vscode import, no DOM). Dataset text always travels as
 // plain strings and the webview sets it with textContent, never as HTML.
+import { command, hasFields, isIndex, isString, notification, request } from './webviewIpc';
 
 /** Instruction-data formats we recognise, per record and per file (majority of a sample). */
 export type DatasetFormat = 'alpaca' | 'sharegpt' | 'messages' | 'completion' | 'self-instruct' | 'unknown';
@@ -100,45 +101,6 @@ export interface DatasetHealthFacts {
   readonly error?: string;
 }
 
-/** Host -> webview. */
-export type HostToDatasetPreview =
-  | { readonly kind: 'info'; readonly info: DatasetInfo }
-  /** The index grows while the file is read; `done` when every record is counted. */
-  | { readonly kind: 'progress'; readonly records: number; readonly bytesRead: number; readonly done: boolean; readonly indexBytes: number; readonly error?: string }
-  | { readonly kind: 'page'; readonly requestId: number; readonly start: number; readonly rows: readonly PreviewRow[] }
-  | { readonly kind: 'record'; readonly index: number; readonly line: number; readonly fields: readonly RecordField[]; readonly json: string; readonly problem?: string }
-  | {
-      readonly kind: 'search';
-      readonly searchId: number;
-      readonly query: string;
-      readonly scanned: number;
-      readonly count: number;
-      /** Record indices of the hits found so far (capped; `count` is exact). */
-      readonly hits: readonly number[];
-      readonly done: boolean;
-      readonly cancelled: boolean;
-    }
-  | { readonly kind: 'validation'; readonly problems: readonly DatasetProblem[]; readonly scanned: number; readonly done: boolean; readonly cancelled: boolean; readonly truncated: boolean }
-  | { readonly kind: 'rendered'; readonly index: number; readonly answer: TrainerAnswer<RenderedRecord> }
-  | { readonly kind: 'histogram'; readonly answer: TrainerAnswer<TokenHistogram> }
-  | ({ readonly kind: 'health' } & DatasetHealthFacts);
-
-/** Webview -> host. */
-export type DatasetPreviewToHost =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'page'; readonly requestId: number; readonly start: number; readonly count: number }
-  | { readonly kind: 'record'; readonly index: number }
-  | { readonly kind: 'search'; readonly searchId: number; readonly query: string }
-  | { readonly kind: 'cancelSearch' }
-  | { readonly kind: 'validate' }
-  | { readonly kind: 'cancelValidate' }
-  /** "As the model sees it" for one record; the host asks the trainer's `render` command. */
-  | { readonly kind: 'render'; readonly index: number }
-  | { readonly kind: 'histogram' }
-  | { readonly kind: 'openAt'; readonly line: number }
-  | { readonly kind: 'newRunConfig' }
-  | { readonly kind: 'convert' };
-
 /** State the webview keeps across hide/reload (vscode.setState) and the serializer revives. */
 export interface DatasetPreviewWebviewState {
   /** The dataset's file URI (string form). */
@@ -151,26 +113,71 @@ export interface DatasetPreviewWebviewState {
   readonly tab: 'record' | 'model' | 'problems' | 'lengths';
 }
 
-const TO_HOST_KINDS = new Set(['ready', 'page', 'record', 'search', 'cancelSearch', 'validate', 'cancelValidate', 'render', 'histogram', 'openAt', 'newRunConfig', 'convert']);
-
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-
-/** Checks the shape of a webview message (the webview is untrusted input, like any page). */
-export function isDatasetPreviewToHost(msg: unknown): msg is DatasetPreviewToHost {
-  if (typeof msg !== 'object' || msg === null) return false;
-  const m = msg as Record<string, unknown>;
-  if (typeof m['kind'] !== 'string' || !TO_HOST_KINDS.has(m['kind'])) return false;
-  switch (m['kind']) {
-    case 'page':
-      return isInt(m['requestId']) && isInt(m['start']) && isInt(m['count']);
-    case 'record':
-    case 'render':
-      return isInt(m['index']);
-    case 'search':
-      return isInt(m['searchId']) && typeof m['query'] === 'string';
-    case 'openAt':
-      return isInt(m['line']);
-    default:
-      return true;
-  }
+/** One record in full, for the detail pane. */
+export interface RecordDetail {
+  readonly index: number;
+  readonly line: number;
+  readonly fields: readonly RecordField[];
+  readonly json: string;
+  readonly problem?: string;
 }
+
+/** The index grows while the file is read; `done` when every record is counted. */
+export interface IndexProgress {
+  readonly records: number;
+  readonly bytesRead: number;
+  readonly done: boolean;
+  readonly indexBytes: number;
+  readonly error?: string;
+}
+
+export interface SearchProgress {
+  readonly searchId: number;
+  readonly query: string;
+  readonly scanned: number;
+  readonly count: number;
+  /** Record indices of the hits found since the last message (capped; `count` is exact). */
+  readonly hits: readonly number[];
+  readonly done: boolean;
+  readonly cancelled: boolean;
+}
+
+export interface ValidationProgress {
+  readonly problems: readonly DatasetProblem[];
+  readonly scanned: number;
+  readonly done: boolean;
+  readonly cancelled: boolean;
+  readonly truncated: boolean;
+}
+
+// ---- messages (descriptors of webviewIpc.ts) ------------------------------------------------
+const withIndex = hasFields<{ readonly index: number }>({ index: isIndex });
+
+/** Host -> webview: the file's facts; sent on (re)load and when the file changed on disk. */
+export const DidOpen = notification<DatasetInfo>('didOpen');
+export const DidProgress = notification<IndexProgress>('didProgress');
+export const DidSearch = notification<SearchProgress>('didSearch');
+export const DidValidate = notification<ValidationProgress>('didValidate');
+/** The background check's (or a full Validate's) result, shared with the Datasets view. */
+export const DidCheckHealth = notification<DatasetHealthFacts>('didCheckHealth');
+
+/** Rows `start` to `start + count` (the host caps count); always answered, unreadable rows carry a problem. */
+export const GetPage = request<{ readonly start: number; readonly count: number }, { readonly start: number; readonly rows: readonly PreviewRow[] }>(
+  'getPage',
+  hasFields<{ readonly start: number; readonly count: number }>({ start: isIndex, count: isIndex }),
+);
+/** null: there is no such record. */
+export const GetRecord = request<{ readonly index: number }, RecordDetail | null>('getRecord', withIndex);
+/** "As the model sees it" for one record; the host asks the trainer's `render` command. */
+export const RenderRecord = request<{ readonly index: number }, TrainerAnswer<RenderedRecord>>('renderRecord', withIndex);
+export const GetHistogram = request<TrainerAnswer<TokenHistogram>>('getHistogram');
+
+/** Starts a search (results arrive as DidSearch with this searchId); a new one stops the last. */
+export const Search = command('search', hasFields<{ readonly searchId: number; readonly query: string }>({ searchId: isIndex, query: isString }));
+export const CancelSearch = command('cancelSearch');
+export const Validate = command('validate');
+export const CancelValidate = command('cancelValidate');
+/** Opens the file in an editor at this 1-based line. */
+export const OpenAt = command('openAt', hasFields<{ readonly line: number }>({ line: isIndex }));
+export const NewRunConfig = command('newRunConfig');
+export const Convert = command('convert');

@@ -5,18 +5,17 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runsToCsv } from '../core/runExport';
-import type { DashboardWebviewState, HostToDashboard, RunChoice, RunData } from '../protocol/dashboardMessages';
-import { isDashboardToHost } from '../protocol/dashboardMessages';
+import type { DashboardWebviewState, RunChoice, RunData } from '../protocol/dashboardMessages';
+import { DidAppend, DidChangeChoices, DidSnapshot, ExportCsv, ExportPng, OpenRunLog, PNG_DATA_URL, SelectRuns, StopRun } from '../protocol/dashboardMessages';
 import type { RunColors } from './runColors';
 import type { RunManager, RunRef } from './runManager';
-import { webviewHtml } from './webviewHtml';
+import { createPanel, registerPanelSerializer, WebviewPanelHost, type PanelKind } from './webviewPanelHost';
 
 export const DASHBOARD_VIEW_TYPE = 'neftune.dashboard';
+const KIND: PanelKind = { viewType: DASHBOARD_VIEW_TYPE, entry: 'dashboard', enableFindWidget: true };
 
-export class DashboardPanel implements vscode.Disposable {
+export class DashboardPanel extends WebviewPanelHost {
   private static current: DashboardPanel | undefined;
-  private readonly subs: vscode.Disposable[] = [];
-  private ready = false;
   private selected: RunRef[];
 
   /** Shows the dashboard with `refs` as the shown runs. */
@@ -27,7 +26,7 @@ export class DashboardPanel implements vscode.Disposable {
       cur.panel.reveal(undefined, true);
       return cur;
     }
-    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'NEFTune', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, DashboardPanel.options(extensionUri));
+    const panel = createPanel(extensionUri, KIND, 'NEFTune', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
     return new DashboardPanel(panel, extensionUri, runs, colors, [...refs]);
   }
 
@@ -37,63 +36,53 @@ export class DashboardPanel implements vscode.Disposable {
     return !!cur && cur.panel.visible && cur.selected.some((r) => r.runId === runId);
   }
 
-  static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return {
-      enableScripts: true,
-      // Only our bundles and css; nothing from the workspace.
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
-      enableFindWidget: true,
-    };
-  }
-
   static registerSerializer(extensionUri: vscode.Uri, runs: RunManager, colors: RunColors): vscode.Disposable {
-    return vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
-        const ids = (state as Partial<DashboardWebviewState> | undefined)?.runIds ?? [];
-        const refs = ids.map((id) => runs.findRun(id)).filter((r): r is RunRef => r !== undefined);
-        if (refs.length === 0 || DashboardPanel.current) {
-          panel.dispose(); // its runs were deleted while the window was closed
-          return;
-        }
-        panel.webview.options = DashboardPanel.options(extensionUri);
-        new DashboardPanel(panel, extensionUri, runs, colors, refs);
-      },
+    return registerPanelSerializer<DashboardWebviewState>(extensionUri, KIND, (panel, state) => {
+      const refs = (state?.runIds ?? []).map((id) => runs.findRun(id)).filter((r): r is RunRef => r !== undefined);
+      if (refs.length === 0 || DashboardPanel.current) return false; // its runs were deleted while the window was closed
+      new DashboardPanel(panel, extensionUri, runs, colors, refs);
+      return true;
     });
   }
 
   private constructor(
-    private readonly panel: vscode.WebviewPanel,
+    panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly runs: RunManager,
     private readonly colors: RunColors,
     selected: RunRef[],
   ) {
+    super(panel, extensionUri, { entry: 'dashboard', title: 'NEFTune dashboard' });
     DashboardPanel.current = this;
     this.selected = selected;
-    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, { entry: 'dashboard', title: 'NEFTune dashboard' });
     this.updateTitle();
-    this.subs.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((msg: unknown) => void this.onMessage(msg)),
-      panel.onDidChangeViewState(() => {
-        if (!panel.visible) this.ready = false; // a hidden webview drops messages; it re-sends ready
-      }),
+    this.onCommand(SelectRuns, ({ runIds }) => {
+      const refs = runIds.map((id) => this.runs.findRun(id)).filter((r): r is RunRef => r !== undefined);
+      if (refs.length) this.setSelection(refs);
+    });
+    this.onCommand(StopRun, async ({ runId }) => {
+      const ref = this.runs.findRun(runId);
+      if (ref) await this.runs.stop(ref);
+    });
+    this.onCommand(OpenRunLog, async ({ runId }) => {
+      const ref = this.runs.findRun(runId);
+      if (ref) await this.runs.openLog(ref);
+    });
+    this.onCommand(ExportCsv, () => this.exportCsv());
+    this.onCommand(ExportPng, ({ name, dataUrl }) => this.exportPng(name, dataUrl));
+    this.track(
       runs.onDidChange(({ ref, update }) => {
-        if (!this.ready || !this.selected.some((s) => s.runId === ref.runId)) return;
+        if (!this.isReady || !this.selected.some((s) => s.runId === ref.runId)) return;
         if (update.reset) return this.sendSnapshot();
         const monitor = runs.monitor(ref);
-        this.post({
-          kind: 'append',
-          run: {
-            runId: ref.runId,
-            color: this.colors.colorOf(ref.runId),
-            summary: update.summary,
-            config: monitor.state.config,
-            series: update.appended,
-            evals: update.appendedEvals,
-            samples: update.appendedSamples,
-          },
+        this.notify(DidAppend, {
+          runId: ref.runId,
+          color: this.colors.colorOf(ref.runId),
+          summary: update.summary,
+          config: monitor.state.config,
+          series: update.appended,
+          evals: update.appendedEvals,
+          samples: update.appendedSamples,
         });
       }),
       runs.onDidChangeList(() => this.onListChanged()),
@@ -101,37 +90,12 @@ export class DashboardPanel implements vscode.Disposable {
     for (const ref of selected) runs.monitor(ref);
   }
 
-  private async onMessage(msg: unknown): Promise<void> {
-    if (!isDashboardToHost(msg)) return;
-    switch (msg.kind) {
-      case 'ready':
-        // Sent on every (re)load of the webview: a full snapshot, so nothing posted while it
-        // was hidden or reloading is lost, and nothing is doubled.
-        this.ready = true;
-        this.sendSnapshot();
-        break;
-      case 'select': {
-        const refs = msg.runIds.map((id) => this.runs.findRun(id)).filter((r): r is RunRef => r !== undefined);
-        if (refs.length) this.setSelection(refs);
-        break;
-      }
-      case 'stop': {
-        const ref = this.runs.findRun(msg.runId);
-        if (ref) await this.runs.stop(ref);
-        break;
-      }
-      case 'openLog': {
-        const ref = this.runs.findRun(msg.runId);
-        if (ref) await this.runs.openLog(ref);
-        break;
-      }
-      case 'exportCsv':
-        await this.exportCsv();
-        break;
-      case 'exportPng':
-        await this.exportPng(msg.name, msg.dataUrl);
-        break;
-    }
+  /**
+   * Sent on every (re)load of the webview: a full snapshot, so nothing posted while it was
+   * hidden or reloading is lost, and nothing is doubled.
+   */
+  protected onReady(): void {
+    this.sendSnapshot();
   }
 
   /** A deleted run leaves the dashboard (it showed its last data as if it were still there). */
@@ -139,14 +103,14 @@ export class DashboardPanel implements vscode.Disposable {
     const remaining = this.selected.filter((r) => this.runs.findRun(r.runId) !== undefined);
     if (remaining.length === 0) return this.dispose();
     if (remaining.length !== this.selected.length) return this.setSelection(remaining);
-    if (this.ready) this.post({ kind: 'choices', choices: this.choices() });
+    if (this.isReady) this.notify(DidChangeChoices, this.choices());
   }
 
   private setSelection(refs: readonly RunRef[]): void {
     this.selected = [...refs];
     for (const ref of refs) this.runs.monitor(ref);
     this.updateTitle();
-    if (this.ready) this.sendSnapshot();
+    if (this.isReady) this.sendSnapshot();
   }
 
   private updateTitle(): void {
@@ -168,11 +132,7 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private sendSnapshot(): void {
-    this.post({ kind: 'snapshot', runs: this.selected.map((r) => this.runData(r)), choices: this.choices() });
-  }
-
-  private post(msg: HostToDashboard): void {
-    void this.panel.webview.postMessage(msg);
+    this.notify(DidSnapshot, { runs: this.selected.map((r) => this.runData(r)), choices: this.choices() });
   }
 
   private defaultUri(name: string): vscode.Uri {
@@ -192,14 +152,12 @@ export class DashboardPanel implements vscode.Disposable {
     const safe = name.replace(/[^A-Za-z0-9._+-]+/g, '-'); // '+' joins compared run ids
     const target = await vscode.window.showSaveDialog({ title: 'Save the chart as PNG', defaultUri: this.defaultUri(`${safe}.png`), filters: { PNG: ['png'] } });
     if (!target) return;
-    const png = Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
+    const png = Buffer.from(dataUrl.slice(PNG_DATA_URL.length), 'base64');
     await vscode.workspace.fs.writeFile(target, png);
     void vscode.window.showInformationMessage(`NEFTune: wrote ${target.fsPath}`);
   }
 
-  dispose(): void {
+  protected override onDispose(): void {
     if (DashboardPanel.current === this) DashboardPanel.current = undefined;
-    for (const s of this.subs) s.dispose();
-    this.panel.dispose();
   }
 }

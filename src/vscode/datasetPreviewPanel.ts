@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { webviewHtml } from './webviewHtml';
+import { createPanel, registerPanelSerializer, WebviewPanelHost, type PanelKind } from './webviewPanelHost';
 import { markedText } from '../shared/invisibleChars';
-import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, HostToDatasetPreview, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
-import { isDatasetPreviewToHost } from '../protocol/datasetPreviewMessages';
+import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, IndexProgress, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
+import { CancelSearch, CancelValidate, Convert, DidCheckHealth, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { columnsFor } from '../core/datasets/formats';
 import { previewRow, recordDetail } from '../core/datasets/previewRows';
@@ -30,20 +30,20 @@ export interface PreviewDeps {
 }
 
 export const DATASET_PREVIEW_VIEW_TYPE = 'neftune.datasetPreview';
+const KIND: PanelKind = { viewType: DATASET_PREVIEW_VIEW_TYPE, entry: 'datasetPreview', enableFindWidget: false };
 const MAX_PAGE = 500;
 const CELL_CHARS = 300;
 const FIELD_CHARS = 200_000;
 const JSON_CHARS = 1_000_000;
 
-export class DatasetPreviewPanel implements vscode.Disposable {
+export class DatasetPreviewPanel extends WebviewPanelHost {
   private static readonly panels = new Map<string, DatasetPreviewPanel>();
-  private readonly subs: vscode.Disposable[] = [];
   private format: DatasetFormat = 'unknown';
   private opening: Promise<DatasetFile> | null = null;
   private search: AbortController | null = null;
   private validation: AbortController | null = null;
   private render: AbortController | null = null;
-  private disposed = false;
+  private validateOnReady = false;
 
   static createOrShow(extensionUri: vscode.Uri, deps: PreviewDeps, uri: vscode.Uri, opts: { validate?: boolean } = {}): DatasetPreviewPanel {
     const existing = DatasetPreviewPanel.panels.get(uri.fsPath);
@@ -52,7 +52,7 @@ export class DatasetPreviewPanel implements vscode.Disposable {
       if (opts.validate) void existing.validate();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(DATASET_PREVIEW_VIEW_TYPE, `Dataset: ${markedText(path.basename(uri.fsPath))}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, DatasetPreviewPanel.options(extensionUri));
+    const panel = createPanel(extensionUri, KIND, titleOf(uri), { viewColumn: vscode.ViewColumn.Active, preserveFocus: false });
     const p = new DatasetPreviewPanel(panel, extensionUri, deps, uri);
     if (opts.validate) p.validateOnReady = true;
     return p;
@@ -62,51 +62,48 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     return DatasetPreviewPanel.panels.get(uri.fsPath);
   }
 
-  static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return {
-      enableScripts: true,
-      // Only our bundle and css: the dataset is never loaded as a resource, only sent as text.
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
-      enableFindWidget: false,
-      retainContextWhenHidden: false,
-    };
-  }
-
   static registerSerializer(extensionUri: vscode.Uri, deps: PreviewDeps): vscode.Disposable {
-    return vscode.window.registerWebviewPanelSerializer(DATASET_PREVIEW_VIEW_TYPE, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
-        const raw = (state as Partial<DatasetPreviewWebviewState> | undefined)?.uri;
-        let uri: vscode.Uri | undefined;
-        try {
-          uri = typeof raw === 'string' ? vscode.Uri.parse(raw, true) : undefined;
-        } catch {
-          uri = undefined;
-        }
-        if (!uri || uri.scheme !== 'file' || !fs.existsSync(uri.fsPath) || DatasetPreviewPanel.panels.has(uri.fsPath)) {
-          panel.dispose(); // the file is gone, or already shown
-          return;
-        }
-        panel.webview.options = DatasetPreviewPanel.options(extensionUri);
-        new DatasetPreviewPanel(panel, extensionUri, deps, uri);
-      },
+    return registerPanelSerializer<DatasetPreviewWebviewState>(extensionUri, KIND, (panel, state) => {
+      let uri: vscode.Uri | undefined;
+      try {
+        uri = typeof state?.uri === 'string' ? vscode.Uri.parse(state.uri, true) : undefined;
+      } catch {
+        uri = undefined;
+      }
+      // The file is gone, or already shown.
+      if (!uri || uri.scheme !== 'file' || !fs.existsSync(uri.fsPath) || DatasetPreviewPanel.panels.has(uri.fsPath)) return false;
+      new DatasetPreviewPanel(panel, extensionUri, deps, uri);
+      return true;
     });
   }
 
-  private validateOnReady = false;
-
   private constructor(
-    private readonly panel: vscode.WebviewPanel,
+    panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly deps: PreviewDeps,
     readonly uri: vscode.Uri,
   ) {
+    super(panel, extensionUri, { entry: 'datasetPreview', title: titleOf(uri), bodyData: { uri: uri.toString() } });
     DatasetPreviewPanel.panels.set(uri.fsPath, this);
-    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, { entry: 'datasetPreview', title: `Dataset: ${markedText(path.basename(uri.fsPath))}`, bodyData: { uri: uri.toString() } });
-    this.subs.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((msg: unknown) => void this.onMessage(msg)),
-    );
+    this.onRequest(GetPage, (p) => this.page(p.start, p.count));
+    this.onRequest(GetRecord, async ({ index }) => {
+      const file = await this.open();
+      const [r] = await file.readRecords(index, 1);
+      return r ? recordDetail(this.format, r, FIELD_CHARS, JSON_CHARS) : null;
+    });
+    this.onRequest(RenderRecord, ({ index }) => this.askTrainer<RenderedRecord>((cfg) => renderArgs(cfg, this.uri.fsPath, index), parseRendered));
+    this.onRequest(GetHistogram, () => this.askTrainer<TokenHistogram>((cfg) => lengthsArgs(cfg, this.uri.fsPath), parseHistogram));
+    this.onCommand(Search, ({ searchId, query }) => this.runSearch(searchId, query));
+    this.onCommand(CancelSearch, () => this.search?.abort());
+    this.onCommand(Validate, () => this.validate());
+    this.onCommand(CancelValidate, () => this.validation?.abort());
+    this.onCommand(OpenAt, async ({ line }) => {
+      const doc = await vscode.workspace.openTextDocument(this.uri);
+      const pos = new vscode.Position(Math.max(0, line - 1), 0);
+      await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos), viewColumn: vscode.ViewColumn.Beside });
+    });
+    this.onCommand(NewRunConfig, () => vscode.commands.executeCommand('neftune.newRunConfig', this.uri));
+    this.onCommand(Convert, () => vscode.commands.executeCommand('neftune.convertDataset', this.uri));
   }
 
   /** The file changed on disk: start over with a new index. */
@@ -114,21 +111,17 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     this.search?.abort();
     this.validation?.abort();
     this.opening = null;
-    void this.onMessage({ kind: 'ready' });
-  }
-
-  private post(msg: HostToDatasetPreview): void {
-    if (!this.disposed) void this.panel.webview.postMessage(msg);
+    this.onReady().catch((e: unknown) => this.onError(e));
   }
 
   private open(): Promise<DatasetFile> {
     if (this.opening) return this.opening;
     this.opening = (async () => {
       const file = await DatasetFile.open(this.uri.fsPath);
-      const off = file.onProgress((p) => this.post({ kind: 'progress', records: p.records, bytesRead: p.bytesRead, done: p.done, indexBytes: file.index.byteLength }));
-      this.subs.push({ dispose: off });
+      const off = file.onProgress((p) => this.notify(DidProgress, progressOf(file, p)));
+      this.track({ dispose: off });
       const built = file.buildIndex();
-      built.catch((e: unknown) => this.post({ kind: 'progress', records: file.index.count, bytesRead: 0, done: true, indexBytes: 0, error: e instanceof Error ? e.message : String(e) }));
+      built.catch((e: unknown) => this.notify(DidProgress, { records: file.index.count, bytesRead: 0, done: true, indexBytes: 0, error: e instanceof Error ? e.message : String(e) }));
       await file.waitForRecords(64).catch(() => undefined);
       this.format = (await file.detectFormat(64)).format;
       return file;
@@ -147,79 +140,34 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     };
   }
 
-  private async onMessage(msg: unknown): Promise<void> {
-    if (!isDatasetPreviewToHost(msg)) return;
+  /** Sent on every (re)load of the webview: the file's facts and where indexing is. */
+  protected async onReady(): Promise<void> {
+    const file = await this.open();
+    this.notify(DidOpen, this.info(file));
+    this.notify(DidProgress, progressOf(file, file.progress));
+    void this.postHealth();
+    if (this.validateOnReady) {
+      this.validateOnReady = false;
+      void this.validate();
+    }
+  }
+
+  protected override onError(e: unknown): void {
+    if (e instanceof AbortError) return;
+    void vscode.window.showErrorMessage(`NEFTune: ${path.basename(this.uri.fsPath)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  private async page(start: number, requested: number): Promise<{ start: number; rows: PreviewRow[] }> {
+    const file = await this.open();
+    const count = Math.min(MAX_PAGE, requested);
+    await file.waitForRecords(start + count).catch(() => undefined);
     try {
-      switch (msg.kind) {
-        case 'ready': {
-          const file = await this.open();
-          this.post({ kind: 'info', info: this.info(file) });
-          const p = file.progress;
-          this.post({ kind: 'progress', records: p.records, bytesRead: p.bytesRead, done: p.done, indexBytes: file.index.byteLength });
-          void this.postHealth();
-          if (this.validateOnReady) {
-            this.validateOnReady = false;
-            void this.validate();
-          }
-          break;
-        }
-        case 'page': {
-          const file = await this.open();
-          const count = Math.min(MAX_PAGE, msg.count);
-          await file.waitForRecords(msg.start + count).catch(() => undefined);
-          let rows: PreviewRow[];
-          try {
-            rows = (await file.readRecords(msg.start, count)).map((r) => previewRow(this.format, r, CELL_CHARS));
-          } catch (e) {
-            // Always answer: a page that never comes leaves its rows on "loading…" for good.
-            const problem = `Cannot read these records: ${e instanceof Error ? e.message : String(e)}`;
-            const to = Math.min(file.index.count, msg.start + count);
-            rows = Array.from({ length: Math.max(0, to - msg.start) }, (_, k) => ({ index: msg.start + k, line: file.index.line(msg.start + k), cells: [''], problem }));
-          }
-          this.post({ kind: 'page', requestId: msg.requestId, start: msg.start, rows });
-          break;
-        }
-        case 'record': {
-          const file = await this.open();
-          const [r] = await file.readRecords(msg.index, 1);
-          if (!r) break;
-          this.post({ kind: 'record', ...recordDetail(this.format, r, FIELD_CHARS, JSON_CHARS) });
-          break;
-        }
-        case 'search':
-          await this.runSearch(msg.searchId, msg.query);
-          break;
-        case 'cancelSearch':
-          this.search?.abort();
-          break;
-        case 'validate':
-          await this.validate();
-          break;
-        case 'cancelValidate':
-          this.validation?.abort();
-          break;
-        case 'render':
-          this.post({ kind: 'rendered', index: msg.index, answer: await this.askTrainer<RenderedRecord>((cfg) => renderArgs(cfg, this.uri.fsPath, msg.index), parseRendered) });
-          break;
-        case 'histogram':
-          this.post({ kind: 'histogram', answer: await this.askTrainer<TokenHistogram>((cfg) => lengthsArgs(cfg, this.uri.fsPath), parseHistogram) });
-          break;
-        case 'openAt': {
-          const doc = await vscode.workspace.openTextDocument(this.uri);
-          const pos = new vscode.Position(Math.max(0, msg.line - 1), 0);
-          await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos), viewColumn: vscode.ViewColumn.Beside });
-          break;
-        }
-        case 'newRunConfig':
-          await vscode.commands.executeCommand('neftune.newRunConfig', this.uri);
-          break;
-        case 'convert':
-          await vscode.commands.executeCommand('neftune.convertDataset', this.uri);
-          break;
-      }
+      return { start, rows: (await file.readRecords(start, count)).map((r) => previewRow(this.format, r, CELL_CHARS)) };
     } catch (e) {
-      if (e instanceof AbortError) return;
-      void vscode.window.showErrorMessage(`NEFTune: ${path.basename(this.uri.fsPath)}: ${e instanceof Error ? e.message : String(e)}`);
+      // Always answer: a page that never comes leaves its rows on "loading…" for good.
+      const problem = `Cannot read these records: ${e instanceof Error ? e.message : String(e)}`;
+      const to = Math.min(file.index.count, start + count);
+      return { start, rows: Array.from({ length: Math.max(0, to - start) }, (_, k) => ({ index: start + k, line: file.index.line(start + k), cells: [''], problem })) };
     }
   }
 
@@ -239,13 +187,13 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           scanned = p.scanned;
           count = p.count;
           hits.push(...p.newHits);
-          this.post({ kind: 'search', searchId, query, scanned, count, hits: p.newHits, done: false, cancelled: false });
+          this.notify(DidSearch, { searchId, query, scanned, count, hits: p.newHits, done: false, cancelled: false });
         },
       });
-      this.post({ kind: 'search', searchId, query, scanned, count, hits: [], done: true, cancelled: false });
+      this.notify(DidSearch, { searchId, query, scanned, count, hits: [], done: true, cancelled: false });
     } catch (e) {
       if (!(e instanceof AbortError)) throw e;
-      this.post({ kind: 'search', searchId, query, scanned, count, hits: [], done: true, cancelled: true });
+      this.notify(DidSearch, { searchId, query, scanned, count, hits: [], done: true, cancelled: true });
     } finally {
       if (this.search === ac) this.search = null;
     }
@@ -266,18 +214,18 @@ export class DatasetPreviewPanel implements vscode.Disposable {
           const now = Date.now();
           if (now - last < 500) return;
           last = now;
-          this.post({ kind: 'validation', problems: problems.slice(0, 5000), scanned, done: false, cancelled: false, truncated: false });
+          this.notify(DidValidate, { problems: problems.slice(0, 5000), scanned, done: false, cancelled: false, truncated: false });
         },
       });
-      this.post({ kind: 'validation', problems: res.problems, scanned: res.scanned, done: true, cancelled: false, truncated: res.truncated });
+      this.notify(DidValidate, { problems: res.problems, scanned: res.scanned, done: true, cancelled: false, truncated: res.truncated });
       this.deps.diagnostics.set(this.uri, res.problems);
       const health = healthOf(file, this.format, res);
       this.deps.health.set(this.uri.fsPath, key, health);
-      this.post({ kind: 'health', ...healthSummary(health) });
+      this.notify(DidCheckHealth, healthSummary(health));
       this.deps.onValidated(this.uri);
     } catch (e) {
       if (!(e instanceof AbortError)) throw e;
-      this.post({ kind: 'validation', problems: [], scanned: 0, done: true, cancelled: true, truncated: false });
+      this.notify(DidValidate, { problems: [], scanned: 0, done: true, cancelled: true, truncated: false });
     } finally {
       if (this.validation === ac) this.validation = null;
     }
@@ -286,9 +234,9 @@ export class DatasetPreviewPanel implements vscode.Disposable {
   /** The background check's record count and problems (shared with the Datasets view). */
   private async postHealth(): Promise<void> {
     try {
-      this.post({ kind: 'health', ...healthSummary(await this.deps.health.get(this.uri.fsPath)) });
+      this.notify(DidCheckHealth, healthSummary(await this.deps.health.get(this.uri.fsPath)));
     } catch (e) {
-      if (!(e instanceof AbortError)) this.post({ kind: 'health', records: 0, broken: 0, errors: 0, warnings: 0, checked: 0, complete: false, error: e instanceof Error ? e.message : String(e) });
+      if (!(e instanceof AbortError)) this.notify(DidCheckHealth, { records: 0, broken: 0, errors: 0, warnings: 0, checked: 0, complete: false, error: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -310,16 +258,18 @@ export class DatasetPreviewPanel implements vscode.Disposable {
     return runTrainerJson(python, args(config ?? DEFAULT_MODEL_ID), parse, { cwd: folder.uri.fsPath, signal: ac.signal });
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected override onDispose(): void {
     this.search?.abort();
     this.validation?.abort();
     this.render?.abort();
     DatasetPreviewPanel.panels.delete(this.uri.fsPath);
-    for (const s of this.subs) s.dispose();
-    this.panel.dispose();
   }
+}
+
+const titleOf = (uri: vscode.Uri): string => `Dataset: ${markedText(path.basename(uri.fsPath))}`;
+
+function progressOf(file: DatasetFile, p: { readonly records: number; readonly bytesRead: number; readonly done: boolean }): IndexProgress {
+  return { records: p.records, bytesRead: p.bytesRead, done: p.done, indexBytes: file.index.byteLength };
 }
 
 /** A run config in the dataset's folder (or the workspace) that names this dataset, else any config there. */

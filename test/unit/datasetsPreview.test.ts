@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, visibleRows, MAX_SCROLL_PX, type DocLike, type ElLike } from '../../webview/datasetPreview/render';
 import { splitInvisibles } from '../../src/shared/invisibleChars';
 import type { DatasetInfo } from '../../src/protocol/datasetPreviewMessages';
-import { isDatasetPreviewToHost } from '../../src/protocol/datasetPreviewMessages';
+import { GetPage, GetRecord, OpenAt, Search, Validate } from '../../src/protocol/datasetPreviewMessages';
 
 class FakeEl implements ElLike {
   textContent: string | null = null;
@@ -111,15 +111,17 @@ describe('dataset preview: the virtualized table', () => {
 });
 
 describe('dataset preview: messages from the webview are checked', () => {
-  it('accepts well-formed messages and rejects the rest', () => {
-    assert.ok(isDatasetPreviewToHost({ kind: 'page', requestId: 1, start: 0, count: 100 }));
-    assert.ok(isDatasetPreviewToHost({ kind: 'search', searchId: 2, query: 'x' }));
-    assert.ok(isDatasetPreviewToHost({ kind: 'ready' }));
-    assert.ok(!isDatasetPreviewToHost({ kind: 'page', requestId: 1, start: -1, count: 100 }));
-    assert.ok(!isDatasetPreviewToHost({ kind: 'record', index: '3' }));
-    assert.ok(!isDatasetPreviewToHost({ kind: 'openAt', line: 1.5 }));
-    assert.ok(!isDatasetPreviewToHost({ kind: 'exec', command: 'rm' }));
-    assert.ok(!isDatasetPreviewToHost(null));
+  it('accepts well-formed parameters and rejects the rest', () => {
+    assert.ok(GetPage.isParams({ start: 0, count: 100 }));
+    assert.ok(Search.isParams({ searchId: 2, query: 'x' }));
+    assert.ok(Validate.isParams(undefined));
+    assert.ok(!GetPage.isParams({ start: -1, count: 100 }));
+    assert.ok(!GetPage.isParams({ start: 0 }));
+    assert.ok(!GetRecord.isParams({ index: '3' }));
+    assert.ok(!OpenAt.isParams({ line: 1.5 }));
+    assert.ok(!Search.isParams({ searchId: 2, query: 7 }));
+    assert.ok(!Validate.isParams({ command: 'rm' }));
+    assert.ok(!GetRecord.isParams(null));
   });
 });
 

@@ -6,7 +6,9 @@ import type { RunData, XAxis } from '../../src/protocol/dashboardMessages';
 import { readoutAt, readoutText } from '../../src/shared/chartReadout';
 import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/downsample';
 import { emaExtend, emaStart, type EmaState } from '../../src/shared/smoothing';
-import { cssVar, el, formatNumber, runColor, withAlpha } from './dom';
+import { el } from '../shared/dom';
+import { formatMetric } from '../../src/shared/format';
+import { cssVar, runColor, withAlpha } from './colors';
 
 export type MetricKey = 'loss' | 'evalLoss' | 'lr' | 'gradNorm' | 'tokensPerS' | 'noiseNorm' | 'noiseAlpha';
 
@@ -229,7 +231,7 @@ export class Chart {
     if (idx === null || idx === undefined) return;
     const x = u.data[0]?.[idx];
     if (x === undefined) return;
-    this.readout.append(el('span', { class: 'x' }, `${u.series[0]?.label ?? 'x'} ${formatNumber(x)}`));
+    this.readout.append(el('span', { class: 'x' }, `${u.series[0]?.label ?? 'x'} ${formatMetric(x)}`));
     this.shownRuns.forEach((run, i) => {
       const src = this.readoutSource[i];
       const r = src ? readoutAt(src.x, src.y, x, this.readoutSlack) : ({ kind: 'none' } as const);
@@ -237,7 +239,7 @@ export class Chart {
       const item = el('span', { class: r.kind === 'point' ? 'run' : 'run no-point' });
       const sw = el('span', { class: 'swatch' });
       sw.style.background = runColor(run.color);
-      item.append(sw, document.createTextNode(`${run.runId}: ${readoutText(r, this.xAxis, ended, formatNumber)}`));
+      item.append(sw, document.createTextNode(`${run.runId}: ${readoutText(r, this.xAxis, ended, formatMetric)}`));
       this.readout.append(item);
     });
   }

@@ -1,15 +1,15 @@
 // Dashboard webview: live curves of one or several runs, overlaid to compare them (alpha 0 vs
 // 5 vs 10). Talks to the host only through src/protocol/dashboardMessages.ts; every piece of
 // run data is set with textContent, never as HTML.
-import type { DashboardToHost, DashboardWebviewState, HostToDashboard, RunChoice, RunData, XAxis } from '../../src/protocol/dashboardMessages';
-import { STEP_SERIES_KEYS } from '../../src/protocol/dashboardMessages';
+import type { DashboardWebviewState, RunChoice, RunData, XAxis } from '../../src/protocol/dashboardMessages';
+import { DidAppend, DidChangeChoices, DidSnapshot, ExportCsv, ExportPng, OpenRunLog, SelectRuns, STEP_SERIES_KEYS, StopRun } from '../../src/protocol/dashboardMessages';
 import { Chart, CHARTS, type ViewOptions } from './charts';
-import { el } from './dom';
-import { getVsCodeApi } from '../shared/vscodeApi';
+import { el } from '../shared/dom';
+import { connectToHost } from '../shared/host';
 import { renderConfigDiff, renderRunsTable, renderSamples } from './panels';
 
-const vscode = getVsCodeApi<DashboardToHost, DashboardWebviewState>();
-const post = (m: DashboardToHost): void => vscode.postMessage(m);
+const vscode = connectToHost<DashboardWebviewState>();
+const { ipc } = vscode;
 
 // ---- state ----------------------------------------------------------------------------------
 const saved = vscode.getState();
@@ -70,10 +70,10 @@ function renderPanels(): void {
   pointsEl.textContent = String(first?.series.loss.length ?? 0);
   title.textContent = runs.length > 1 ? `NEFTune: ${runs.length} runs` : `NEFTune: ${first?.runId ?? ''}`;
   renderRunsTable(runsTable, runs, choices, {
-    stop: (runId) => post({ kind: 'stop', runId }),
-    openLog: (runId) => post({ kind: 'openLog', runId }),
-    remove: (runId) => post({ kind: 'select', runIds: runs.filter((r) => r.runId !== runId).map((r) => r.runId) }),
-    add: (runId) => post({ kind: 'select', runIds: [...runs.map((r) => r.runId), runId] }),
+    stop: (runId) => ipc.command(StopRun, { runId }),
+    openLog: (runId) => ipc.command(OpenRunLog, { runId }),
+    remove: (runId) => ipc.command(SelectRuns, { runIds: runs.filter((r) => r.runId !== runId).map((r) => r.runId) }),
+    add: (runId) => ipc.command(SelectRuns, { runIds: [...runs.map((r) => r.runId), runId] }),
   });
   renderConfigDiff(diffSection, runs);
   renderSamples(samplesSection, runs, samplesStep, (s) => {
@@ -110,28 +110,22 @@ function appendTo(run: RunData, add: RunData): RunData {
   return { ...add, series: run.series, evals: run.evals, samples: run.samples.concat(add.samples) };
 }
 
-window.addEventListener('message', (ev: MessageEvent<HostToDashboard>) => {
-  const msg = ev.data;
-  switch (msg.kind) {
-    case 'snapshot':
-      runs = [...msg.runs];
-      choices = msg.choices;
-      saveState();
-      schedule(true);
-      break;
-    case 'append': {
-      const i = runs.findIndex((r) => r.runId === msg.run.runId);
-      if (i < 0) return;
-      const before = runs[i] as RunData;
-      runs[i] = appendTo(before, msg.run);
-      schedule(before.series.step.length === 0);
-      break;
-    }
-    case 'choices':
-      choices = msg.choices;
-      schedule();
-      break;
-  }
+ipc.onNotification(DidSnapshot, (snap) => {
+  runs = [...snap.runs];
+  choices = snap.choices;
+  saveState();
+  schedule(true);
+});
+ipc.onNotification(DidAppend, (add) => {
+  const i = runs.findIndex((r) => r.runId === add.runId);
+  if (i < 0) return;
+  const before = runs[i] as RunData;
+  runs[i] = appendTo(before, add);
+  schedule(before.series.step.length === 0);
+});
+ipc.onNotification(DidChangeChoices, (c) => {
+  choices = c;
+  schedule();
 });
 
 // ---- controls -------------------------------------------------------------------------------
@@ -151,11 +145,11 @@ axisSelect.addEventListener('change', () => {
   saveState();
   schedule(true);
 });
-csvButton.addEventListener('click', () => post({ kind: 'exportCsv' }));
+csvButton.addEventListener('click', () => ipc.command(ExportCsv));
 
 function exportPng(chart: Chart): void {
   const dataUrl = chart.toPng();
-  if (dataUrl) post({ kind: 'exportPng', name: `${runs.map((r) => r.runId).join('+')}-${chart.spec.key}`, dataUrl });
+  if (dataUrl) ipc.command(ExportPng, { name: `${runs.map((r) => r.runId).join('+')}-${chart.spec.key}`, dataUrl });
 }
 
 // Theme switches change the body's class: rebuild the charts with the new colours.
@@ -164,4 +158,4 @@ new ResizeObserver(() => {
   for (const c of charts) c.resize();
 }).observe(grid);
 
-post({ kind: 'ready' });
+ipc.ready();

@@ -2,7 +2,9 @@
 // config diff of the compared runs, and the eval sample generations side by side.
 import type { RunChoice, RunData } from '../../src/protocol/dashboardMessages';
 import { configDiff } from '../../src/shared/configDiff';
-import { el, formatDuration, formatNumber, runColor } from './dom';
+import { el } from '../shared/dom';
+import { formatDuration, formatMetric } from '../../src/shared/format';
+import { runColor } from './colors';
 
 export interface RunsTableActions {
   stop(runId: string): void;
@@ -41,8 +43,8 @@ export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[
       el('td', { class: 'run-id', title: run.runId }, run.runId),
       statusCell,
       el('td', {}, `${s.step} / ${s.totalSteps ?? '?'}`),
-      el('td', {}, formatNumber(s.lastLoss)),
-      el('td', {}, formatNumber(s.bestEvalLoss)),
+      el('td', {}, formatMetric(s.lastLoss)),
+      el('td', {}, formatMetric(s.bestEvalLoss)),
       el('td', {}, s.etaSeconds === null ? '–' : formatDuration(s.etaSeconds)),
       el('td', {}, neftuneOptions(run)),
       el('td', {}, s.device ?? '–'),

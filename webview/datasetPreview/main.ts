@@ -2,13 +2,18 @@
 // by offset), search with next/previous, validation problems, the record's detail, "as the model
 // sees it" and token lengths. Talks to the host only through the typed messages of
 // src/protocol/datasetPreviewMessages.ts; all dataset text is set with textContent.
-import type { DatasetHealthFacts, DatasetInfo, DatasetPreviewToHost, DatasetPreviewWebviewState, DatasetProblem, HostToDatasetPreview, PreviewRow } from '../../src/protocol/datasetPreviewMessages';
+import type { DatasetHealthFacts, DatasetInfo, DatasetPreviewWebviewState, DatasetProblem, PreviewRow, RecordDetail, RenderedRecord, TokenHistogram, TrainerAnswer } from '../../src/protocol/datasetPreviewMessages';
+import { CancelSearch, CancelValidate, Convert, DidCheckHealth, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../../src/protocol/datasetPreviewMessages';
 import { ROW_ID_PREFIX, emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, textEl, visibleRows, type DocLike, type ElLike } from './render';
-import { getVsCodeApi } from '../shared/vscodeApi';
+import { el } from '../shared/dom';
+import { connectToHost } from '../shared/host';
 import { formatCount, plural } from '../../src/shared/format';
 import { markedText } from '../../src/shared/invisibleChars';
 
-const vscode = getVsCodeApi<DatasetPreviewToHost, DatasetPreviewWebviewState>();
+const vscode = connectToHost<DatasetPreviewWebviewState>();
+const { ipc } = vscode;
+/** A failed request: the host has already shown the error to the user. */
+const ignore = (): void => undefined;
 const doc = document as unknown as DocLike;
 const asEl = (e: ElLike): HTMLElement => e as unknown as HTMLElement;
 
@@ -32,7 +37,6 @@ let total = 0;
 let indexDone = false;
 const pages = new Map<number, PreviewRow[]>();
 const pending = new Set<number>();
-let requestId = 0;
 let searchId = 0;
 let hits: number[] = [];
 let hitSet = new Set<number>();
@@ -43,50 +47,42 @@ let health: DatasetHealthFacts | null = null;
 let lastBytesRead = 0;
 let indexError: string | undefined;
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 function saveState(): void {
   vscode.setState({ uri, ...state });
 }
-const post = (m: DatasetPreviewToHost): void => vscode.postMessage(m);
 
 // ---- layout ---------------------------------------------------------------------------------
 const app = document.getElementById('app') as HTMLElement;
-const header = h('header');
-const title = h('h1', { id: 'title' }, '');
-const facts = h('span', { class: 'facts', id: 'facts', role: 'status', 'aria-live': 'polite' }, 'opening…');
+const header = el('header');
+const title = el('h1', { id: 'title' }, '');
+const facts = el('span', { class: 'facts', id: 'facts', role: 'status', 'aria-live': 'polite' }, 'opening…');
 header.append(title, facts);
 
-const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Dataset actions' });
-const searchInput = h('input', { id: 'search', type: 'search', placeholder: 'Search all records (Enter)', 'aria-label': 'Search all records, case-insensitive', spellcheck: 'false' });
+const toolbar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Dataset actions' });
+const searchInput = el('input', { id: 'search', type: 'search', placeholder: 'Search all records (Enter)', 'aria-label': 'Search all records, case-insensitive', spellcheck: 'false' });
 searchInput.value = state.query;
-const searchCountEl = h('span', { id: 'search-count', class: 'count', role: 'status', 'aria-live': 'polite' }, '');
-const prevBtn = h('button', { id: 'prev-hit', title: 'Previous match (Shift+Enter)', 'aria-label': 'Previous match' }, '↑');
-const nextBtn = h('button', { id: 'next-hit', title: 'Next match (Enter)', 'aria-label': 'Next match' }, '↓');
-const cancelBtn = h('button', { id: 'cancel-search', title: 'Stop searching' }, 'Stop');
+const searchCountEl = el('span', { id: 'search-count', class: 'count', role: 'status', 'aria-live': 'polite' }, '');
+const prevBtn = el('button', { id: 'prev-hit', title: 'Previous match (Shift+Enter)', 'aria-label': 'Previous match' }, '↑');
+const nextBtn = el('button', { id: 'next-hit', title: 'Next match (Enter)', 'aria-label': 'Next match' }, '↓');
+const cancelBtn = el('button', { id: 'cancel-search', title: 'Stop searching' }, 'Stop');
 cancelBtn.hidden = true;
-const validateBtn = h('button', { id: 'validate' }, 'Validate');
-const lengthsBtn = h('button', { id: 'lengths' }, 'Token lengths');
-const runBtn = h('button', { id: 'new-run-config', class: 'primary', title: 'New run config with this dataset' }, 'New run config');
-const convertBtn = h('button', { id: 'convert', title: 'Convert to another format (writes a new file)' }, 'Convert…');
-toolbar.append(searchInput, searchCountEl, prevBtn, nextBtn, cancelBtn, h('span', { class: 'sep' }), validateBtn, lengthsBtn, convertBtn, runBtn);
+const validateBtn = el('button', { id: 'validate' }, 'Validate');
+const lengthsBtn = el('button', { id: 'lengths' }, 'Token lengths');
+const runBtn = el('button', { id: 'new-run-config', class: 'primary', title: 'New run config with this dataset' }, 'New run config');
+const convertBtn = el('button', { id: 'convert', title: 'Convert to another format (writes a new file)' }, 'Convert…');
+toolbar.append(searchInput, searchCountEl, prevBtn, nextBtn, cancelBtn, el('span', { class: 'sep' }), validateBtn, lengthsBtn, convertBtn, runBtn);
 
-const main = h('div', { class: 'main' });
-const grid = h('div', { id: 'grid', class: 'grid', role: 'grid', tabindex: '0', 'aria-label': 'Records', 'aria-multiselectable': 'false' });
-const head = h('div', { class: 'row head', role: 'row', 'aria-rowindex': '1' });
-const scroller = h('div', { class: 'scroller' });
-const spacer = h('div', { class: 'spacer' });
-const rowsBox = h('div', { class: 'rows', role: 'rowgroup' });
+const main = el('div', { class: 'main' });
+const grid = el('div', { id: 'grid', class: 'grid', role: 'grid', tabindex: '0', 'aria-label': 'Records', 'aria-multiselectable': 'false' });
+const head = el('div', { class: 'row head', role: 'row', 'aria-rowindex': '1' });
+const scroller = el('div', { class: 'scroller' });
+const spacer = el('div', { class: 'spacer' });
+const rowsBox = el('div', { class: 'rows', role: 'rowgroup' });
 scroller.append(spacer, rowsBox);
 grid.append(head, scroller);
 
-const detail = h('aside', { id: 'detail', class: 'detail', 'aria-label': 'Record detail' });
-const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Detail' });
+const detail = el('aside', { id: 'detail', class: 'detail', 'aria-label': 'Record detail' });
+const tabs = el('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Detail' });
 const TABS: Array<[Tab, string]> = [
   ['record', 'Record'],
   ['model', 'As the model sees it'],
@@ -95,7 +91,7 @@ const TABS: Array<[Tab, string]> = [
 ];
 const tabButtons = new Map<Tab, HTMLButtonElement>();
 for (const [id, label] of TABS) {
-  const b = h('button', { role: 'tab', id: `tab-${id}`, 'aria-controls': 'tab-panel' }, label);
+  const b = el('button', { role: 'tab', id: `tab-${id}`, 'aria-controls': 'tab-panel' }, label);
   b.addEventListener('click', () => selectTab(id, true));
   b.addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
@@ -107,7 +103,7 @@ for (const [id, label] of TABS) {
   tabButtons.set(id, b);
   tabs.append(b);
 }
-const tabPanel = h('div', { id: 'tab-panel', class: 'tab-panel', role: 'tabpanel', tabindex: '0' });
+const tabPanel = el('div', { id: 'tab-panel', class: 'tab-panel', role: 'tabpanel', tabindex: '0' });
 detail.append(tabs, tabPanel);
 main.append(grid, detail);
 app.append(header, toolbar, main);
@@ -115,10 +111,10 @@ app.append(header, toolbar, main);
 // ---- table ----------------------------------------------------------------------------------
 function setColumns(cols: readonly string[]): void {
   head.replaceChildren();
-  const num = h('div', { class: 'cell num', role: 'columnheader' }, '#');
+  const num = el('div', { class: 'cell num', role: 'columnheader' }, '#');
   head.append(num);
-  for (const c of cols) head.append(h('div', { class: 'cell', role: 'columnheader' }, c));
-  head.append(h('div', { class: 'cell flag', role: 'columnheader', 'aria-label': 'problem' }, ''));
+  for (const c of cols) head.append(el('div', { class: 'cell', role: 'columnheader' }, c));
+  head.append(el('div', { class: 'cell flag', role: 'columnheader', 'aria-label': 'problem' }, ''));
   grid.style.setProperty('--cols', String(cols.length));
 }
 
@@ -129,7 +125,7 @@ function rowAt(i: number): PreviewRow | undefined {
 function requestPage(p: number): void {
   if (pages.has(p) || pending.has(p)) return;
   pending.add(p);
-  post({ kind: 'page', requestId: ++requestId, start: p * PAGE, count: PAGE });
+  ipc.request(GetPage, { start: p * PAGE, count: PAGE }).then(onPage, ignore);
 }
 
 let drawQueued = false;
@@ -149,7 +145,7 @@ function drawNow(): void {
   rowsBox.style.transform = `translateY(${vp.top}px)`;
   const frag = document.createDocumentFragment();
   // No rows: say why, instead of an empty grid that looks like it is still loading.
-  if (total === 0 && info) frag.append(h('p', { class: 'empty note', id: 'empty-table', role: 'status' }, emptyText({ total, indexDone, health })));
+  if (total === 0 && info) frag.append(el('p', { class: 'empty note', id: 'empty-table', role: 'status' }, emptyText({ total, indexDone, health })));
   for (let i = vp.first; i < vp.first + vp.count; i++) {
     const r = renderRow(doc, i, rowAt(i), cols, i === state.selected, hitSet.has(i));
     frag.append(asEl(r));
@@ -159,7 +155,8 @@ function drawNow(): void {
   if (total > 0) grid.setAttribute('aria-activedescendant', `${ROW_ID_PREFIX}${state.selected}`);
   else grid.removeAttribute('aria-activedescendant');
   for (let p = Math.floor(vp.first / PAGE); p <= Math.floor((vp.first + vp.count) / PAGE); p++) if (p * PAGE < total) requestPage(p);
-  if (state.firstRow !== vp.first) {
+  // Until a revived page has scrolled back, the saved first row is the target, not vp.first.
+  if (!restorePending && state.firstRow !== vp.first) {
     state.firstRow = vp.first;
     saveState();
   }
@@ -229,34 +226,43 @@ function selectTab(t: Tab, focus = false): void {
 }
 
 function panelMessage(text: string, cls = 'note'): void {
-  tabPanel.replaceChildren(h('p', { class: cls }, text));
+  tabPanel.replaceChildren(el('p', { class: cls }, text));
 }
 
-let detailFor = -1;
+/** Counts detail requests: only the latest one's answer is shown. */
+let detailSeq = 0;
 function loadDetail(): void {
   if (total === 0 && state.tab !== 'problems' && state.tab !== 'lengths') return panelMessage(emptyText({ total, indexDone, health }));
   switch (state.tab) {
-    case 'record':
-      detailFor = state.selected;
+    case 'record': {
+      const seq = ++detailSeq;
       panelMessage(`Record ${state.selected + 1}…`);
-      post({ kind: 'record', index: state.selected });
+      ipc.request(GetRecord, { index: state.selected }).then((r) => {
+        if (seq === detailSeq && state.tab === 'record' && r) showRecord(r);
+      }, ignore);
       break;
-    case 'model':
-      detailFor = state.selected;
+    }
+    case 'model': {
+      const seq = ++detailSeq;
       panelMessage(`Asking the trainer to render record ${state.selected + 1} with the chat template…`);
-      post({ kind: 'render', index: state.selected });
+      ipc.request(RenderRecord, { index: state.selected }).then((a) => {
+        if (seq === detailSeq && state.tab === 'model') showRendered(a);
+      }, ignore);
       break;
+    }
     case 'problems':
       drawProblems();
       break;
     case 'lengths':
       if (!tabPanel.querySelector('.histogram')) {
-        const b = h('button', { id: 'compute-lengths' }, 'Compute token lengths');
+        const b = el('button', { id: 'compute-lengths' }, 'Compute token lengths');
         b.addEventListener('click', () => {
           panelMessage('Tokenizing every record with the base model’s tokenizer…');
-          post({ kind: 'histogram' });
+          ipc.request(GetHistogram).then((a) => {
+            if (state.tab === 'lengths') showHistogram(a);
+          }, ignore);
         });
-        tabPanel.replaceChildren(h('p', { class: 'note' }, 'Tokens per record with the tokenizer of the run config’s base_model (or the default model), and how many exceed sequence_len.'), b);
+        tabPanel.replaceChildren(el('p', { class: 'note' }, 'Tokens per record with the tokenizer of the run config’s base_model (or the default model), and how many exceed sequence_len.'), b);
       }
       break;
   }
@@ -264,31 +270,31 @@ function loadDetail(): void {
 
 let validating = false;
 function drawProblems(): void {
-  const box = h('div', { class: 'problems' });
-  const bar = h('div', { class: 'problems-bar' });
-  const summary = h('span', { role: 'status' }, validating ? `Validating… ${plural(problems.length, 'problem')} so far` : problemsSummary ?? backgroundSummary());
-  const run = h('button', { id: 'run-validation' }, validating ? 'Stop' : 'Validate');
-  run.addEventListener('click', () => (validating ? post({ kind: 'cancelValidate' }) : startValidation()));
+  const box = el('div', { class: 'problems' });
+  const bar = el('div', { class: 'problems-bar' });
+  const summary = el('span', { role: 'status' }, validating ? `Validating… ${plural(problems.length, 'problem')} so far` : problemsSummary ?? backgroundSummary());
+  const run = el('button', { id: 'run-validation' }, validating ? 'Stop' : 'Validate');
+  run.addEventListener('click', () => (validating ? ipc.command(CancelValidate) : startValidation()));
   bar.append(summary, run);
   box.append(bar);
-  const list = h('ul', { class: 'problem-list', 'aria-label': 'Problems' });
+  const list = el('ul', { class: 'problem-list', 'aria-label': 'Problems' });
   for (const p of problems.slice(0, 2000)) {
-    const li = h('li');
-    const b = h('button', { class: `problem ${p.severity}`, title: 'Show this record' });
-    b.append(h('span', { class: 'where' }, `line ${p.line}:${p.column}`), h('span', { class: 'kind' }, p.kind), asEl(textEl(doc, 'span', 'msg', p.message)));
+    const li = el('li');
+    const b = el('button', { class: `problem ${p.severity}`, title: 'Show this record' });
+    b.append(el('span', { class: 'where' }, `line ${p.line}:${p.column}`), el('span', { class: 'kind' }, p.kind), asEl(textEl(doc, 'span', 'msg', p.message)));
     b.addEventListener('click', () => {
       if (p.record >= 0) {
         select(p.record);
         grid.focus();
-      } else post({ kind: 'openAt', line: p.line });
+      } else ipc.command(OpenAt, { line: p.line });
     });
     b.addEventListener('keydown', (e) => {
-      if (e.key === 'o') post({ kind: 'openAt', line: p.line });
+      if (e.key === 'o') ipc.command(OpenAt, { line: p.line });
     });
     li.append(b);
     list.append(li);
   }
-  if (problems.length > 2000) list.append(h('li', { class: 'note' }, `…and ${formatCount(problems.length - 2000)} more (all are in the Problems panel up to 1,000)`));
+  if (problems.length > 2000) list.append(el('li', { class: 'note' }, `…and ${formatCount(problems.length - 2000)} more (all are in the Problems panel up to 1,000)`));
   box.append(list);
   tabPanel.replaceChildren(box);
 }
@@ -305,7 +311,7 @@ function startValidation(): void {
   validating = true;
   problems = [];
   problemsSummary = null;
-  post({ kind: 'validate' });
+  ipc.command(Validate);
   selectTab('problems');
 }
 
@@ -319,7 +325,7 @@ function startSearch(): void {
   hitSet = new Set();
   searchCount = 0;
   if (!q) {
-    post({ kind: 'cancelSearch' });
+    ipc.command(CancelSearch);
     searchCountEl.textContent = '';
     draw();
     return;
@@ -327,7 +333,7 @@ function startSearch(): void {
   searching = true;
   cancelBtn.hidden = false;
   searchCountEl.textContent = 'searching…';
-  post({ kind: 'search', searchId: ++searchId, query: q });
+  ipc.command(Search, { searchId: ++searchId, query: q });
 }
 
 function gotoHit(delta: number): void {
@@ -356,7 +362,7 @@ searchInput.addEventListener('keydown', (e) => {
     if (searchInput.value !== state.query || (!searching && hits.length === 0 && searchInput.value)) startSearch();
     else gotoHit(e.shiftKey ? -1 : 1);
   } else if (e.key === 'Escape') {
-    if (searching) post({ kind: 'cancelSearch' });
+    if (searching) ipc.command(CancelSearch);
     grid.focus();
   } else if (e.key === 'ArrowDown') {
     grid.focus();
@@ -371,7 +377,7 @@ searchInput.addEventListener('input', () => {
 });
 prevBtn.addEventListener('click', () => gotoHit(-1));
 nextBtn.addEventListener('click', () => gotoHit(1));
-cancelBtn.addEventListener('click', () => post({ kind: 'cancelSearch' }));
+cancelBtn.addEventListener('click', () => ipc.command(CancelSearch));
 document.addEventListener('keydown', (e) => {
   if (e.key === 'F3') {
     gotoHit(e.shiftKey ? -1 : 1);
@@ -384,8 +390,8 @@ document.addEventListener('keydown', (e) => {
 });
 validateBtn.addEventListener('click', startValidation);
 lengthsBtn.addEventListener('click', () => selectTab('lengths', true));
-runBtn.addEventListener('click', () => post({ kind: 'newRunConfig' }));
-convertBtn.addEventListener('click', () => post({ kind: 'convert' }));
+runBtn.addEventListener('click', () => ipc.command(NewRunConfig));
+convertBtn.addEventListener('click', () => ipc.command(Convert));
 
 // ---- header ---------------------------------------------------------------------------------
 function updateFacts(): void {
@@ -394,154 +400,145 @@ function updateFacts(): void {
 }
 
 // ---- messages -------------------------------------------------------------------------------
-window.addEventListener('message', (ev: MessageEvent<HostToDatasetPreview>) => {
-  const msg = ev.data;
-  switch (msg.kind) {
-    case 'info': {
-      const first = info === null;
-      info = msg.info;
-      health = null; // a new index (the file changed): its check follows
-      pages.clear();
-      pending.clear();
-      setText(doc, title as unknown as ElLike, msg.info.relativePath);
-      document.title = `Dataset: ${markedText(msg.info.fileName)}`;
-      setColumns(msg.info.columns);
-      lastBytesRead = 0;
-      updateFacts();
-      if (first && state.query) startSearch();
-      break;
-    }
-    case 'progress': {
-      const grew = msg.records !== total;
-      const wasEmpty = total === 0;
-      const lastPage = Math.floor(total / PAGE);
-      const finished = msg.done && !indexDone;
-      total = msg.records;
-      indexDone = msg.done;
-      lastBytesRead = msg.bytesRead;
-      indexError = msg.error;
-      updateFacts();
-      // The last page may have been partial while indexing.
-      if (grew) {
-        pages.delete(lastPage);
-        draw();
-      }
-      if (restorePending && (msg.done || total > state.selected)) restoreScroll();
-      else if ((wasEmpty && total > 0) || (finished && total === 0)) {
-        loadDetail();
-        draw();
-      }
-      break;
-    }
-    case 'page': {
-      const p = Math.floor(msg.start / PAGE);
-      pending.delete(p);
-      pages.set(p, [...msg.rows]); // a partial last page is dropped when the index grows
-      while (pages.size > MAX_PAGES) {
-        const far = [...pages.keys()].sort((a, b) => Math.abs(b - state.firstRow / PAGE) - Math.abs(a - state.firstRow / PAGE))[0];
-        if (far === undefined) break;
-        pages.delete(far);
-      }
-      draw();
-      if (restorePending && total > state.selected) restoreScroll();
-      break;
-    }
-    case 'record': {
-      if (state.tab !== 'record' || msg.index !== detailFor) break;
-      const headerEl = h('div', { class: 'detail-head' });
-      headerEl.append(h('strong', {}, `Record ${msg.index + 1}`), h('span', { class: 'muted' }, ` · line ${msg.line}`));
-      const open = h('button', { id: 'open-at-line', title: 'Open the file at this record' }, 'Open in editor');
-      open.addEventListener('click', () => post({ kind: 'openAt', line: msg.line }));
-      headerEl.append(open);
-      const parts: HTMLElement[] = [headerEl];
-      if (msg.problem) {
-        const note = asEl(textEl(doc, 'p', 'problem-note', msg.problem));
-        note.setAttribute('role', 'note');
-        parts.push(note);
-      }
-      parts.push(asEl(renderFields(doc, msg.fields)));
-      const raw = h('details', { class: 'raw' });
-      raw.append(h('summary', {}, 'JSON'), asEl(textEl(doc, 'pre', 'value', msg.json)));
-      parts.push(raw);
-      tabPanel.replaceChildren(...parts);
-      break;
-    }
-    case 'search': {
-      if (msg.searchId !== searchId) break;
-      for (const i of msg.hits) {
-        hits.push(i);
-        hitSet.add(i);
-      }
-      searchCount = msg.count;
-      searching = !msg.done;
-      cancelBtn.hidden = msg.done;
-      updateSearchCount();
-      if (msg.cancelled) searchCountEl.textContent += ' (stopped)';
-      // Jump to the first hit as soon as there is one, unless the user has moved on.
-      if (state.hitIndex < 0 && hits.length > 0 && !restorePending) gotoHit(1);
-      draw();
-      break;
-    }
-    case 'validation': {
-      problems = [...msg.problems];
-      validating = !msg.done;
-      if (msg.done) {
-        const errors = problems.filter((p) => p.severity === 'error').length;
-        problemsSummary = msg.cancelled ? 'Validation stopped.' : `${plural(msg.scanned, 'record')} checked: ${plural(errors, 'error')}, ${plural(problems.length - errors, 'warning')}${msg.truncated ? ' (list capped)' : ''}.`;
-      }
-      if (state.tab === 'problems') drawProblems();
-      else if (msg.done && problems.length) selectTab('problems');
-      break;
-    }
-    case 'rendered': {
-      if (state.tab !== 'model' || msg.index !== detailFor) break;
-      const a = msg.answer;
-      if (!a.ok) {
-        const box = h('div', { class: a.reason === 'missing' ? 'needs-trainer' : 'failure', role: 'alert' });
-        box.append(h('p', {}, a.message));
-        if (a.reason === 'missing') box.append(h('p', { class: 'note' }, 'Once the trainer has `python -m neftune_trainer render`, this tab shows the record after the chat template, with the prompt (no loss) and the response (loss) marked and their token counts, exactly as training sees it.'));
-        tabPanel.replaceChildren(box);
-        break;
-      }
-      const t = segmentLegend(a.value.segments);
-      const legend = h('div', { class: 'legend' });
-      legend.append(h('span', { class: 'seg prompt' }, t.prompt), h('span', { class: 'seg loss' }, t.loss));
-      if (a.value.model) legend.append(h('span', { class: 'muted' }, a.value.model));
-      tabPanel.replaceChildren(legend, asEl(renderSegments(doc, a.value.segments)));
-      break;
-    }
-    case 'health': {
-      health = msg;
-      updateFacts();
-      if (state.tab === 'problems' && !validating) drawProblems();
-      if (total === 0) {
-        loadDetail();
-        draw();
-      }
-      break;
-    }
-    case 'histogram': {
-      if (state.tab !== 'lengths') break;
-      const a = msg.answer;
-      if (!a.ok) {
-        tabPanel.replaceChildren(h('div', { class: a.reason === 'missing' ? 'needs-trainer' : 'failure', role: 'alert' }, a.message));
-        break;
-      }
-      const v = a.value;
-      const sum = h('p', {}, histogramSummary(v));
-      const axis = h('div', { class: 'axis' });
-      axis.append(h('span', {}, formatCount(v.edges[0] ?? 0)), h('span', {}, formatCount(v.edges[v.edges.length - 1] ?? 0)));
-      tabPanel.replaceChildren(sum, asEl(renderHistogram(doc, v)), axis);
-      break;
-    }
+ipc.onNotification(DidOpen, (opened) => {
+  const first = info === null;
+  info = opened;
+  health = null; // a new index (the file changed): its check follows
+  pages.clear();
+  pending.clear();
+  setText(doc, title as unknown as ElLike, opened.relativePath);
+  document.title = `Dataset: ${markedText(opened.fileName)}`;
+  setColumns(opened.columns);
+  lastBytesRead = 0;
+  updateFacts();
+  if (first && state.query) startSearch();
+});
+
+ipc.onNotification(DidProgress, (msg) => {
+  const grew = msg.records !== total;
+  const wasEmpty = total === 0;
+  const lastPage = Math.floor(total / PAGE);
+  const finished = msg.done && !indexDone;
+  total = msg.records;
+  indexDone = msg.done;
+  lastBytesRead = msg.bytesRead;
+  indexError = msg.error;
+  updateFacts();
+  // The last page may have been partial while indexing.
+  if (grew) {
+    pages.delete(lastPage);
+    draw();
+  }
+  if (restorePending && (msg.done || total > state.selected)) restoreScroll();
+  else if ((wasEmpty && total > 0) || (finished && total === 0)) {
+    loadDetail();
+    draw();
   }
 });
+
+function onPage(msg: { readonly start: number; readonly rows: readonly PreviewRow[] }): void {
+  const p = Math.floor(msg.start / PAGE);
+  pending.delete(p);
+  pages.set(p, [...msg.rows]); // a partial last page is dropped when the index grows
+  while (pages.size > MAX_PAGES) {
+    const far = [...pages.keys()].sort((a, b) => Math.abs(b - state.firstRow / PAGE) - Math.abs(a - state.firstRow / PAGE))[0];
+    if (far === undefined) break;
+    pages.delete(far);
+  }
+  draw();
+  if (restorePending && total > state.selected) restoreScroll();
+}
+
+function showRecord(msg: RecordDetail): void {
+  const headerEl = el('div', { class: 'detail-head' });
+  headerEl.append(el('strong', {}, `Record ${msg.index + 1}`), el('span', { class: 'muted' }, ` · line ${msg.line}`));
+  const open = el('button', { id: 'open-at-line', title: 'Open the file at this record' }, 'Open in editor');
+  open.addEventListener('click', () => ipc.command(OpenAt, { line: msg.line }));
+  headerEl.append(open);
+  const parts: HTMLElement[] = [headerEl];
+  if (msg.problem) {
+    const note = asEl(textEl(doc, 'p', 'problem-note', msg.problem));
+    note.setAttribute('role', 'note');
+    parts.push(note);
+  }
+  parts.push(asEl(renderFields(doc, msg.fields)));
+  const raw = el('details', { class: 'raw' });
+  raw.append(el('summary', {}, 'JSON'), asEl(textEl(doc, 'pre', 'value', msg.json)));
+  parts.push(raw);
+  tabPanel.replaceChildren(...parts);
+}
+
+ipc.onNotification(DidSearch, (msg) => {
+  if (msg.searchId !== searchId) return;
+  for (const i of msg.hits) {
+    hits.push(i);
+    hitSet.add(i);
+  }
+  searchCount = msg.count;
+  searching = !msg.done;
+  cancelBtn.hidden = msg.done;
+  updateSearchCount();
+  if (msg.cancelled) searchCountEl.textContent += ' (stopped)';
+  // Jump to the first hit as soon as there is one, unless the user has moved on.
+  if (state.hitIndex < 0 && hits.length > 0 && !restorePending) gotoHit(1);
+  draw();
+});
+
+ipc.onNotification(DidValidate, (msg) => {
+  problems = [...msg.problems];
+  validating = !msg.done;
+  if (msg.done) {
+    const errors = problems.filter((p) => p.severity === 'error').length;
+    problemsSummary = msg.cancelled ? 'Validation stopped.' : `${plural(msg.scanned, 'record')} checked: ${plural(errors, 'error')}, ${plural(problems.length - errors, 'warning')}${msg.truncated ? ' (list capped)' : ''}.`;
+  }
+  if (state.tab === 'problems') drawProblems();
+  else if (msg.done && problems.length) selectTab('problems');
+});
+
+function showRendered(a: TrainerAnswer<RenderedRecord>): void {
+  if (!a.ok) {
+    const box = el('div', { class: a.reason === 'missing' ? 'needs-trainer' : 'failure', role: 'alert' });
+    box.append(el('p', {}, a.message));
+    if (a.reason === 'missing') box.append(el('p', { class: 'note' }, 'Once the trainer has `python -m neftune_trainer render`, this tab shows the record after the chat template, with the prompt (no loss) and the response (loss) marked and their token counts, exactly as training sees it.'));
+    tabPanel.replaceChildren(box);
+    return;
+  }
+  const t = segmentLegend(a.value.segments);
+  const legend = el('div', { class: 'legend' });
+  legend.append(el('span', { class: 'seg prompt' }, t.prompt), el('span', { class: 'seg loss' }, t.loss));
+  if (a.value.model) legend.append(el('span', { class: 'muted' }, a.value.model));
+  tabPanel.replaceChildren(legend, asEl(renderSegments(doc, a.value.segments)));
+}
+
+ipc.onNotification(DidCheckHealth, (found) => {
+  health = found;
+  updateFacts();
+  if (state.tab === 'problems' && !validating) drawProblems();
+  if (total === 0) {
+    loadDetail();
+    draw();
+  }
+});
+
+function showHistogram(a: TrainerAnswer<TokenHistogram>): void {
+  if (!a.ok) {
+    tabPanel.replaceChildren(el('div', { class: a.reason === 'missing' ? 'needs-trainer' : 'failure', role: 'alert' }, a.message));
+    return;
+  }
+  const v = a.value;
+  const sum = el('p', {}, histogramSummary(v));
+  const axis = el('div', { class: 'axis' });
+  axis.append(el('span', {}, formatCount(v.edges[0] ?? 0)), el('span', {}, formatCount(v.edges[v.edges.length - 1] ?? 0)));
+  tabPanel.replaceChildren(sum, asEl(renderHistogram(doc, v)), axis);
+}
 
 // ---- state restore --------------------------------------------------------------------------
 let restorePending = saved !== undefined && (saved.firstRow > 0 || saved.selected > 0);
 function restoreScroll(): void {
   if (total <= state.selected && !indexDone) return;
   restorePending = false;
+  // The spacer first: a scrollTop beyond the current height would be clamped.
+  spacer.style.height = `${spacerHeight(total, ROW_H)}px`;
   scroller.scrollTop = scrollTopFor(state.firstRow, scroller.clientHeight, ROW_H, total);
   select(state.selected, { scroll: false });
 }
@@ -549,4 +546,4 @@ function restoreScroll(): void {
 detail.hidden = !state.detailOpen;
 selectTab(state.tab);
 saveState();
-post({ kind: 'ready' });
+ipc.ready();

@@ -1,0 +1,119 @@
+// What every webview panel of the extension shares: its options (scripts on, resources limited
+// to our bundles), the CSP shell of webviewHtml.ts, the ready handshake, typed message dispatch
+// (src/protocol/webviewIpc.ts), the serializer that revives it after a window reload, and the
+// disposal of everything it subscribed to. A panel subclass registers handlers and says what to
+// send when its webview is ready.
+import * as vscode from 'vscode';
+import { IpcHost, type CommandType, type NotificationType, type RequestType } from '../protocol/webviewIpc';
+import { webviewHtml, type WebviewShell } from './webviewHtml';
+
+export interface PanelKind {
+  readonly viewType: string;
+  readonly entry: WebviewShell['entry'];
+  readonly enableFindWidget: boolean;
+}
+
+export function panelOptions(extensionUri: vscode.Uri, kind: PanelKind): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    // Only our bundles and css: nothing from the workspace (datasets travel as text messages).
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
+    enableFindWidget: kind.enableFindWidget,
+    // A hidden panel's page is dropped; it re-sends ready when shown and gets a full state.
+    retainContextWhenHidden: false,
+  };
+}
+
+export function createPanel(extensionUri: vscode.Uri, kind: PanelKind, title: string, show: { readonly viewColumn: vscode.ViewColumn; readonly preserveFocus: boolean }): vscode.WebviewPanel {
+  return vscode.window.createWebviewPanel(kind.viewType, title, show, panelOptions(extensionUri, kind));
+}
+
+/**
+ * Revives panels of `kind` after a window reload from the state their webview saved
+ * (vscode.setState). `revive` returns false when there is nothing left to show: the panel is
+ * closed instead of showing a blank page.
+ */
+export function registerPanelSerializer<S>(extensionUri: vscode.Uri, kind: PanelKind, revive: (panel: vscode.WebviewPanel, state: Partial<S> | undefined) => boolean): vscode.Disposable {
+  return vscode.window.registerWebviewPanelSerializer(kind.viewType, {
+    async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+      const saved = typeof state === 'object' && state !== null ? (state as Partial<S>) : undefined;
+      panel.webview.options = panelOptions(extensionUri, kind);
+      if (!revive(panel, saved)) panel.dispose();
+    },
+  });
+}
+
+export abstract class WebviewPanelHost implements vscode.Disposable {
+  private readonly subs: vscode.Disposable[] = [];
+  private readonly ipc: IpcHost;
+  private ready = false;
+  private disposed = false;
+
+  protected constructor(
+    protected readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    shell: WebviewShell,
+  ) {
+    this.ipc = new IpcHost((msg) => void panel.webview.postMessage(msg), {
+      onReady: () => {
+        this.ready = true;
+        return this.onReady();
+      },
+      onError: (e) => this.onError(e),
+    });
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, shell);
+    this.track(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((msg: unknown) => void this.ipc.receive(msg)),
+      panel.onDidChangeViewState(() => {
+        if (!panel.visible) this.ready = false; // a hidden webview drops messages; it re-sends ready
+      }),
+    );
+  }
+
+  /** The webview (re)loaded: send it everything it shows. */
+  protected abstract onReady(): void | Promise<void>;
+
+  /** A handler failed: say so (a request's webview also gets the error as its answer). */
+  protected onError(e: unknown): void {
+    void vscode.window.showErrorMessage(`NEFTune: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  /** Cleanup of the subclass, before its subscriptions and the panel go. */
+  protected onDispose(): void {}
+
+  /** Whether the webview has loaded and is visible (messages posted now arrive). */
+  protected get isReady(): boolean {
+    return this.ready;
+  }
+
+  protected get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  protected onCommand<P>(type: CommandType<P>, run: (params: P) => unknown): void {
+    this.ipc.onCommand(type, run);
+  }
+
+  protected onRequest<P, R>(type: RequestType<P, R>, run: (params: P) => R | Promise<R>): void {
+    this.ipc.onRequest(type, run);
+  }
+
+  protected notify<P>(type: NotificationType<P>, params: P): void {
+    if (!this.disposed) this.ipc.notify(type, params);
+  }
+
+  /** Disposed with the panel. */
+  protected track(...disposables: vscode.Disposable[]): void {
+    this.subs.push(...disposables);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.onDispose();
+    for (const s of this.subs) s.dispose();
+    this.panel.dispose();
+  }
+}
