@@ -248,6 +248,8 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
 describe('check-config: the extension and the trainer agree', { timeout: 300_000 }, () => {
   let dir = '';
   let generated: string[] = [];
+  let files: string[] = [];
+  let results: Record<Side, ReturnType<typeof checkConfig>>;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-config-parity-'));
     fs.writeFileSync(path.join(dir, 'data.jsonl'), '{"instruction": "a", "input": "", "output": "b"}\n');
@@ -259,14 +261,16 @@ describe('check-config: the extension and the trainer agree', { timeout: 300_000
       fs.writeFileSync(file, text);
       return file;
     });
+    files = [...repoConfigs(repo), ...generated];
+    results = { node: checkConfig('node', files), python: checkConfig('python', files) };
   });
 
   it('finds the same problems in every config of the repository and every generated one', () => {
-    const files = [...repoConfigs(repo), ...generated];
-    const node = checkConfig('node', files);
-    const py = checkConfig('python', files);
-    assert.equal(node.stderr, '', 'node read every file');
-    assert.equal(py.stderr, '', 'python read every file');
+    const { node, python: py } = results;
+    for (const side of [node, py]) {
+      assert.equal(side.stderr, '', 'every file read');
+      assert.deepEqual([...side.byFile.keys()], files, 'one answer per file, in order');
+    }
     const differences: string[] = [];
     for (const file of files) {
       const n = verdict(node.byFile.get(file) ?? []);
@@ -280,7 +284,7 @@ describe('check-config: the extension and the trainer agree', { timeout: 300_000
   });
 
   it('finds a problem in every broken config, and none in the good ones', () => {
-    const node = checkConfig('node', generated);
+    const { node } = results;
     for (const file of generated) {
       const name = path.basename(file, '.neftune.yaml');
       const problems = node.byFile.get(file) ?? [];
