@@ -42,34 +42,40 @@ interface SchemaNode {
   readonly enum?: readonly unknown[];
 }
 
-/** Levenshtein distance, for did-you-mean on unknown keys (edit_distance in config.py). */
-export function editDistance(a: string, b: string): number {
+/** Levenshtein distance, or `limit + 1` as soon as it must exceed `limit` (edit_distance in
+ * config.py). The cut-off keeps a config of 60,000 unknown keys from taking half a minute. */
+export function editDistance(a: string, b: string, limit = Infinity): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0] ?? 0;
     prev[0] = i;
+    let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
       const up = prev[j] ?? 0;
       prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
       diag = up;
+      rowMin = Math.min(rowMin, prev[j] ?? 0);
     }
+    if (rowMin > limit) return limit + 1; // a row's minimum never decreases further down
   }
   return prev[b.length] ?? 0;
 }
 
+/** The closest known key (the first of equals), if close enough to be a typo (rules: did_you_mean). */
 export function didYouMean(key: string, candidates: readonly string[]): string | null {
+  const rule = runConfigRules.did_you_mean;
+  const limit = Math.max(rule.min_edits, Math.floor(key.length / rule.key_chars_per_edit));
   let best: string | null = null;
-  let bestDist = Infinity;
+  let bestDist = limit + 1;
   for (const c of candidates) {
-    const d = editDistance(key.toLowerCase(), c.toLowerCase());
+    const d = editDistance(key.toLowerCase(), c.toLowerCase(), limit);
     if (d < bestDist) {
       best = c;
       bestDist = d;
     }
   }
-  // Close enough to be a typo (rules: did_you_mean).
-  const rule = runConfigRules.did_you_mean;
-  return best !== null && bestDist <= Math.max(rule.min_edits, Math.floor(key.length / rule.key_chars_per_edit)) ? best : null;
+  return best;
 }
 
 function schemaAt(segments: readonly (string | number)[]): SchemaNode | undefined {
@@ -114,6 +120,22 @@ function valueAt(root: unknown, segments: readonly (string | number)[]): unknown
 }
 
 /** The YAML pair for a path: its key node and value node (an alias's value: the node it names). */
+const pairIndex = new WeakMap<object, Map<string, Pair>>();
+
+/** A mapping's pairs by key (the first of duplicates), built once: looking each problem's key up
+ * by a linear scan made a config of many unknown keys quadratic. */
+function pairsByKey(map: { items: Pair[] }): Map<string, Pair> {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) {
+      if (isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    }
+    pairIndex.set(map, index);
+  }
+  return index;
+}
+
 function locate(doc: Document, segments: readonly (string | number)[]): { key?: Node | undefined; value?: Node | undefined } {
   let node: unknown = doc.contents;
   let found: { key?: Node | undefined; value?: Node | undefined } = {};
@@ -125,7 +147,7 @@ function locate(doc: Document, segments: readonly (string | number)[]): { key?: 
       found = item ? { value: item } : found;
       node = item;
     } else if (typeof seg === 'string' && isMap(node)) {
-      const pair = node.items.find((p: Pair) => isScalar(p.key) && String(p.key.value) === seg);
+      const pair = pairsByKey(node).get(seg);
       if (!pair) return found;
       found = { key: pair.key as Node, value: (pair.value ?? undefined) as Node | undefined };
       node = pair.value;
