@@ -86,7 +86,7 @@ export async function validateDataset(file: DatasetFile, format: DatasetFormat, 
   const complete = !budget?.signal.aborted;
   if (file.bytes === 0) add({ kind: 'empty', record: -1, line: 1, column: 1, message: 'No records: the file is empty', severity: 'error' });
   else if (scanned === 0 && complete && file.layout !== 'not-records') add({ kind: 'empty', record: -1, line: 1, column: 1, message: file.layout === 'json-array' ? 'No records: the array is empty' : 'No records: the file holds only blank lines', severity: 'error' });
-  if (file.layout === 'not-records') add({ kind: 'structure', record: -1, line: 1, column: 1, message: 'Not a dataset: neither JSON Lines nor a JSON array of records', severity: 'error' });
+  if (file.layout === 'not-records') add({ kind: 'structure', record: -1, line: file.firstContentLine, column: 1, message: 'Not a dataset: neither JSON Lines nor a JSON array of records', severity: 'error' });
   return { problems, scanned, total, truncated: total > problems.length, errors, warnings: total - errors, broken, complete };
 }
 
@@ -108,7 +108,7 @@ export function recordProblems(format: DatasetFormat, r: RawRecord): DatasetProb
       column: at.column,
       ...(p.field ? { field: p.field } : {}),
       message: p.message,
-      severity: p.kind === 'empty' || p.kind === 'format' ? 'warning' : 'error',
+      severity: p.severity,
     });
   }
   return out;

@@ -1,0 +1,154 @@
+"""`validate FILE`: every problem of a dataset file, as the extension's Validate command and
+`node dist/cli.js validate` find them (src/core/datasets/validate.ts, validateCommand.ts):
+
+    {"format": "alpaca", "count": 998, "problems": [{"line", "column", "field", "message", "severity"}]}
+
+`format` is the detected format (null when none), `count` the records the trainer can train on
+(no error of their own). The problems: bytes that are not UTF-8, malformed JSON, a damaged JSON
+array, records against the format of dataset-formats.json (errors and warnings), duplicates.
+Unlike training, which stops at the first error, every problem is listed. The parity test
+(test/integration/datasetParity.test.ts) holds both sides to the same format, count and
+(line, field) problems.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from . import data
+from .data import FORMATS, _NO_VALUE, FORMATS_SPEC, _array_events, _jsonl_lines, _layout, _trim_element, decode_record
+
+
+@dataclass
+class Problem:
+    line: int
+    column: int
+    field: Optional[str]
+    message: str
+    severity: str = "error"
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "column": self.column, "field": self.field, "message": self.message,
+                "severity": self.severity}
+
+
+@dataclass
+class _Record:
+    line: int
+    column: int
+    text: str
+    value: Any
+    problem: Optional[data._Problem]
+
+
+def _read(path: str):
+    """The file's (decompressed) bytes and, for a damaged gzip, what went wrong (the records
+    before are kept, as the extension keeps them). OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] != b"\x1f\x8b":
+        return raw, None
+    out, rest = [], raw
+    while rest:  # one member after the other, as zlib's gunzip stream reads them
+        d = zlib.decompressobj(31)
+        try:
+            out.append(d.decompress(rest))
+        except zlib.error as e:
+            return b"".join(out), f"gzip: {e}"
+        if not d.eof:
+            return b"".join(out), "gzip: unexpected end of file"
+        rest = d.unused_data
+    return b"".join(out), None
+
+
+def _records(data_bytes: bytes, layout: str, problems: List[Problem]) -> List[_Record]:
+    out: List[_Record] = []
+    if layout == "jsonl":
+        for i, raw in _jsonl_lines(io.BytesIO(data_bytes)):
+            content = raw.lstrip(b" \t\r")
+            indent = len(raw) - len(content)
+            content = content.rstrip(b" \t\r")
+            if content:
+                out.append(_Record(i, indent + 1, *decode_record(content, i, indent + 1)))
+    elif layout == "json-array":
+        for event in _array_events(data_bytes):
+            if event[0] == "problem":
+                problems.append(Problem(event[1], event[2], None, f"malformed JSON array: {event[3]}"))
+            else:
+                out.append(_Record(event[1], event[2], *decode_record(_trim_element(data_bytes[event[3]:event[4]]),
+                                                                      event[1], event[2])))
+    return out
+
+
+def field_position(text: str, field: str, line: int, column: int):
+    """Where a field's key is in the record text (the first occurrence of its last key name), for a
+    record that starts on `line` at `column` (the extension's fieldPosition)."""
+    at = 0
+    for key in field.split("."):
+        i = text.find('"' + key.split("[")[0] + '"', at)
+        if i == -1:
+            break
+        at = i
+    return data._place(text, at, line, column)
+
+
+def _first_content_line(data_bytes: bytes) -> int:
+    body = data_bytes[3:] if data_bytes.startswith(b"\xef\xbb\xbf") else data_bytes
+    return body[:len(body) - len(body.lstrip(b" \t\r\n"))].count(b"\n") + 1
+
+
+def validate_file(path: str, fmt: Optional[str] = None) -> Dict[str, Any]:
+    """The report of a dataset file; OSError when it cannot be read."""
+    size = os.path.getsize(path)
+    raw, gzip_problem = _read(path)
+    problems: List[Problem] = []
+    layout = _layout(path, raw[:64 * 1024])
+    records = _records(raw, layout, problems)
+    if gzip_problem:
+        problems.append(Problem(1, 1, None, f"{gzip_problem}; the records before are kept"))
+    values = [r.value for r in records[:FORMATS_SPEC["detect_sample"]] if r.problem is None]
+    fmt = fmt or data.detect_format_of(values)
+    count = 0
+    first_of: Dict[str, int] = {}
+    for r in records:
+        ok = r.problem is None
+        if r.problem is not None:
+            problems.append(Problem(r.problem.line, r.problem.column, None, r.problem.message))
+        if r.value is _NO_VALUE:
+            continue
+        for p in data.record_problems(fmt, r.value):
+            line, column = field_position(r.text, p.field, r.line, r.column) if p.field else (r.line, r.column)
+            problems.append(Problem(line, column, p.field, p.message, p.severity))
+            ok = ok and p.severity != "error"
+        if len(r.text) > 2:
+            if r.text in first_of:
+                problems.append(Problem(r.line, r.column, None, f"duplicate of the record on line {first_of[r.text]}", "warning"))
+            else:
+                first_of[r.text] = r.line
+        count += ok
+    if size == 0:
+        problems.append(Problem(1, 1, None, "no records: the file is empty"))
+    elif layout == "not-records":
+        problems.append(Problem(_first_content_line(raw), 1, None,
+                                "not a dataset: neither JSON Lines nor a JSON array of records"))
+    elif not records:
+        problems.append(Problem(1, 1, None, "no records: the array is empty" if layout == "json-array"
+                                else "no records: the file holds only blank lines"))
+    elif fmt is None and values:
+        problems.append(Problem(records[0].line, records[0].column, None,
+                                f"not instruction data: the records are in none of the formats {', '.join(FORMATS)}"))
+    if fmt is None:
+        count = 0
+    problems.sort(key=lambda p: (p.line, p.column))
+    return {"format": fmt, "count": count, "problems": [p.to_json() for p in problems]}
+
+
+def text_report(path: str, report: Dict[str, Any]) -> List[str]:
+    """`file:line:col: message` lines, the field named."""
+    return [f"{path}:{p['line']}:{p['column']}: {p['severity']}: " + (f"{p['field']}: " if p["field"] else "") + p["message"]
+            for p in report["problems"]]
+
