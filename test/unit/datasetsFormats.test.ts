@@ -119,3 +119,20 @@ describe('datasets: validate FILE', () => {
     assert.equal((await run([])).code, 2);
   });
 });
+
+describe('datasets: a field problem is placed at its own key', () => {
+  it("the key of the turn the field names, not the first turn's", async () => {
+    const f = path.join(tmp, 'turns.json');
+    const rec = { messages: [{ role: 'user', content: 'q' }, { role: 'user', content: 'r' }, { role: 'assistant', content: '' }] };
+    fs.writeFileSync(f, JSON.stringify([rec], null, 2));
+    const { validateFile } = await import('../../src/core/datasets/validateCommand');
+    const r = await validateFile(f);
+    const lines = fs.readFileSync(f, 'utf8').split('\n');
+    const at = (field: string | null): [number, number] | undefined => {
+      const p = r.problems.find((x) => x.field === field);
+      return p && [p.line, p.column];
+    };
+    const third = lines.findIndex((l, i) => i > 0 && l.includes('"content": ""'));
+    assert.deepEqual(at('messages[2].content'), [third + 1, (lines[third] ?? '').indexOf('"content"') + 1]);
+  });
+});

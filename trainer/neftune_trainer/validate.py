@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -85,15 +86,97 @@ def _records(data_bytes: bytes, layout: str, problems: List[Problem]) -> List[_R
 
 
 def field_position(text: str, field: str, line: int, column: int):
-    """Where a field's key is in the record text (the first occurrence of its last key name), for a
-    record that starts on `line` at `column` (the extension's fieldPosition)."""
-    at = 0
-    for key in field.split("."):
-        i = text.find('"' + key.split("[")[0] + '"', at)
-        if i == -1:
+    """Where a field is in the record text, for a record that starts on `line` at `column`: the
+    key of its last name (`conversations[2].value`: the "value" of the third turn), or an array
+    item (`instances[1]`); as far as the path is found (the record's start when nothing is). The
+    extension's fieldPosition (src/core/datasets/validate.ts), step for step."""
+    return data._place(text, _field_offset(text, field), line, column)
+
+
+def _field_path(field: str) -> list:
+    out: list = []
+    for part in field.split("."):
+        m = re.match(r"^(.*?)((?:\[\d+\])*)$", part, re.S)
+        out.append(m.group(1))
+        out.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+    return out
+
+
+def _skip_ws(t: str, i: int) -> int:
+    while i < len(t) and t[i] in " \t\n\r":
+        i += 1
+    return i
+
+
+def _string_end(t: str, i: int) -> int:
+    i += 1
+    while i < len(t):
+        if t[i] == "\\":
+            i += 1
+        elif t[i] == '"':
+            return i + 1
+        i += 1
+    return len(t)
+
+
+def _value_end(t: str, i: int) -> int:
+    """The offset after the JSON value at i (iterative: any depth)."""
+    c = t[i] if i < len(t) else ""
+    if c == '"':
+        return _string_end(t, i)
+    if c not in ("{", "["):
+        while i < len(t) and t[i] not in ",]} \t\n\r":
+            i += 1
+        return i
+    depth = 0
+    while i < len(t):
+        d = t[i]
+        if d == '"':
+            i = _string_end(t, i)
+            continue
+        if d in "{[":
+            depth += 1
+        elif d in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return i
+
+
+def _field_offset(text: str, field: str) -> int:
+    at = _skip_ws(text, 0)
+    found = 0
+    for seg in _field_path(field):
+        p = _skip_ws(text, at + 1)
+        hit = -1
+        opener = text[at] if at < len(text) else ""
+        if isinstance(seg, str) and opener == "{":
+            while p < len(text) and text[p] == '"':
+                end = _string_end(text, p)
+                value = _skip_ws(text, _skip_ws(text, end) + 1)  # after the ':'
+                if text[p + 1:end - 1] == seg:
+                    hit, at = p, value
+                    break
+                p = _skip_ws(text, _value_end(text, value))
+                if p >= len(text) or text[p] != ",":
+                    break
+                p = _skip_ws(text, p + 1)
+        elif isinstance(seg, int) and opener == "[":
+            k = 0
+            while p < len(text) and text[p] != "]":
+                if k == seg:
+                    hit = at = p
+                    break
+                p = _skip_ws(text, _value_end(text, p))
+                if p >= len(text) or text[p] != ",":
+                    break
+                p = _skip_ws(text, p + 1)
+                k += 1
+        if hit < 0:
             break
-        at = i
-    return data._place(text, at, line, column)
+        found = hit
+    return found
 
 
 def _first_content_line(data_bytes: bytes) -> int:

@@ -34,7 +34,7 @@ def test_text_lines_and_exit_codes(tmp_path, capsys):
     ok.write_text('[{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]}]', encoding="utf-8")
     code, out, _ = run(capsys, str(ok))
     assert code == 0  # an empty reply is a warning: the trainer trains on it
-    assert out.startswith(f"{ok}:1:") and out.endswith(": warning: messages[1].content: is empty\n")
+    assert out == f"{ok}:1:72: warning: messages[1].content: is empty\n"  # the second turn's key
     code, _, err = run(capsys, str(tmp_path / "missing.jsonl"))
     assert code == 2 and "cannot read" in err
     code, _, _ = run(capsys, str(tmp_path))
