@@ -280,7 +280,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       if (cached) return set({ state: 'checked', bytes: stat.size, health: cached });
       const file = await DatasetFile.open(uri.fsPath);
       if (file.layout === 'not-records') return set({ state: 'not-records', bytes: stat.size });
-      set({ state: 'checking', bytes: stat.size, format: (await file.detectFormat(64)).format, container: file.container });
+      set({ state: 'checking', bytes: stat.size, format: (await file.detectFormat()).format, container: file.container });
       set({ state: 'checked', bytes: stat.size, health: await this.health.get(uri.fsPath) });
     } catch (e) {
       if (e instanceof AbortError) return; // the file changed or the view was refreshed: it is queued again

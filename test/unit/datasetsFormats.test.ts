@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { DatasetFile } from '../../src/core/datasets/datasetFile';
 import { alpacaUserTurn, FORMATS_SPEC, isBlank, toConversations, validateRecord } from '../../src/core/datasets/formats';
-import { validateCommand } from '../../src/core/datasets/validateCommand';
+import { validateCommand, validateFile } from '../../src/core/datasets/validateCommand';
 
 let tmp = '';
 before(() => {
@@ -125,7 +125,6 @@ describe('datasets: a field problem is placed at its own key', () => {
     const f = path.join(tmp, 'turns.json');
     const rec = { messages: [{ role: 'user', content: 'q' }, { role: 'user', content: 'r' }, { role: 'assistant', content: '' }] };
     fs.writeFileSync(f, JSON.stringify([rec], null, 2));
-    const { validateFile } = await import('../../src/core/datasets/validateCommand');
     const r = await validateFile(f);
     const lines = fs.readFileSync(f, 'utf8').split('\n');
     const at = (field: string | null): [number, number] | undefined => {
