@@ -1,4 +1,4 @@
-// One bundle for the extension host, one per webview (DESIGN.md section 5).
+// One bundle for the extension host, one for the headless CLI, one per webview (DESIGN.md section 5).
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -21,6 +21,15 @@ const builds = [
     target: 'node18',
     // vscode is provided by the host; onnxruntime-node is a native module loaded at run time.
     external: ['vscode', 'onnxruntime-node'],
+  },
+  {
+    // `node dist/cli.js check-config FILE`: plain Node, so nothing external (a vscode import fails the build).
+    ...common,
+    entryPoints: ['src/cli.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
   },
   {
     ...common,

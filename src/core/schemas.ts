@@ -2,9 +2,12 @@
 // esbuild bundles them into the extension, tests read the same files.
 import Ajv, { type ValidateFunction } from 'ajv';
 import runConfigSchema from '../../trainer/neftune_trainer/schemas/run-config.schema.json';
+import runConfigRules from '../../trainer/neftune_trainer/schemas/run-config.rules.json';
 import eventsSchema from '../../trainer/neftune_trainer/schemas/events.schema.json';
 
-export { runConfigSchema, eventsSchema };
+// runConfigRules: what JSON Schema cannot say about a run config (paths that must exist, the
+// default model, YAML limits); the trainer's config.py reads the same file.
+export { runConfigSchema, runConfigRules, eventsSchema };
 
 let ajv: Ajv | undefined;
 function getAjv(): Ajv {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkRunConfig, didYouMean, formatProblems } from '../../src/core/configValidation';
+import { checkRunConfig, checkRunConfigFile, DEFAULT_MODEL_ID, didYouMean, formatProblems } from '../../src/core/configValidation';
+import { runConfigRules } from '../../src/core/schemas';
 
 const repo = path.resolve(__dirname, '..', '..');
 
@@ -38,7 +39,9 @@ describe('run config validation', () => {
     assert.equal(p.field, 'micro_batch_size');
     assert.match(p.message, /micro_batch_size: expected integer, got the string "two"/);
     assert.equal(p.start.line, 4); // 0-based: the 5th line
-    assert.equal(p.start.character, 'micro_batch_size: '.length);
+    // From the key, as the trainer locates it, to the end of the value.
+    assert.equal(p.start.character, 0);
+    assert.deepEqual(p.end, { line: 4, character: 'micro_batch_size: two'.length });
   });
 
   it('locates errors inside lists of datasets', () => {
@@ -82,7 +85,9 @@ describe('run config validation', () => {
 
   it('reports duplicate keys (YAML would silently keep one)', () => {
     const { problems } = check(`${GOOD}micro_batch_size: 8\n`);
-    assert.ok(problems.some((p) => /YAML:.*unique/i.test(p.message)), JSON.stringify(problems));
+    assert.equal(problems.length, 1, JSON.stringify(problems));
+    assert.match(problems[0]!.message, /YAML: the key 'micro_batch_size' is written twice/);
+    assert.equal(problems[0]!.start.line, 6);
   });
 
   it('rejects a config that is not a mapping', () => {
@@ -143,5 +148,46 @@ describe('run config validation', () => {
     assert.equal(over[0]!.start.line, 4);
     assert.match(over[0]!.message, /100,000.*2,048/);
     assert.deepEqual(checkRunConfig(`${base}sequence_len: 2048\n`, file, { checkPaths: true }).problems, []);
+  });
+
+  it('checks eval_datasets paths too, with `~` as the home folder', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-cfg-'));
+    fs.writeFileSync(path.join(dir, 'd.jsonl'), '{}\n');
+    const text = 'base_model: HuggingFaceTB/SmolLM2-135M-Instruct\ndatasets:\n  - path: d.jsonl\n    type: alpaca\neval_datasets:\n  - path: ~/neftune-no-such-eval.jsonl\n    type: alpaca\n';
+    const { problems } = checkRunConfig(text, path.join(dir, 'a.neftune.yaml'), { checkPaths: true });
+    assert.deepEqual(problems.map((p) => [p.field, p.start.line]), [['eval_datasets[0].path', 5]]);
+    assert.match(problems[0]!.message, new RegExp(`file not found: ${path.join(os.homedir(), 'neftune-no-such-eval.jsonl').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  });
+
+  it('refuses a val_set_size that is neither a fraction nor a whole count', () => {
+    assert.deepEqual(check(`${GOOD}val_set_size: 1.5\n`).problems.map((p) => p.field), ['val_set_size']);
+    assert.deepEqual(check(`${GOOD}val_set_size: 0.2\n`).problems, []);
+    assert.deepEqual(check(`${GOOD}val_set_size: 3\n`).problems, []);
+  });
+
+  it('reads the default model and the did-you-mean limit from the shared rules file', () => {
+    assert.equal(DEFAULT_MODEL_ID, runConfigRules.default_model.id);
+    // Case-insensitive, one algorithm for both sides.
+    assert.equal(didYouMean('SEQUENCE_LEN', ['sequence_len', 'seed']), 'sequence_len');
+  });
+
+  it('treats an empty file as a mapping without the required keys', () => {
+    assert.deepEqual(check('').problems.map((p) => p.field), ['base_model', 'datasets']);
+  });
+
+  it('refuses tags beyond the core schema, on their line', () => {
+    const { problems } = check(`${GOOD}seed: !!python/object:os.system echo\n`);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!.message, /tag tag:yaml\.org,2002:python\/object:os\.system is not allowed/);
+    assert.equal(problems[0]!.start.line, 6);
+  });
+
+  it('names the line of the first byte that is not UTF-8', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-cfg-'));
+    const file = path.join(dir, 'a.neftune.yaml');
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('base_model: m\n# caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    const { problems } = checkRunConfigFile(file);
+    assert.deepEqual(problems.map((p) => [p.start.line, p.field]), [[1, '']]);
+    assert.match(problems[0]!.message, /not UTF-8/);
   });
 });

