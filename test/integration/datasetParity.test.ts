@@ -10,8 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { Writable } from 'node:stream';
-import { validateCommand, validateFile, type ValidateReport } from '../../src/core/datasets/validateCommand';
+import { validateFile, type ValidateReport } from '../../src/core/datasets/validateCommand';
 import { FORMATS_SPEC } from '../../src/core/datasets/formats';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -263,17 +262,16 @@ describe('datasets: validate gives the same answer in the extension and the trai
     await compare(files);
   });
 
-  it('the two commands print the same JSON shape and exit alike (0, 1, 2)', async () => {
+  it('the two commands (src/cli.ts, python -m neftune_trainer) print the same JSON shape and exit alike (0, 1, 2)', () => {
     const ok = path.join(dir, 'cli-ok.jsonl');
     const bad = path.join(dir, 'cli-bad.jsonl');
     fs.writeFileSync(ok, '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": "d"}\n');
     fs.writeFileSync(bad, '{"instruction": "a", "output": "b"}\n{"instruction": "a", "output": 1}\n{"messages": tru}\n');
     for (const [file, code] of [[ok, 0], [bad, 1], [path.join(dir, 'nothing-here.jsonl'), 2]] as const) {
-      let text = '';
-      const out = new Writable({ write: (c: Buffer, _e, cb) => ((text += c.toString()), cb()) });
-      const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      const tsCode = await validateCommand([file, '--json'], out, sink);
+      const n = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli.ts'), 'validate', file, '--json'], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
       const p = spawnSync(python, ['-m', 'neftune_trainer', 'validate', file, '--json'], { env, encoding: 'utf8', timeout: 60_000 });
+      const text = n.stdout;
+      const tsCode = n.status;
       assert.equal(tsCode, code, file);
       assert.equal(p.status, code, `${file}: ${p.stderr}`);
       if (code === 2) continue;
