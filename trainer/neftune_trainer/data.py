@@ -273,15 +273,21 @@ def _malformed(text: str, line: int, column: int, fallback: int) -> _Problem:
     return _Problem(at_line, col, f"malformed JSON at line {at_line}, column {col}: {what}")
 
 
+def jsonl_content(raw: bytes) -> Tuple[bytes, int]:
+    """A JSONL line's record bytes without the blanks around them, and the column they start at
+    (empty for a blank line)."""
+    content = raw.lstrip(b" \t\r")
+    column = len(raw) - len(content) + 1  # blanks: one column each
+    return content.rstrip(b" \t\r"), column
+
+
 def _parse_jsonl_line(raw: bytes, line: int):
     """One line of a JSONL file (without its "\n"; the first line with its BOM removed):
     (True, value), or (False, None) for a blank line. Bad bytes and JSON raise _Problem."""
-    content = raw.lstrip(b" \t\r")
-    indent = len(raw) - len(content)  # blanks: one column each
-    content = content.rstrip(b" \t\r")
+    content, column = jsonl_content(raw)
     if not content:
         return False, None
-    return True, _parse_record(content, line, indent + 1)
+    return True, _parse_record(content, line, column)
 
 
 def _jsonl_lines(f):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from . import data
-from .data import FORMATS, _NO_VALUE, FORMATS_SPEC, _array_events, _jsonl_lines, _layout, _trim_element, decode_record
+from .data import FORMATS, _NO_VALUE, FORMATS_SPEC, _array_events, _jsonl_lines, _layout, _trim_element, decode_record, jsonl_content
 
 
 @dataclass
@@ -70,11 +70,9 @@ def _records(data_bytes: bytes, layout: str, problems: List[Problem]) -> List[_R
     out: List[_Record] = []
     if layout == "jsonl":
         for i, raw in _jsonl_lines(io.BytesIO(data_bytes)):
-            content = raw.lstrip(b" \t\r")
-            indent = len(raw) - len(content)
-            content = content.rstrip(b" \t\r")
+            content, column = jsonl_content(raw)
             if content:
-                out.append(_Record(i, indent + 1, *decode_record(content, i, indent + 1)))
+                out.append(_Record(i, column, *decode_record(content, i, column)))
     elif layout == "json-array":
         for event in _array_events(data_bytes):
             if event[0] == "problem":

@@ -456,7 +456,7 @@ function isWsByte(b: number): boolean {
 }
 
 /** The line and column just after `before`, text that starts on `line` at `column`. */
-function position(before: string, line: number, column: number): { line: number; column: number } {
+export function position(before: string, line: number, column: number): { line: number; column: number } {
   let l = line;
   let lastNl = -1;
   for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) {

@@ -3,7 +3,7 @@
 // problems of a JSON array. Each problem has its record, line, column and field.
 import * as crypto from 'node:crypto';
 import type { DatasetFormat, DatasetProblem } from '../../protocol/datasetPreviewMessages';
-import { AbortError, type DatasetFile, type RawRecord } from './datasetFile';
+import { AbortError, position, type DatasetFile, type RawRecord } from './datasetFile';
 import { validateRecord } from './formats';
 
 export interface ValidateOptions {
@@ -122,13 +122,6 @@ export function recordProblems(format: DatasetFormat, r: RawRecord): DatasetProb
  */
 export function fieldPosition(text: string, field: string, line: number, column: number): { line: number; column: number } {
   return position(text.slice(0, fieldOffset(text, field)), line, column);
-}
-
-function position(before: string, line: number, column: number): { line: number; column: number } {
-  const nl = before.lastIndexOf('\n');
-  let l = line;
-  for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) l++;
-  return { line: l, column: nl === -1 ? column + before.length : before.length - nl };
 }
 
 /** The path of a field: names and array indexes (`a[1].b` is a, 1, b). */
