@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { DatasetFile } from '../../src/core/datasets/datasetFile';
+import { DATASET_FORMATS } from '../../src/protocol/datasetPreviewMessages';
 import { alpacaUserTurn, FORMATS_SPEC, isBlank, toConversations, validateRecord } from '../../src/core/datasets/formats';
 import { validateCommand, validateFile } from '../../src/core/datasets/validateCommand';
 
@@ -23,6 +24,10 @@ const turn = (role: string, content: unknown = 'x'): unknown => ({ role, content
 const from = (who: string, value: unknown = 'x'): unknown => ({ from: who, value });
 
 describe('datasets: the formats the trainer trains on', () => {
+  it('the protocol names the formats of the data file', () => {
+    assert.deepEqual([...DATASET_FORMATS].sort(), [...FORMATS_SPEC.formats.map((f) => f.name), 'unknown'].sort());
+  });
+
   it('refuses roles the trainer cannot train on (tool, function, observation), in both conversation formats', () => {
     for (const role of ['tool', 'function']) assert.deepEqual(problems('messages', { messages: [turn('user'), turn(role), turn('assistant')] }), ['error:type:messages[1].role']);
     for (const who of ['observation', 'function_call', 'tool']) assert.deepEqual(problems('sharegpt', { conversations: [from('human'), from(who), from('gpt')] }), ['error:type:conversations[1].from']);

@@ -221,7 +221,7 @@ def validate_file(path: str, fmt: Optional[str] = None) -> Dict[str, Any]:
                                 else "no records: the file holds only blank lines"))
     elif fmt is None and values:
         problems.append(Problem(records[0].line, records[0].column, None,
-                                f"not instruction data: the records are in none of the formats {', '.join(FORMATS)}"))
+                                f"not instruction data: no {', '.join(FORMATS[:-1])} or {FORMATS[-1]} records"))
     if fmt is None:
         count = 0
     problems.sort(key=lambda p: (p.line, p.column))

@@ -33,6 +33,11 @@ interface FormatsSpec {
 /** The shared definition of the formats (the JSON file's types are too wide to check it here). */
 export const FORMATS_SPEC = spec as unknown as FormatsSpec;
 const RULES = new Map(FORMATS_SPEC.formats.map((f) => [f.name, f]));
+/** The formats' names, in detection order, as a message lists them ("alpaca, sharegpt or messages"). */
+export function formatNames(conjunction: string): string {
+  const names = FORMATS_SPEC.formats.map((f) => f.name);
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} ${conjunction} ${names[names.length - 1] ?? ''}` : names.join('');
+}
 const WHITESPACE = new Set(FORMATS_SPEC.whitespace);
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

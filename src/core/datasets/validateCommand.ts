@@ -4,7 +4,7 @@
 // (test/integration/datasetParity.test.ts) holds both to it.
 import type { DatasetFormat } from '../../protocol/datasetPreviewMessages';
 import { DatasetFile } from './datasetFile';
-import { FORMATS_SPEC } from './formats';
+import { formatNames } from './formats';
 import { validateDataset } from './validate';
 
 export interface ValidateReport {
@@ -25,8 +25,7 @@ export async function validateFile(file: string): Promise<ValidateReport> {
   const broken = new Set(result.problems.filter((p) => p.severity === 'error' && p.kind !== 'structure' && p.record >= 0).map((p) => p.record));
   if (vote.format === 'unknown' && vote.sampled > 0) {
     const [first] = await d.firstRecords(1);
-    const names = FORMATS_SPEC.formats.map((f) => f.name).join(', ');
-    problems.push({ line: first?.line ?? 1, column: first?.column ?? 1, field: null, message: `Not instruction data: the records are in none of the formats ${names}`, severity: 'error' });
+    problems.push({ line: first?.line ?? 1, column: first?.column ?? 1, field: null, message: `Not instruction data: no ${formatNames('or')} records`, severity: 'error' });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return { format: vote.format === 'unknown' ? null : vote.format, count: vote.format === 'unknown' ? 0 : result.scanned - broken.size, problems };
