@@ -499,6 +499,12 @@ def _json_array(data: bytes, file: str) -> List[Tuple[Any, int]]:
         raise problem.error(file)
 
 
+def first_content_line(data: bytes) -> int:
+    """The line of the first byte that is not blank (the extension's firstContentLine)."""
+    body = data[3:] if data.startswith(_BOM) else data
+    return body[:len(body) - len(body.lstrip(b" \t\r\n"))].count(b"\n") + 1
+
+
 def read_records(path: str) -> List[Tuple[Any, int]]:
     """(record, line) pairs of a JSON array or JSONL file (gzip'd allowed)."""
     data = _read_bytes(path)
@@ -507,9 +513,7 @@ def read_records(path: str) -> List[Tuple[Any, int]]:
         return _jsonl(data, path)
     if layout == "json-array":
         return _json_array(data, path)
-    text = (data[3:] if data.startswith(_BOM) else data).decode("utf-8", errors="replace")
-    stripped = text.lstrip()
-    first = text.count("\n", 0, len(text) - len(stripped)) + 1
+    first = first_content_line(data)
     raise InputError(f"{path}:{first}: expected a JSON array of records or JSON Lines (one record per line)",
                      Where(file=path, line=first))
 

@@ -177,11 +177,6 @@ def _field_offset(text: str, field: str) -> int:
     return found
 
 
-def _first_content_line(data_bytes: bytes) -> int:
-    body = data_bytes[3:] if data_bytes.startswith(b"\xef\xbb\xbf") else data_bytes
-    return body[:len(body) - len(body.lstrip(b" \t\r\n"))].count(b"\n") + 1
-
-
 def validate_file(path: str, fmt: Optional[str] = None) -> Dict[str, Any]:
     """The report of a dataset file; OSError when it cannot be read."""
     size = os.path.getsize(path)
@@ -214,7 +209,7 @@ def validate_file(path: str, fmt: Optional[str] = None) -> Dict[str, Any]:
     if size == 0:
         problems.append(Problem(1, 1, None, "no records: the file is empty"))
     elif layout == "not-records":
-        problems.append(Problem(_first_content_line(raw), 1, None,
+        problems.append(Problem(data.first_content_line(raw), 1, None,
                                 "not a dataset: neither JSON Lines nor a JSON array of records"))
     elif not records:
         problems.append(Problem(1, 1, None, "no records: the array is empty" if layout == "json-array"
