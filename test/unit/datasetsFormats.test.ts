@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { DatasetFile } from '../../src/core/datasets/datasetFile';
 import { DATASET_FORMATS } from '../../src/protocol/datasetPreviewMessages';
-import { alpacaUserTurn, FORMATS_SPEC, isBlank, toConversations, validateRecord } from '../../src/core/datasets/formats';
+import { alpacaUserTurn, fieldsFor, FORMATS_SPEC, isBlank, toConversations, validateRecord } from '../../src/core/datasets/formats';
 import { validateCommand, validateFile } from '../../src/core/datasets/validateCommand';
 
 let tmp = '';
@@ -138,5 +138,12 @@ describe('datasets: a field problem is placed at its own key', () => {
     };
     const third = lines.findIndex((l, i) => i > 0 && l.includes('"content": ""'));
     assert.deepEqual(at('messages[2].content'), [third + 1, (lines[third] ?? '').indexOf('"content"') + 1]);
+  });
+});
+
+describe('datasets: the detail pane', () => {
+  it('shows content parts as the text the trainer joins', () => {
+    const fields = fieldsFor('messages', { messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }, { role: 'assistant', content: 'c' }] });
+    assert.deepEqual(fields.slice(0, 2), [{ name: '1. user', value: 'ab' }, { name: '2. assistant', value: 'c' }]);
   });
 });

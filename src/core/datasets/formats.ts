@@ -169,7 +169,8 @@ export function fieldsFor(format: DatasetFormat, v: unknown): Array<{ name: stri
       ? list.map((t, i) => {
           const o: Obj = isObj(t) ? t : {};
           const who = format === 'sharegpt' ? o['from'] : o['role'];
-          return { name: `${i + 1}. ${str(who)}`, value: str(format === 'sharegpt' ? o['value'] : o['content']) };
+          const text = format === 'sharegpt' ? o['value'] : o['content'];
+          return { name: `${i + 1}. ${str(who)}`, value: turnText(text, format === 'messages') ?? str(text) };
         })
       : [];
     for (const [k, val] of Object.entries(v)) if (k !== 'conversations' && k !== 'messages') out.push({ name: k, value: str(val) });
