@@ -13,12 +13,14 @@ Unlike training, which stops at the first error, every problem is listed. The pa
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
 import os
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from . import data
 from .data import FORMATS, _NO_VALUE, FORMATS_SPEC, _array_events, _jsonl_lines, _layout, _trim_element, decode_record, jsonl_content
@@ -66,21 +68,21 @@ def _read(path: str):
     return b"".join(out), None
 
 
-def _records(data_bytes: bytes, layout: str, problems: List[Problem]) -> List[_Record]:
-    out: List[_Record] = []
+def _records(data_bytes: bytes, layout: str, problems: List[Problem]) -> Iterator[_Record]:
+    """The records in file order, one at a time (the structural problems of an array go to
+    `problems` on the way)."""
     if layout == "jsonl":
         for i, raw in _jsonl_lines(io.BytesIO(data_bytes)):
             content, column = jsonl_content(raw)
             if content:
-                out.append(_Record(i, column, *decode_record(content, i, column)))
+                yield _Record(i, column, *decode_record(content, i, column))
     elif layout == "json-array":
         for event in _array_events(data_bytes):
             if event[0] == "problem":
                 problems.append(Problem(event[1], event[2], None, f"malformed JSON array: {event[3]}"))
             else:
-                out.append(_Record(event[1], event[2], *decode_record(_trim_element(data_bytes[event[3]:event[4]]),
-                                                                      event[1], event[2])))
-    return out
+                yield _Record(event[1], event[2], *decode_record(_trim_element(data_bytes[event[3]:event[4]]),
+                                                                 event[1], event[2]))
 
 
 def field_position(text: str, field: str, line: int, column: int):
@@ -184,13 +186,13 @@ def validate_file(path: str, fmt: Optional[str] = None) -> Dict[str, Any]:
     problems: List[Problem] = []
     layout = _layout(path, raw[:64 * 1024])
     records = _records(raw, layout, problems)
-    if gzip_problem:
-        problems.append(Problem(1, 1, None, f"{gzip_problem}; the records before are kept"))
-    values = [r.value for r in records[:FORMATS_SPEC["detect_sample"]] if r.problem is None]
+    # The format from the first records; then every record once, none kept.
+    sample = list(itertools.islice(records, FORMATS_SPEC["detect_sample"]))
+    values = [r.value for r in sample if r.problem is None]
     fmt = fmt or data.detect_format_of(values)
     count = 0
-    first_of: Dict[str, int] = {}
-    for r in records:
+    first_of: Dict[bytes, int] = {}  # the line of the first record with a text (by its digest)
+    for r in itertools.chain(sample, records):
         ok = r.problem is None
         if r.problem is not None:
             problems.append(Problem(r.problem.line, r.problem.column, None, r.problem.message))
@@ -201,22 +203,25 @@ def validate_file(path: str, fmt: Optional[str] = None) -> Dict[str, Any]:
             problems.append(Problem(line, column, p.field, p.message, p.severity))
             ok = ok and p.severity != "error"
         if len(r.text) > 2:
-            if r.text in first_of:
-                problems.append(Problem(r.line, r.column, None, f"duplicate of the record on line {first_of[r.text]}", "warning"))
+            key = hashlib.md5(r.text.encode("utf-8", "surrogatepass")).digest()
+            if key in first_of:
+                problems.append(Problem(r.line, r.column, None, f"duplicate of the record on line {first_of[key]}", "warning"))
             else:
-                first_of[r.text] = r.line
+                first_of[key] = r.line
         count += ok
     if size == 0:
         problems.append(Problem(1, 1, None, "no records: the file is empty"))
     elif layout == "not-records":
         problems.append(Problem(data.first_content_line(raw), 1, None,
                                 "not a dataset: neither JSON Lines nor a JSON array of records"))
-    elif not records:
+    elif not sample:
         problems.append(Problem(1, 1, None, "no records: the array is empty" if layout == "json-array"
                                 else "no records: the file holds only blank lines"))
     elif fmt is None and values:
-        problems.append(Problem(records[0].line, records[0].column, None,
+        problems.append(Problem(sample[0].line, sample[0].column, None,
                                 f"not instruction data: no {', '.join(FORMATS[:-1])} or {FORMATS[-1]} records"))
+    if gzip_problem:
+        problems.append(Problem(1, 1, None, f"{gzip_problem}; the records before are kept"))
     if fmt is None:
         count = 0
     problems.sort(key=lambda p: (p.line, p.column))
