@@ -2,16 +2,18 @@
 // for a pre-commit hook or the CI of a data repository. Plain Node: no `vscode` import here or
 // below. `python -m neftune_trainer <command>` answers the same commands in the same shape.
 import { checkRunConfigFile, formatProblems, type ConfigProblem } from './core/configValidation';
+import { validateCommand } from './core/datasets/validateCommand';
 
 /** Exit codes: no problem, a problem (warnings alone are not), a file that cannot be read. */
 const OK = 0;
 const PROBLEMS = 1;
 const UNREADABLE = 2;
 
-type Command = (args: readonly string[]) => number;
+type Command = (args: readonly string[]) => number | Promise<number>;
 
 const commands: Record<string, { usage: string; run: Command }> = {
   'check-config': { usage: 'check-config FILE... [--json]', run: checkConfig },
+  validate: { usage: 'validate FILE [--json]', run: (args) => validateCommand(args, process.stdout) },
 };
 
 /** One JSON line per file, `{"file", "problems": [{"line", "key", "message", "severity"}]}`, with --json;
@@ -48,4 +50,6 @@ function usage(): number {
 }
 
 const [name = '', ...rest] = process.argv.slice(2);
-process.exitCode = commands[name]?.run(rest) ?? usage();
+void Promise.resolve(commands[name]?.run(rest) ?? usage()).then((code) => {
+  process.exitCode = code;
+});

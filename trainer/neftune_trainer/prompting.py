@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Tuple
 
-from .data import Example
+from .data import Example, is_blank
 from .errors import InputError, Where
 
 IGNORE_INDEX = -100
@@ -86,7 +86,7 @@ def _alpaca_pieces(ex: Example) -> List[Tuple[str, bool]]:
     """Stanford Alpaca's prompt; a conversation continues with one Instruction/Response pair per
     turn (a system turn replaces the preamble)."""
     if ex.messages is None:
-        prompt = (ALPACA_WITH_INPUT if ex.input.strip() else ALPACA_NO_INPUT).format(
+        prompt = (ALPACA_NO_INPUT if is_blank(ex.input) else ALPACA_WITH_INPUT).format(
             instruction=ex.instruction, input=ex.input)
         return [(prompt, False), (ex.output, True)]
     pieces: List[Tuple[str, bool]] = []

@@ -146,3 +146,52 @@ def test_wrong_type_for_file_is_a_clear_error(tmp_path, tiny_model):
     rc, events = run_train(cfg, tmp_path / "run")
     assert rc == 2
     assert events[-1]["where"] == {"file": str(tmp_path / "a.jsonl"), "line": 1, "field": "messages"}
+
+
+# ----------------------------------------------------------------------------- the shared definition
+# schemas/dataset-formats.json, read here and by the extension (src/core/datasets/formats.ts).
+
+
+def test_formats_and_depth_come_from_the_shared_data_file():
+    from neftune_trainer import data
+    spec = json.loads((data.resources.files("neftune_trainer") / "schemas" / "dataset-formats.json").read_text("utf-8"))
+    assert data.FORMATS == tuple(f["name"] for f in spec["formats"])
+    assert "self-instruct" in data.FORMATS
+    assert data.MAX_JSON_DEPTH == spec["max_json_depth"]
+
+
+def test_self_instruct_trains_one_example_per_instance(tmp_path):
+    rec = {"id": "t", "instruction": "Classify.", "instances": [{"input": "x", "output": "A"}, {"output": "B"}]}
+    exs = read_dataset(write_jsonl(tmp_path / "s.jsonl", [rec]), "self-instruct")
+    assert [(e.instruction, e.input, e.output) for e in exs] == [("Classify.", "x", "A"), ("Classify.", "", "B")]
+    assert exs[0].conversation()[0]["content"] == "Classify.\n\nx"
+
+
+@pytest.mark.parametrize("who", ["chatgpt", "bing"])
+def test_sharegpt_assistant_aliases_are_assistant_turns(tmp_path, who):
+    rec = {"conversations": [{"from": "human", "value": "q"}, {"from": who, "value": "a"}]}
+    [ex] = read_dataset(write_jsonl(tmp_path / "d.jsonl", [rec]), "sharegpt")
+    assert ex.messages == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+
+
+@pytest.mark.parametrize("fmt,rec,field", [
+    ("messages", {"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": "1"}, {"role": "assistant", "content": "a"}]}, "messages[1].role"),
+    ("messages", {"messages": [{"role": "user", "content": "q"}, {"role": ["x"], "content": "a"}]}, "messages[1].role"),
+    ("sharegpt", {"conversations": [{"from": "human", "value": "q"}, {"from": "observation", "value": "a"}, {"from": "gpt", "value": "b"}]}, "conversations[1].from"),
+    ("alpaca", {"instruction": "a", "output": None}, "output"),
+    ("completion", {"text": "\ufeff "}, "text"),
+])
+def test_what_the_trainer_cannot_train_on_names_its_field(tmp_path, fmt, rec, field):
+    with pytest.raises(InputError) as info:
+        read_dataset(write_jsonl(tmp_path / "d.jsonl", [rec]), fmt)
+    assert info.value.where.field == field and info.value.where.line == 1
+
+
+def test_blank_follows_the_data_file_not_python_strip(tmp_path, tok_nt):
+    # U+FEFF is whitespace by the shared definition (JavaScript's trim), U+001C is not (Python's strip says it is).
+    recs = [{"instruction": "Do.", "input": "\ufeff", "output": "x"}, {"instruction": "Do.", "input": "\x1c", "output": "x"}]
+    a, b = read_dataset(write_jsonl(tmp_path / "d.jsonl", recs), "alpaca")
+    assert a.conversation()[0]["content"] == "Do." and b.conversation()[0]["content"] == "Do.\n\n\x1c"
+    from neftune_trainer.prompting import render_pieces
+    assert "### Input:" not in render_pieces(a, tok_nt, "alpaca")[0][0]
+    assert "### Input:" in render_pieces(b, tok_nt, "alpaca")[0][0]

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { DatasetFormat } from '../../protocol/datasetPreviewMessages';
-import { detectDatasetFormat, type FormatVote } from './formats';
+import { detectDatasetFormat, FORMATS_SPEC, type FormatVote } from './formats';
 import { RecordIndex } from './recordIndex';
 import { jsonArrayScanner, jsonlScanner, type RecordScanner, type ScanProblem, type ScanSink } from './scanner';
 
@@ -71,6 +71,8 @@ export class DatasetFile {
     readonly bytes: number,
     readonly compressed: boolean,
     readonly layout: Layout,
+    /** The line of the first byte that is not blank (where a file that is not records goes wrong). */
+    readonly firstContentLine = 1,
   ) {}
 
   /** Looks at the file's first bytes to choose its layout; never throws for bad content. */
@@ -79,7 +81,7 @@ export class DatasetFile {
     const head = await readHead(file, 64 * 1024);
     const compressed = head[0] === 0x1f && head[1] === 0x8b;
     const text = compressed ? await gunzipHead(file, 64 * 1024) : head;
-    return new DatasetFile(file, stat.size, compressed, sniffLayout(file, text));
+    return new DatasetFile(file, stat.size, compressed, sniffLayout(file, text), firstContentLine(text));
   }
 
   get container(): 'jsonl' | 'json-array' | 'jsonl.gz' | 'not-records' {
@@ -164,7 +166,7 @@ export class DatasetFile {
   }
 
   /** The file's format, from the first `sample` records (needs them indexed, or reads them). */
-  async detectFormat(sample = 64): Promise<FormatVote> {
+  async detectFormat(sample = FORMATS_SPEC.detect_sample): Promise<FormatVote> {
     if (this.formatVote) return this.formatVote;
     if (this.layout === 'not-records') return { format: 'unknown', votes: 0, sampled: 0 };
     const recs = this.index.count > 0 || this.indexDone ? await this.readRecords(0, Math.min(sample, this.index.count)) : await this.firstRecords(sample);
@@ -178,8 +180,9 @@ export class DatasetFile {
     const out: RawRecord[] = [];
     const ac = new AbortController();
     try {
+      // The stream stops at the end of a chunk: the records after the n-th are not wanted.
       await this.forEachRecord({ signal: ac.signal }, (r) => {
-        out.push(r);
+        if (out.length < n) out.push(r);
         if (out.length >= n) ac.abort();
       });
     } catch (e) {
@@ -356,16 +359,26 @@ export function sniffLayout(file: string, head: Buffer): Layout {
   }
 }
 
+function firstContentLine(head: Buffer): number {
+  let line = 1;
+  for (let i = 0; i < head.length; i++) {
+    const b = head[i] as number;
+    if (b === 10) line++;
+    else if (b !== 32 && b !== 9 && b !== 13 && !(i < 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf)) break;
+  }
+  return line;
+}
+
 // ---- decoding -------------------------------------------------------------------------------
 
 /**
- * The deepest nesting of arrays and objects a record may have. Python's json fails near 1000
- * levels, and the host's JSON.stringify far below 100,000; real instruction records nest a
- * handful of levels. Counted inside the record (in a JSON array file the array holding the
- * records is not a level), so a record is refused at one depth in .jsonl and .json files; the
- * trainer refuses at the same place (trainer/neftune_trainer/data.py, MAX_JSON_DEPTH).
+ * The deepest nesting of arrays and objects a record may have (dataset-formats.json, shared with
+ * the trainer). Python's json fails near 1000 levels, and the host's JSON.stringify far below
+ * 100,000; real instruction records nest a handful of levels. Counted inside the record (in a
+ * JSON array file the array holding the records is not a level), so a record is refused at one
+ * depth in .jsonl and .json files, by the trainer too.
  */
-export const MAX_JSON_DEPTH = 512;
+export const MAX_JSON_DEPTH = FORMATS_SPEC.max_json_depth;
 
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 const utf8Lenient = new TextDecoder('utf-8');
@@ -443,7 +456,7 @@ function isWsByte(b: number): boolean {
 }
 
 /** The line and column just after `before`, text that starts on `line` at `column`. */
-function position(before: string, line: number, column: number): { line: number; column: number } {
+export function position(before: string, line: number, column: number): { line: number; column: number } {
   let l = line;
   let lastNl = -1;
   for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) {

@@ -1,23 +1,78 @@
 // Instruction-data formats: detection per record and per file, the table columns of each,
 // per-record validation (missing field, wrong type, empty), and conversion through a common
-// conversation form.
+// conversation form. The formats themselves (names, detection, fields, roles, the Alpaca user
+// turn) are data, shared with the trainer: trainer/neftune_trainer/schemas/dataset-formats.json.
 import type { ConvertTarget, DatasetFormat, ProblemKind } from '../../protocol/datasetPreviewMessages';
+import spec from '../../../trainer/neftune_trainer/schemas/dataset-formats.json';
 
 type Obj = Record<string, unknown>;
+type Severity = 'error' | 'warning';
+type TurnRole = 'system' | 'user' | 'assistant';
+type InstructionFormat = Exclude<DatasetFormat, 'unknown'>;
+
+interface FieldRule {
+  readonly name: string;
+  readonly optional?: boolean;
+  readonly empty: Severity | 'allowed';
+}
+interface FormatRule {
+  readonly name: InstructionFormat;
+  readonly detect: { readonly list?: string; readonly item_key?: string; readonly keys?: readonly string[]; readonly string?: string; readonly without?: readonly string[] };
+  readonly fields?: readonly FieldRule[];
+  readonly instances?: { readonly list: string; readonly fields: readonly FieldRule[] };
+  readonly turns?: { readonly list: string; readonly role: string; readonly text: string; readonly text_parts: boolean; readonly text_empty: Severity; readonly roles: Readonly<Record<string, TurnRole>> };
+}
+interface FormatsSpec {
+  readonly max_json_depth: number;
+  readonly detect_sample: number;
+  readonly whitespace: string;
+  readonly alpaca_user_turn: { readonly separator: string };
+  readonly formats: readonly FormatRule[];
+}
+
+/** The shared definition of the formats (the JSON file's types are too wide to check it here). */
+export const FORMATS_SPEC = spec as unknown as FormatsSpec;
+const RULES = new Map(FORMATS_SPEC.formats.map((f) => [f.name, f]));
+/** The formats' names, in detection order, as a message lists them ("alpaca, sharegpt or messages"). */
+export function formatNames(conjunction: string): string {
+  const names = FORMATS_SPEC.formats.map((f) => f.name);
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} ${conjunction} ${names[names.length - 1] ?? ''}` : names.join('');
+}
+const WHITESPACE = new Set(FORMATS_SPEC.whitespace);
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
+/** A key of the record itself (never one inherited from Object.prototype, as "constructor"). */
+const own = (o: Obj, key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
+
+/** Only whitespace, by the shared definition (JavaScript's trim and Python's strip differ). */
+export function isBlank(s: string): boolean {
+  for (const c of s) if (!WHITESPACE.has(c)) return false;
+  return true;
+}
+
+/** The user turn of an Alpaca record: the instruction, then the input when it is not blank. */
+export function alpacaUserTurn(instruction: string, input: string): string {
+  return isBlank(input) ? instruction : `${instruction}${FORMATS_SPEC.alpaca_user_turn.separator}${input}`;
+}
+
+function detects(d: FormatRule['detect'], v: Obj): boolean {
+  if (d.list !== undefined) {
+    const list = own(v, d.list);
+    if (!Array.isArray(list)) return false;
+    const key = d.item_key;
+    if (key !== undefined && !list.some((m) => isObj(m) && Object.hasOwn(m, key))) return false;
+  }
+  if (d.keys && !d.keys.every((k) => Object.hasOwn(v, k))) return false;
+  if (d.string !== undefined && !isStr(own(v, d.string))) return false;
+  if (d.without?.some((k) => Object.hasOwn(v, k))) return false;
+  return true;
+}
 
 /** The format one record looks like (by its keys; types are checked by validateRecord). */
 export function detectRecordFormat(v: unknown): DatasetFormat {
   if (!isObj(v)) return 'unknown';
-  if (Array.isArray(v['messages']) && v['messages'].some((m) => isObj(m) && 'role' in m)) return 'messages';
-  if (Array.isArray(v['conversations']) && v['conversations'].some((m) => isObj(m) && 'from' in m && 'value' in m)) return 'sharegpt';
-  if ('instruction' in v && Array.isArray(v['instances'])) return 'self-instruct';
-  if ('instruction' in v && 'output' in v) return 'alpaca';
-  if (isStr(v['text']) && Object.keys(v).every((k) => k === 'text' || k === 'id' || k === 'meta' || k === 'metadata' || k === 'source')) return 'completion';
-  if (isStr(v['text']) && !('prompt' in v) && !('role' in v)) return 'completion';
-  return 'unknown';
+  return FORMATS_SPEC.formats.find((f) => detects(f.detect, v))?.name ?? 'unknown';
 }
 
 export interface FormatVote {
@@ -114,7 +169,8 @@ export function fieldsFor(format: DatasetFormat, v: unknown): Array<{ name: stri
       ? list.map((t, i) => {
           const o: Obj = isObj(t) ? t : {};
           const who = format === 'sharegpt' ? o['from'] : o['role'];
-          return { name: `${i + 1}. ${str(who)}`, value: str(format === 'sharegpt' ? o['value'] : o['content']) };
+          const text = format === 'sharegpt' ? o['value'] : o['content'];
+          return { name: `${i + 1}. ${str(who)}`, value: turnText(text, format === 'messages') ?? str(text) };
         })
       : [];
     for (const [k, val] of Object.entries(v)) if (k !== 'conversations' && k !== 'messages') out.push({ name: k, value: str(val) });
@@ -135,22 +191,9 @@ export function fieldsFor(format: DatasetFormat, v: unknown): Array<{ name: stri
 
 export interface FieldProblem {
   readonly kind: ProblemKind;
+  readonly severity: Severity;
   readonly field?: string;
   readonly message: string;
-}
-
-function need(o: Obj, key: string, path: string, out: FieldProblem[], opts: { optional?: boolean; allowEmpty?: boolean } = {}): void {
-  const v = o[key];
-  const field = path ? `${path}.${key}` : key;
-  if (v === undefined) {
-    if (!opts.optional) out.push({ kind: 'missing', field, message: `Missing required field "${field}"` });
-    return;
-  }
-  if (!isStr(v)) {
-    out.push({ kind: 'type', field, message: `Field "${field}" should be a string, not ${typeName(v)}` });
-    return;
-  }
-  if (!opts.allowEmpty && v.trim() === '') out.push({ kind: 'empty', field, message: `Field "${field}" is empty` });
 }
 
 function typeName(v: unknown): string {
@@ -159,125 +202,108 @@ function typeName(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-const SHAREGPT_FROM = new Set(['human', 'gpt', 'system', 'user', 'assistant', 'function_call', 'observation', 'tool', 'bing', 'chatgpt']);
-const MESSAGE_ROLES = new Set(['system', 'user', 'assistant', 'tool', 'function', 'developer']);
+const at = (path: string, key: string): string => (path ? `${path}.${key}` : key);
 
-function turnsProblems(o: Obj, listKey: string, roleKey: string, textKey: string, roles: Set<string>, out: FieldProblem[]): void {
-  const list = o[listKey];
-  if (list === undefined) {
-    out.push({ kind: 'missing', field: listKey, message: `Missing required field "${listKey}"` });
-    return;
-  }
-  if (!Array.isArray(list)) {
-    out.push({ kind: 'type', field: listKey, message: `Field "${listKey}" should be an array, not ${typeName(list)}` });
-    return;
-  }
-  if (list.length === 0) {
-    out.push({ kind: 'empty', field: listKey, message: `Field "${listKey}" has no turns` });
-    return;
-  }
+/** A string field: absent or null is missing, a string of whitespace is empty. */
+function fieldProblems(o: Obj, rule: FieldRule, path: string, out: FieldProblem[]): void {
+  const v = own(o, rule.name);
+  const field = at(path, rule.name);
+  if (v === undefined || v === null) {
+    if (!rule.optional) out.push({ kind: 'missing', severity: 'error', field, message: `Missing required field "${field}"` });
+  } else if (!isStr(v)) out.push({ kind: 'type', severity: 'error', field, message: `Field "${field}" should be a string, not ${typeName(v)}` });
+  else if (rule.empty !== 'allowed' && isBlank(v)) out.push({ kind: 'empty', severity: rule.empty, field, message: `Field "${field}" is empty` });
+}
+
+/** The objects of a list field (instances, turns), or null after its problem. */
+function listProblems(o: Obj, key: string, what: string, out: FieldProblem[]): Array<Obj | null> | null {
+  const list = own(o, key);
+  if (list === undefined || list === null) out.push({ kind: 'missing', severity: 'error', field: key, message: `Missing required field "${key}"` });
+  else if (!Array.isArray(list)) out.push({ kind: 'type', severity: 'error', field: key, message: `Field "${key}" should be an array, not ${typeName(list)}` });
+  else if (list.length === 0) out.push({ kind: 'empty', severity: 'error', field: key, message: `Field "${key}" has no ${what}` });
+  else
+    return list.map((x: unknown, i) => {
+      if (isObj(x)) return x;
+      out.push({ kind: 'type', severity: 'error', field: `${key}[${i}]`, message: `"${key}[${i}]" should be an object, not ${typeName(x)}` });
+      return null;
+    });
+  return null;
+}
+
+/** A turn's text: a string, or (where the format allows) OpenAI content parts of type text. */
+function turnText(v: unknown, parts: boolean): string | undefined {
+  if (isStr(v)) return v;
+  if (parts && Array.isArray(v) && v.every((p) => isObj(p) && own(p, 'type') === 'text' && isStr(own(p, 'text')))) return v.map((p: Obj) => p['text'] as string).join('');
+  return undefined;
+}
+
+function turnsProblems(o: Obj, rule: NonNullable<FormatRule['turns']>, out: FieldProblem[]): void {
+  const list = listProblems(o, rule.list, 'turns', out);
+  if (!list) return;
+  let assistant = false;
   list.forEach((t, i) => {
-    const path = `${listKey}[${i}]`;
-    if (!isObj(t)) {
-      out.push({ kind: 'type', field: path, message: `"${path}" should be an object, not ${typeName(t)}` });
-      return;
+    if (!t) return;
+    const path = `${rule.list}[${i}]`;
+    const role = own(t, rule.role);
+    const roleField = at(path, rule.role);
+    if (role === undefined || role === null) out.push({ kind: 'missing', severity: 'error', field: roleField, message: `Missing required field "${roleField}"` });
+    else if (!isStr(role)) out.push({ kind: 'type', severity: 'error', field: roleField, message: `Field "${roleField}" should be a string, not ${typeName(role)}` });
+    else if (!Object.hasOwn(rule.roles, role)) out.push({ kind: 'type', severity: 'error', field: roleField, message: `Unknown ${rule.role} "${role}" in "${path}" (expected one of ${Object.keys(rule.roles).join(', ')})` });
+    else if (rule.roles[role] === 'assistant') assistant = true;
+    const text = own(t, rule.text);
+    const textField = at(path, rule.text);
+    if (text === undefined || text === null) out.push({ kind: 'missing', severity: 'error', field: textField, message: `Missing required field "${textField}"` });
+    else {
+      const s = turnText(text, rule.text_parts);
+      if (s === undefined) out.push({ kind: 'type', severity: 'error', field: textField, message: `Field "${textField}" should be a string${rule.text_parts ? ' or a list of text parts' : ''}, not ${typeName(text)}` });
+      else if (isBlank(s)) out.push({ kind: 'empty', severity: rule.text_empty, field: textField, message: `Field "${textField}" is empty` });
     }
-    need(t, roleKey, path, out);
-    const role = t[roleKey];
-    if (isStr(role) && role && !roles.has(role)) out.push({ kind: 'type', field: `${path}.${roleKey}`, message: `Unknown ${roleKey} "${role}" in "${path}" (expected one of ${[...roles].join(', ')})` });
-    // An assistant message with tool calls may have null content.
-    if (listKey === 'messages' && t[textKey] === null && 'tool_calls' in t) return;
-    need(t, textKey, path, out);
   });
-  const roleOf = (t: unknown): string => (isObj(t) && isStr(t[roleKey]) ? normalRole(t[roleKey]) : '');
-  if (!list.some((t) => roleOf(t) === 'assistant')) out.push({ kind: 'format', field: listKey, message: `"${listKey}" has no assistant turn: nothing for the model to learn` });
+  if (!assistant) out.push({ kind: 'format', severity: 'error', field: rule.list, message: `"${rule.list}" has no assistant turn: nothing for the model to learn` });
 }
 
 /** Problems of one parsed record against its file's format. */
 export function validateRecord(format: DatasetFormat, v: unknown): FieldProblem[] {
   const out: FieldProblem[] = [];
   if (!isObj(v)) {
-    out.push({ kind: 'type', message: `A record should be a JSON object, not ${typeName(v)}` });
+    out.push({ kind: 'type', severity: 'error', message: `A record should be a JSON object, not ${typeName(v)}` });
     return out;
   }
   if (Object.keys(v).length === 0) {
-    out.push({ kind: 'empty', message: 'Empty record {}' });
+    out.push({ kind: 'empty', severity: 'error', message: 'Empty record {}' });
     return out;
   }
-  switch (format) {
-    case 'alpaca':
-      need(v, 'instruction', '', out);
-      need(v, 'input', '', out, { optional: true, allowEmpty: true });
-      need(v, 'output', '', out);
-      break;
-    case 'self-instruct': {
-      need(v, 'instruction', '', out);
-      const inst = v['instances'];
-      if (inst === undefined) out.push({ kind: 'missing', field: 'instances', message: 'Missing required field "instances"' });
-      else if (!Array.isArray(inst)) out.push({ kind: 'type', field: 'instances', message: `Field "instances" should be an array, not ${typeName(inst)}` });
-      else if (inst.length === 0) out.push({ kind: 'empty', field: 'instances', message: 'Field "instances" is empty' });
-      else
-        inst.forEach((x, i) => {
-          const path = `instances[${i}]`;
-          if (!isObj(x)) out.push({ kind: 'type', field: path, message: `"${path}" should be an object, not ${typeName(x)}` });
-          else {
-            need(x, 'input', path, out, { allowEmpty: true });
-            need(x, 'output', path, out);
-          }
-        });
-      break;
-    }
-    case 'sharegpt':
-      turnsProblems(v, 'conversations', 'from', 'value', SHAREGPT_FROM, out);
-      break;
-    case 'messages':
-      turnsProblems(v, 'messages', 'role', 'content', MESSAGE_ROLES, out);
-      break;
-    case 'completion':
-      need(v, 'text', '', out);
-      break;
-    case 'unknown':
-      break;
+  const rule = format === 'unknown' ? undefined : RULES.get(format);
+  for (const f of rule?.fields ?? []) fieldProblems(v, f, '', out);
+  if (rule?.instances) {
+    const { list, fields } = rule.instances;
+    listProblems(v, list, 'instances', out)?.forEach((x, i) => {
+      if (x) for (const f of fields) fieldProblems(x, f, `${list}[${i}]`, out);
+    });
   }
+  if (rule?.turns) turnsProblems(v, rule.turns, out);
   return out;
 }
 
 // ---- conversion -----------------------------------------------------------------------------
 
 export interface Turn {
-  readonly role: 'system' | 'user' | 'assistant' | 'tool';
+  readonly role: TurnRole;
   readonly content: string;
 }
 
-function normalRole(r: string): Turn['role'] {
-  switch (r) {
-    case 'human':
-    case 'user':
-      return 'user';
-    case 'gpt':
-    case 'assistant':
-    case 'chatgpt':
-    case 'bing':
-      return 'assistant';
-    case 'system':
-    case 'developer':
-      return 'system';
-    default:
-      return 'tool';
-  }
-}
-
-function alpacaPrompt(instruction: string, input: string): string {
-  return input.trim() ? `${instruction}\n\n${input}` : instruction;
-}
-
+/** The turns of a messages or sharegpt record (turns with no known role left out). */
 function toTurnsOne(format: 'sharegpt' | 'messages', o: Obj): Turn[] {
-  const list = format === 'sharegpt' ? o['conversations'] : o['messages'];
-  if (!Array.isArray(list)) return [];
-  return list.filter(isObj).map((t) => ({
-    role: normalRole(str(format === 'sharegpt' ? t['from'] : t['role'])),
-    content: str(format === 'sharegpt' ? t['value'] : t['content']),
-  }));
+  const rule = RULES.get(format)?.turns;
+  const list = rule ? own(o, rule.list) : undefined;
+  if (!rule || !Array.isArray(list)) return [];
+  const out: Turn[] = [];
+  for (const t of list) {
+    if (!isObj(t)) continue;
+    const who = own(t, rule.role);
+    const role = isStr(who) && Object.hasOwn(rule.roles, who) ? rule.roles[who] : undefined;
+    if (role) out.push({ role, content: turnText(own(t, rule.text), rule.text_parts) ?? str(own(t, rule.text)) });
+  }
+  return out;
 }
 
 /** A record as conversations (self-instruct gives one per instance); [] when it has none. */
@@ -286,12 +312,12 @@ export function toConversations(format: DatasetFormat, v: unknown): Turn[][] {
   switch (format) {
     case 'alpaca': {
       const sys = isStr(v['system']) && v['system'] ? [{ role: 'system' as const, content: v['system'] }] : [];
-      return [[...sys, { role: 'user', content: alpacaPrompt(str(v['instruction']), str(v['input'])) }, { role: 'assistant', content: str(v['output']) }]];
+      return [[...sys, { role: 'user', content: alpacaUserTurn(str(v['instruction']), str(v['input'])) }, { role: 'assistant', content: str(v['output']) }]];
     }
     case 'self-instruct': {
       const inst = Array.isArray(v['instances']) ? v['instances'] : [];
       return inst.filter(isObj).map((x) => [
-        { role: 'user', content: alpacaPrompt(str(v['instruction']), str(x['input'])) },
+        { role: 'user', content: alpacaUserTurn(str(v['instruction']), str(x['input'])) },
         { role: 'assistant', content: str(x['output']) },
       ]);
     }
@@ -310,7 +336,7 @@ export function fromConversation(target: ConvertTarget, turns: readonly Turn[]):
     case 'messages':
       return { record: { messages: turns.map((t) => ({ role: t.role, content: t.content })) } };
     case 'sharegpt': {
-      const from = { system: 'system', user: 'human', assistant: 'gpt', tool: 'observation' } as const;
+      const from = { system: 'system', user: 'human', assistant: 'gpt' } as const;
       return { record: { conversations: turns.map((t) => ({ from: from[t.role], value: t.content })) } };
     }
     case 'alpaca': {

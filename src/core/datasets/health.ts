@@ -66,7 +66,7 @@ export function healthOf(file: DatasetFile, format: DatasetFormat, res: Validati
 export async function checkDataset(fileOrPath: DatasetFile | string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<DatasetHealth> {
   const file = typeof fileOrPath === 'string' ? await DatasetFile.open(fileOrPath) : fileOrPath;
   await file.buildIndex(opts.signal);
-  const format = (await file.detectFormat(64)).format;
+  const format = (await file.detectFormat()).format;
   const res = await validateDataset(file, format, { maxBytes: opts.maxBytes ?? MAX_CHECK_BYTES, maxProblems: 200, ...(opts.signal ? { signal: opts.signal } : {}) });
   return healthOf(file, format, res);
 }

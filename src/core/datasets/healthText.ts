@@ -4,6 +4,7 @@ import type { DatasetFormat } from '../../protocol/datasetPreviewMessages';
 import { formatBytes, formatCount, plural } from '../../shared/format';
 import { invisibleTitles, markedText } from '../../shared/invisibleChars';
 import type { DatasetFile } from './datasetFile';
+import { formatNames } from './formats';
 import type { DatasetHealth } from './health';
 
 export type DatasetSummary =
@@ -68,7 +69,7 @@ function summaryTextRaw(s: DatasetSummary, relativePath: string): SummaryText {
       const severity: Severity = h.errors ? 'error' : h.warnings ? 'warning' : h.format === 'unknown' ? 'other' : 'ok';
       const what = h.records === 0 ? 'no records' : `${formatLabel(h.format)} · ${plural(h.records, 'record')}`;
       const description = `${what}${problems && h.entries > 0 ? ` · ${plural(problems, 'problem')}` : ''} · ${size}`;
-      tip.push(`Format: ${h.format}${h.format === 'unknown' && h.records > 0 ? ' (no alpaca, sharegpt, messages, completion or self-instruct records)' : ''}`);
+      tip.push(`Format: ${h.format}${h.format === 'unknown' && h.records > 0 ? ` (no ${formatNames('or')} records)` : ''}`);
       tip.push(`Layout: ${h.container}`);
       tip.push(`Records: ${formatCount(h.records)}${h.broken ? ` (${plural(h.broken, 'broken line')} not counted)` : ''}`);
       tip.push(`Size: ${size}`);

@@ -3,7 +3,7 @@
 // problems of a JSON array. Each problem has its record, line, column and field.
 import * as crypto from 'node:crypto';
 import type { DatasetFormat, DatasetProblem } from '../../protocol/datasetPreviewMessages';
-import { AbortError, type DatasetFile, type RawRecord } from './datasetFile';
+import { AbortError, position, type DatasetFile, type RawRecord } from './datasetFile';
 import { validateRecord } from './formats';
 
 export interface ValidateOptions {
@@ -86,7 +86,7 @@ export async function validateDataset(file: DatasetFile, format: DatasetFormat, 
   const complete = !budget?.signal.aborted;
   if (file.bytes === 0) add({ kind: 'empty', record: -1, line: 1, column: 1, message: 'No records: the file is empty', severity: 'error' });
   else if (scanned === 0 && complete && file.layout !== 'not-records') add({ kind: 'empty', record: -1, line: 1, column: 1, message: file.layout === 'json-array' ? 'No records: the array is empty' : 'No records: the file holds only blank lines', severity: 'error' });
-  if (file.layout === 'not-records') add({ kind: 'structure', record: -1, line: 1, column: 1, message: 'Not a dataset: neither JSON Lines nor a JSON array of records', severity: 'error' });
+  if (file.layout === 'not-records') add({ kind: 'structure', record: -1, line: file.firstContentLine, column: 1, message: 'Not a dataset: neither JSON Lines nor a JSON array of records', severity: 'error' });
   return { problems, scanned, total, truncated: total > problems.length, errors, warnings: total - errors, broken, complete };
 }
 
@@ -108,29 +108,103 @@ export function recordProblems(format: DatasetFormat, r: RawRecord): DatasetProb
       column: at.column,
       ...(p.field ? { field: p.field } : {}),
       message: p.message,
-      severity: p.kind === 'empty' || p.kind === 'format' ? 'warning' : 'error',
+      severity: p.severity,
     });
   }
   return out;
 }
 
 /**
- * Where a field's key is in the record text (the first occurrence of its last key name), for a
- * record that starts on `line` at `column`.
+ * Where a field is in the record text, for a record that starts on `line` at `column`: the key
+ * of its last name (`conversations[2].value`: the "value" of the third turn), or an array item
+ * (`instances[1]`); as far as the path is found (the record's start when nothing is). The
+ * trainer's validate finds the same place (neftune_trainer/validate.py, field_position).
  */
-function fieldPosition(text: string, field: string, line: number, column: number): { line: number; column: number } {
-  const keys = field.split('.').map((k) => k.replace(/\[\d+\]$/, ''));
-  let from = 0;
-  for (const k of keys) {
-    const i = text.indexOf(`"${k}"`, from);
-    if (i === -1) break;
-    from = i;
+export function fieldPosition(text: string, field: string, line: number, column: number): { line: number; column: number } {
+  return position(text.slice(0, fieldOffset(text, field)), line, column);
+}
+
+/** The path of a field: names and array indexes (`a[1].b` is a, 1, b). */
+function fieldPath(field: string): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (const part of field.split('.')) {
+    const m = /^(.*?)((?:\[\d+\])*)$/.exec(part);
+    out.push(m?.[1] ?? part);
+    for (const i of (m?.[2] ?? '').matchAll(/\[(\d+)\]/g)) out.push(Number(i[1]));
   }
-  const before = text.slice(0, from);
-  const nl = before.lastIndexOf('\n');
-  let l = line;
-  for (let i = before.indexOf('\n'); i !== -1; i = before.indexOf('\n', i + 1)) l++;
-  return { line: l, column: nl === -1 ? column + from : from - nl };
+  return out;
+}
+
+const skipWs = (t: string, i: number): number => {
+  while (i < t.length && (t[i] === ' ' || t[i] === '\t' || t[i] === '\n' || t[i] === '\r')) i++;
+  return i;
+};
+
+/** The offset after the string that opens at i. */
+function stringEnd(t: string, i: number): number {
+  for (i++; i < t.length; i++) {
+    if (t[i] === '\\') i++;
+    else if (t[i] === '"') return i + 1;
+  }
+  return t.length;
+}
+
+/** The offset after the JSON value at i (iterative: any depth). */
+function valueEnd(t: string, i: number): number {
+  const c = t[i];
+  if (c === '"') return stringEnd(t, i);
+  if (c !== '{' && c !== '[') {
+    while (i < t.length && !',]} \t\n\r'.includes(t[i] as string)) i++;
+    return i;
+  }
+  let depth = 0;
+  while (i < t.length) {
+    const d = t[i];
+    if (d === '"') {
+      i = stringEnd(t, i);
+      continue;
+    }
+    if (d === '{' || d === '[') depth++;
+    else if (d === '}' || d === ']') if (--depth === 0) return i + 1;
+    i++;
+  }
+  return i;
+}
+
+function fieldOffset(text: string, field: string): number {
+  let at = skipWs(text, 0);
+  let found = 0;
+  for (const seg of fieldPath(field)) {
+    let p = skipWs(text, at + 1);
+    let hit = -1;
+    if (typeof seg === 'string' && text[at] === '{') {
+      while (text[p] === '"') {
+        const end = stringEnd(text, p);
+        const value = skipWs(text, skipWs(text, end) + 1); // after the ':'
+        if (text.slice(p + 1, end - 1) === seg) {
+          hit = p;
+          at = value;
+          break;
+        }
+        p = skipWs(text, valueEnd(text, value));
+        if (text[p] !== ',') break;
+        p = skipWs(text, p + 1);
+      }
+    } else if (typeof seg === 'number' && text[at] === '[') {
+      for (let k = 0; p < text.length && text[p] !== ']'; k++) {
+        if (k === seg) {
+          hit = at = p;
+          break;
+        }
+        p = skipWs(text, valueEnd(text, p));
+        if (text[p] !== ',') break;
+        p = skipWs(text, p + 1);
+      }
+    }
+    if (hit < 0) break;
+    found = hit;
+  }
+  return found;
 }
 
 function hash53(text: string): number {
