@@ -123,7 +123,7 @@ export class DatasetPreviewPanel extends WebviewPanelHost {
       const built = file.buildIndex();
       built.catch((e: unknown) => this.notify(DidProgress, { records: file.index.count, bytesRead: 0, done: true, indexBytes: 0, error: e instanceof Error ? e.message : String(e) }));
       await file.waitForRecords(64).catch(() => undefined);
-      this.format = (await file.detectFormat(64)).format;
+      this.format = (await file.detectFormat()).format;
       return file;
     })();
     return this.opening;

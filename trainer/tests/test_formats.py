@@ -195,3 +195,16 @@ def test_blank_follows_the_data_file_not_python_strip(tmp_path, tok_nt):
     from neftune_trainer.prompting import render_pieces
     assert "### Input:" not in render_pieces(a, tok_nt, "alpaca")[0][0]
     assert "### Input:" in render_pieces(b, tok_nt, "alpaca")[0][0]
+
+
+def test_the_config_schema_offers_exactly_the_formats_of_the_data_file():
+    # The run config's `type` enums are JSON Schema, the formats are data: one may not drift
+    # from the other (self-instruct once validated and rendered but could not be configured).
+    import json
+    from importlib.resources import files
+    schemas = files("neftune_trainer") / "schemas"
+    formats = {f["name"] for f in json.loads((schemas / "dataset-formats.json").read_text())["formats"]}
+    schema = json.loads((schemas / "run-config.schema.json").read_text())
+    for key in ("datasets", "eval_datasets"):
+        enum = schema["properties"][key]["items"]["properties"]["type"]["enum"]
+        assert set(enum) == formats, key
