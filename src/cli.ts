@@ -49,6 +49,12 @@ function usage(): number {
   return UNREADABLE;
 }
 
+// `... | head` closes the pipe early: that is the reader's choice, not an error to crash on.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 128 + 13); // as a shell reports SIGPIPE
+  throw e;
+});
+
 const [name = '', ...rest] = process.argv.slice(2);
 void Promise.resolve(commands[name]?.run(rest) ?? usage()).then((code) => {
   process.exitCode = code;

@@ -37,3 +37,19 @@ def test_a_warning_alone_exits_0(tmp_path, capsys):
     (problem,) = json.loads(capsys.readouterr().out)["problems"]
     assert (problem["line"], problem["key"], problem["severity"]) == (5, "sequence_len", "warning")
     assert "max_position_embeddings 64" in problem["message"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    # `check-config ... | head -1`: the pipe closes after the first line.
+    import subprocess
+    import sys
+    cfg = tmp_path / "many.neftune.yaml"
+    cfg.write_text("base_model: x\ndatasets: []\n" + "".join(f"unknown_{i}: 1\n" for i in range(3000)))  # > a 64 KB pipe of output
+    p = subprocess.Popen([sys.executable, "-m", "neftune_trainer", "check-config", str(cfg)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    p.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert p.returncode == 141
