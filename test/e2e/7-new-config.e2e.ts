@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, runDirs, waitFor } from './harness';
 import { START_RUN, guard, trainerProcesses } from './scenario';
+import { DEFAULT_MODEL_ID } from '../../src/core/configValidation';
 
 const NEW_CONFIG = 'NEFTune: New run config';
 const FLOW_TITLE = 'New NEFTune run config';
-const DEFAULT_MODEL_ID = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 /** A Python without torch: the environment check refuses to start a run (see above). */
 const PYTHON_WITHOUT_TORCH = '/usr/bin/python3';
 

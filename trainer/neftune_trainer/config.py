@@ -419,11 +419,16 @@ def resolve_path(folder: str, p: str) -> str:
     return os.path.normpath(os.path.join(folder, expand_home(p)))
 
 
+def cache_folder() -> str:
+    """NEFTune Studio's cache (wheels, converted models): $NEFTUNE_STUDIO_CACHE or its default
+    (rules: default_model)."""
+    rule = RULES["default_model"]
+    return expand_home(os.environ.get(rule["cache_env"]) or rule["cache_default"])
+
+
 def default_model_folder() -> str:
     """Where the built-in default model lives once converted (rules: default_model)."""
-    rule = RULES["default_model"]
-    cache = expand_home(os.environ.get(rule["cache_env"]) or rule["cache_default"])
-    return os.path.join(cache, *rule["folder_in_cache"].split("/"))
+    return os.path.join(cache_folder(), *RULES["default_model"]["folder_in_cache"].split("/"))
 
 
 def model_folder(base_model: str, folder: str) -> str:

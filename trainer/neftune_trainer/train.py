@@ -29,7 +29,7 @@ import torch
 from .batching import collate, n_loss_tokens, plan_epoch
 from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint, rank_rng_state,
                          restore_rng, save_checkpoint, saved_noise_state)
-from .config import RESOLVED_CONFIG_FILE, RunConfig, dump_resolved
+from .config import CONTEXT_LENGTH_KEYS, RESOLVED_CONFIG_FILE, RunConfig, dump_resolved
 from .device import pick_device, use_bf16
 from .errors import InputError, Where
 from .evaluation import evaluate, plan_evaluation, read_run_records
@@ -42,10 +42,6 @@ from .stopping import StopFlag
 
 
 # ----------------------------------------------------------------------------- helpers
-
-# Where model configs keep the longest sequence they have position information for.
-CONTEXT_LENGTH_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
-
 
 def warn_sequence_len_above_context(cfg: RunConfig, model_config, events: EventWriter) -> None:
     """A warning, not an error: records longer than the context are rare and may be truncated
