@@ -19,11 +19,11 @@
 //   h) "Delete run" on short-*: the trash fails here, a second confirmation deletes it for good.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
-import { START_RUN, guard, startRun, trainerProcesses } from './scenario';
+import { START_RUN, extHostLogLines, guard, showRuns, startRun, trainerProcesses } from './scenario';
 
 const RUNS = '.neftune/runs';
 const SHORT = 'short-20260101-000000';
@@ -75,18 +75,6 @@ async function toastsWithin(s: Session, re: RegExp, ms: number): Promise<string[
   return [...seen];
 }
 
-/** The Runs view in the side bar (after a reload the side bar may be closed with NEFTune still its container). */
-async function showRuns(s: Session): Promise<void> {
-  // Right after a reload the palette may not list the view commands yet: once more.
-  await s.wb.runCommand('NEFTune: Focus on Runs View').catch(async () => {
-    await s.wb.escape();
-    await s.page.waitForTimeout(2_000);
-    await s.wb.runCommand('NEFTune: Focus on Runs View');
-  });
-  await s.wb.view('Runs').waitFor({ state: 'visible', timeout: 15_000 });
-  await s.wb.expandView('Runs');
-}
-
 /** Right-click a run in the Runs view. */
 async function runContextMenu(s: Session, runId: string): Promise<void> {
   await showRuns(s);
@@ -113,17 +101,6 @@ async function clickMenuItem(s: Session, label: string): Promise<void> {
 }
 
 /** Extension-host log lines of every window of the session matching `re`. */
-function extHostLogLines(s: Session, re: RegExp): string[] {
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
-  let files: string[] = [];
-  try {
-    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /exthost\.log$/.test(f));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
-}
-
 async function contextMenuItems(s: Session): Promise<string[]> {
   const menu = s.page.locator('.context-view .monaco-menu');
   await menu.first().waitFor({ state: 'visible' });

@@ -7,33 +7,11 @@
 // those on disk (save_total_limit removes old ones).
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
-import { STOP_RUN, guard, startRun, trainerProcesses } from './scenario';
-
-function extHostLogLines(s: Session, re: RegExp): string[] {
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
-  let files: string[] = [];
-  try {
-    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /exthost\.log$/.test(f));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
-}
-
-async function showRuns(s: Session): Promise<void> {
-  // Right after a reload the palette may not list the view commands yet: once more.
-  await s.wb.runCommand('NEFTune: Focus on Runs View').catch(async () => {
-    await s.wb.escape();
-    await s.page.waitForTimeout(2_000);
-    await s.wb.runCommand('NEFTune: Focus on Runs View');
-  });
-  await s.wb.view('Runs').waitFor({ state: 'visible', timeout: 15_000 });
-  await s.wb.expandView('Runs');
-}
+import { STOP_RUN, extHostLogLines, guard, showRuns, startRun, trainerProcesses } from './scenario';
 
 describe('scenario 12: the Runs view while a run with checkpoints trains', () => {
   let s: Session | undefined;

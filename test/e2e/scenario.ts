@@ -2,7 +2,7 @@
 // (progress notification, status bar) while a run goes on, and run bookkeeping.
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { type Session, log, runDirs, waitFor } from './harness';
 import type { Notification } from './workbench';
 
@@ -167,4 +167,28 @@ export function lineOfKey(text: string, key: string): number {
   const i = text.split('\n').findIndex((l) => l.trimStart().startsWith(`${key}:`));
   if (i < 0) throw new Error(`no key ${key} in the file`);
   return i + 1;
+}
+
+/** Lines of the session's extension-host logs that match `re`. */
+export function extHostLogLines(s: Session, re: RegExp): string[] {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  let files: string[] = [];
+  try {
+    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /exthost\.log$/.test(f));
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
+}
+
+/** The Runs view in the side bar (after a reload the side bar may be closed with NEFTune still its container). */
+export async function showRuns(s: Session): Promise<void> {
+  // Right after a reload the palette may not list the view commands yet: once more.
+  await s.wb.runCommand('NEFTune: Focus on Runs View').catch(async () => {
+    await s.wb.escape();
+    await s.page.waitForTimeout(2_000);
+    await s.wb.runCommand('NEFTune: Focus on Runs View');
+  });
+  await s.wb.view('Runs').waitFor({ state: 'visible', timeout: 15_000 });
+  await s.wb.expandView('Runs');
 }
