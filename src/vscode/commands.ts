@@ -9,6 +9,7 @@ import type { RunManager, RunRef } from './runManager';
 import { newRunConfig } from './newRunConfig';
 import { formatDoctor, quickCheck, runDoctor } from '../core/doctor';
 import { setupEnvironment } from './setupEnvironment';
+import { trainerInterpreter } from './interpreter';
 import type { RunColors } from './runColors';
 
 export interface CommandContext {
@@ -143,7 +144,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       try {
         const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
         if (folder) {
-          const { python } = await ctx.runs.python(folder);
+          const { python } = await trainerInterpreter(folder);
           const problem = await quickCheck(python);
           if (problem) {
             ctx.log.error(problem);
@@ -265,7 +266,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       if (!folder) return;
       let python: string;
       try {
-        python = (await ctx.runs.python(folder)).python;
+        python = (await trainerInterpreter(folder)).python;
       } catch (err) {
         void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
         return;

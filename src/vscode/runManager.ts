@@ -9,9 +9,8 @@ import { EVENTS_FILE, LOG_FILE, RunStore } from '../core/runStore';
 import { readAllEvents } from '../core/eventLog';
 import { RunState } from '../core/runState';
 import { stopTrainer, isTrainerAlive } from '../core/trainerProcess';
-import { resolvePython, type InterpreterChoice } from '../core/pythonInterpreter';
 import { Supervisor, type StartedRun } from '../core/supervisor';
-import { pythonExtensionInterpreter } from './pythonExtension';
+import { trainerInterpreter } from './interpreter';
 import { describeEvent, formatDuration, readableLog } from '../core/eventText';
 import { RunEndAnnouncements } from '../core/runAnnouncements';
 import type { RunSummary } from '../protocol/runSummary';
@@ -171,7 +170,7 @@ export class RunManager implements vscode.Disposable {
   async start(configUri: vscode.Uri): Promise<RunRef> {
     if (!vscode.workspace.isTrusted) throw new Error('NEFTune runs start only in a trusted workspace.');
     const folder = this.folderOf(configUri);
-    const { python, source } = await this.python(folder);
+    const { python, source } = await trainerInterpreter(folder);
     const sup = this.supervisor(folder);
     const runId = await sup.enqueue({ python, configPath: configUri.fsPath, cwd: folder.uri.fsPath });
     const ref: RunRef = { store: sup.store, runId, folder };
@@ -184,7 +183,7 @@ export class RunManager implements vscode.Disposable {
 
   /** Resumes an ended run from its newest complete checkpoint: same run id, one curve. */
   async resume(ref: RunRef): Promise<void> {
-    const { python } = await this.python(ref.folder);
+    const { python } = await trainerInterpreter(ref.folder);
     const sup = this.supervisor(ref.folder);
     this.announcements.forget(ref.store, ref.runId);
     this.resetMonitor(ref);
@@ -234,18 +233,6 @@ export class RunManager implements vscode.Disposable {
       this.log.info(`[${ref.runId}] trainer exited (${signal ?? `code ${code}`})`);
     });
     this.listChanged.fire();
-  }
-
-  /** The interpreter for a folder: the setting, the folder's .venv, or the Python extension's. */
-  async python(folder: vscode.WorkspaceFolder): Promise<InterpreterChoice> {
-    const settings = readSettings(folder);
-    try {
-      return resolvePython(settings.pythonPath, folder.uri.fsPath);
-    } catch (err) {
-      const fromExt = await pythonExtensionInterpreter(folder.uri);
-      if (fromExt) return { python: fromExt, source: 'Python extension' };
-      throw err;
-    }
   }
 
   async stop(ref: RunRef): Promise<void> {
