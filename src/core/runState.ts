@@ -1,7 +1,7 @@
 // Reduces a run's event stream to what the UI shows: status, progress, last loss, failure.
 // Pure: the same events always give the same summary, whoever reads them and whenever.
 import type { TrainerEvent } from '../protocol/events';
-import type { RunStatus, RunSummary } from '../protocol/runSummary';
+import { isEnded, type RunStatus, type RunSummary } from '../protocol/runSummary';
 import { emptySeries, STEP_SERIES_KEYS, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 
 export interface ProcessInfo {
@@ -141,7 +141,7 @@ export class RunState {
   summary(proc: ProcessInfo = { alive: null }): RunSummary {
     let status = this.status;
     let failure = this.failure;
-    const ended = status === 'finished' || status === 'stopped' || status === 'failed';
+    const ended = isEnded(status);
     if (proc.queued) {
       status = 'queued';
     } else if (ended && proc.alive === true && proc.spawnedAt !== undefined && this.endedAt !== null && proc.spawnedAt > this.endedAt * 1000) {

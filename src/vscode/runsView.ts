@@ -4,20 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../protocol/runSummary';
-import { runKey, type RunManager, type RunRef } from './runManager';
+import { runKey } from '../core/runRegistry';
+import type { RunManager, RunRef } from './runManager';
+import { RUN_STATUS_ICONS } from './runStatusIcons';
 
 type RunNode = { kind: 'run'; ref: RunRef; summary: RunSummary };
 type Node = RunNode | { kind: 'checkpoint'; ref: RunRef; path: string };
-
-const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
-  queued: ['clock'],
-  starting: ['loading~spin'],
-  running: ['sync~spin', 'charts.blue'],
-  stopping: ['loading~spin', 'charts.yellow'],
-  finished: ['pass', 'testing.iconPassed'],
-  stopped: ['debug-stop', 'charts.yellow'],
-  failed: ['error', 'testing.iconFailed'],
-};
 
 /** The run's checkpoints still on disk: save_total_limit removes old ones, and no event says so. */
 function existingCheckpoints(node: RunNode): string[] {
@@ -117,7 +109,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     const s = node.summary;
     const item = new vscode.TreeItem(node.ref.runId, existingCheckpoints(node).length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = runKey(node.ref);
-    const [icon, color] = STATUS_ICON[s.status];
+    const { icon, color } = RUN_STATUS_ICONS[s.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     const bits: string[] = [s.status];
     if (s.totalSteps !== null || s.step > 0) bits.push(`${s.step}/${s.totalSteps ?? '?'}`);
