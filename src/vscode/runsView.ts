@@ -7,6 +7,7 @@ import type { RunSummary } from '../protocol/runSummary';
 import { runKey } from '../core/runRegistry';
 import type { RunManager, RunRef } from './runManager';
 import { RUN_STATUS_ICONS } from './runStatusIcons';
+import { readSettings } from './settings';
 
 type RunNode = { kind: 'run'; ref: RunRef; summary: RunSummary };
 type Node = RunNode | { kind: 'checkpoint'; ref: RunRef; path: string };
@@ -22,7 +23,8 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subs: vscode.Disposable[];
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly watcher: vscode.FileSystemWatcher;
+  /** One watcher per run store (setting neftune.runStore of each workspace folder). */
+  private storeWatchers: vscode.Disposable[] = [];
   /**
    * The run nodes last shown, by run key: the same object for a run across refreshes, so a
    * run's progress refreshes that one node. A refresh of the whole tree drops every node handle
@@ -49,9 +51,35 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
         this.schedule();
       }),
       runs.onDidChangeList(() => this.refreshSoon()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (!e.affectsConfiguration('neftune.runStore')) return;
+        this.watchStores();
+        this.refreshSoon();
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        this.watchStores();
+        this.refreshSoon();
+      }),
     ];
-    this.watcher = vscode.workspace.createFileSystemWatcher('**/.neftune/runs/*/events.jsonl', false, true, false);
-    this.subs.push(this.watcher, this.watcher.onDidCreate(() => this.refreshSoon()), this.watcher.onDidDelete(() => this.refreshSoon()));
+    this.watchStores();
+  }
+
+  /** Runs that appear or go in any store, also those another window or a terminal started. */
+  private watchStores(): void {
+    for (const d of this.storeWatchers) d.dispose();
+    const patterns = new Map<string, vscode.RelativePattern>();
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const root = readSettings(folder).runStore;
+      const rel = path.relative(folder.uri.fsPath, root);
+      // Inside the folder: based on the folder, which exists (the store may not yet).
+      const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+      const pattern = inside ? new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/*/events.jsonl`) : new vscode.RelativePattern(vscode.Uri.file(root), '*/events.jsonl');
+      patterns.set(root, pattern);
+    }
+    this.storeWatchers = [...patterns.values()].flatMap((p) => {
+      const w = vscode.workspace.createFileSystemWatcher(p, false, true, false);
+      return [w, w.onDidCreate(() => this.refreshSoon()), w.onDidDelete(() => this.refreshSoon())];
+    });
   }
 
   /** The whole tree (runs added or removed). */
@@ -143,6 +171,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     clearTimeout(this.refreshTimer);
     for (const c of this.openCommands.values()) c.registration.dispose();
     for (const s of this.subs) s.dispose();
+    for (const d of this.storeWatchers) d.dispose();
     this.changed.dispose();
   }
 }
