@@ -23,7 +23,7 @@ export type DoctorResult =
 
 const REQUIRED = ['neftune-trainer', 'transformers', 'accelerate', 'safetensors', 'pyyaml', 'jsonschema'];
 
-export function doctorProblems(info: DoctorInfo): string[] {
+function doctorProblems(info: DoctorInfo): string[] {
   const out: string[] = [];
   if (!info.torch) out.push(`PyTorch is not installed or does not import (${info.torch_error ?? 'no torch'}). Fix: run "NEFTune: Set up trainer environment".`);
   for (const p of REQUIRED) {

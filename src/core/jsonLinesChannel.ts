@@ -20,7 +20,7 @@ export interface ChannelProtocol {
   readonly notifications: Record<string, unknown>;
 }
 
-export const CANCEL_METHOD = '$/cancel';
+const CANCEL_METHOD = '$/cancel';
 
 export type ChannelErrorKind =
   /** The child answered with an error. */

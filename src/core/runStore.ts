@@ -1,6 +1,7 @@
-// The run store: one folder per run under `.neftune/runs/` (DESIGN.md section 4):
-//   config.yaml (resolved, written by the trainer), events.jsonl, trainer.log,
-//   trainer.pid (written here when the trainer is spawned), exit.json, checkpoints/.
+// The run store: one folder per run under the setting neftune.runStore (`.neftune/runs/` of the
+// workspace folder by default): config.yaml (resolved, written by the trainer), events.jsonl,
+// trainer.log, trainer.pid (written here when the trainer is spawned), exit.json, request.json,
+// announced.json, checkpoints/.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
