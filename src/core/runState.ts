@@ -1,6 +1,7 @@
 // Reduces a run's event stream to what the UI shows: status, progress, last loss, failure.
 // Pure: the same events always give the same summary, whoever reads them and whenever.
 import type { TrainerEvent } from '../protocol/events';
+import { exitSignal } from './trainerCli';
 import { isEnded, type RunStatus, type RunSummary } from '../protocol/runSummary';
 import { emptySeries, STEP_SERIES_KEYS, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 
@@ -157,7 +158,8 @@ export class RunState {
         // The trainer always writes a final event; no final event means it died.
         status = 'failed';
         const code = proc.exitCode;
-        failure = `process exited without finishing${code !== undefined && code !== null ? ` (exit code ${code})` : ''}`;
+        const signal = code !== undefined ? exitSignal(code) : null;
+        failure = `process exited without finishing${code !== undefined && code !== null ? ` (exit code ${code}${signal ? `: ${signal}` : ''})` : ''}`;
       } else if (proc.stopRequested) {
         status = 'stopping';
       }
