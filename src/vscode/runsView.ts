@@ -67,16 +67,19 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
   /** Runs that appear or go in any store, also those another window or a terminal started. */
   private watchStores(): void {
     for (const d of this.storeWatchers) d.dispose();
-    const patterns = new Map<string, vscode.RelativePattern>();
+    const patterns = new Map<string, vscode.RelativePattern[]>();
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       const root = readSettings(folder).runStore;
       const rel = path.relative(folder.uri.fsPath, root);
       // Inside the folder: based on the folder, which exists (the store may not yet).
       const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-      const pattern = inside ? new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/*/events.jsonl`) : new vscode.RelativePattern(vscode.Uri.file(root), '*/events.jsonl');
-      patterns.set(root, pattern);
+      const base = inside ? `${rel.split(path.sep).join('/')}/` : '';
+      const at = (glob: string): vscode.RelativePattern => (inside ? new vscode.RelativePattern(folder, base + glob) : new vscode.RelativePattern(vscode.Uri.file(root), glob));
+      // A run folder made or removed at once (its files are not reported one by one), and the
+      // events file of a run whose folder came first.
+      patterns.set(root, [at('*'), at('*/events.jsonl')]);
     }
-    this.storeWatchers = [...patterns.values()].flatMap((p) => {
+    this.storeWatchers = [...patterns.values()].flat().flatMap((p) => {
       const w = vscode.workspace.createFileSystemWatcher(p, false, true, false);
       return [w, w.onDidCreate(() => this.refreshSoon()), w.onDidDelete(() => this.refreshSoon())];
     });
