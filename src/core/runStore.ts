@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** The resolved config, written by the trainer when it starts. */
+export const CONFIG_FILE = 'config.yaml';
 export const EVENTS_FILE = 'events.jsonl';
 export const LOG_FILE = 'trainer.log';
 export const PID_FILE = 'trainer.pid';

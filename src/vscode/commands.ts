@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkRunConfig, formatProblems } from '../core/configValidation';
+import { CONFIG_FILE } from '../core/runStore';
 import { plural } from '../shared/format';
 import { CONFIG_GLOB, isRunConfig, type ConfigDiagnostics } from './configDiagnostics';
 import { DashboardPanel } from './dashboardPanel';
@@ -253,7 +254,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'neftune.openRunConfig': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run whose resolved config to open');
       if (!ref) return;
-      const file = vscode.Uri.file(path.join(ref.store.runDir(ref.runId), 'config.yaml'));
+      const file = vscode.Uri.file(path.join(ref.store.runDir(ref.runId), CONFIG_FILE));
       try {
         await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file), { preview: true });
       } catch {
