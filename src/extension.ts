@@ -1,4 +1,4 @@
-// activate(): wires the pieces together, nothing else (DESIGN.md section 3).
+// activate(): wires the pieces together, nothing else.
 import * as vscode from 'vscode';
 import { registerCommands } from './vscode/commands';
 import { ConfigCodeLens } from './vscode/configCodeLens';

@@ -1,6 +1,7 @@
 // "Check trainer environment": runs the trainer's `doctor` (JSON on stdout) and turns it into a
 // readable report and a list of problems, each with its fix.
 import { execFile } from 'node:child_process';
+import { runTrainerJson, TrainerError } from './trainerCli';
 
 export interface DoctorInfo {
   readonly python: string;
@@ -22,7 +23,7 @@ export type DoctorResult =
 
 const REQUIRED = ['neftune-trainer', 'transformers', 'accelerate', 'safetensors', 'pyyaml', 'jsonschema'];
 
-export function doctorProblems(info: DoctorInfo): string[] {
+function doctorProblems(info: DoctorInfo): string[] {
   const out: string[] = [];
   if (!info.torch) out.push(`PyTorch is not installed or does not import (${info.torch_error ?? 'no torch'}). Fix: run "NEFTune: Set up trainer environment".`);
   for (const p of REQUIRED) {
@@ -55,33 +56,21 @@ export function formatDoctor(info: DoctorInfo, python: string): string {
   return lines.join('\n');
 }
 
-/** Runs `python -m neftune_trainer doctor` (no shell) and reads its report. */
-export function runDoctor(python: string, timeoutMs = 120_000): Promise<DoctorResult> {
-  return new Promise((resolve) => {
-    execFile(python, ['-m', 'neftune_trainer', 'doctor'], { timeout: timeoutMs, env: { ...process.env, HF_HUB_OFFLINE: '1' } }, (err, stdout, stderr) => {
-      if (err) {
-        const missing = /No module named .?neftune_trainer/.test(stderr);
-        const notFound = (err as NodeJS.ErrnoException).code === 'ENOENT';
-        resolve({
-          ok: false,
-          problems: [
-            notFound
-              ? `The interpreter ${python} does not exist. Fix: run "NEFTune: Set up trainer environment" or set neftune.pythonPath.`
-              : missing
-                ? `The trainer package is not installed in ${python}. Fix: run "NEFTune: Set up trainer environment".`
-                : `${python} -m neftune_trainer doctor failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`,
-          ],
-        });
-        return;
-      }
-      try {
-        const info = JSON.parse(stdout) as DoctorInfo;
-        resolve({ ok: true, info, problems: doctorProblems(info) });
-      } catch {
-        resolve({ ok: false, problems: [`${python} -m neftune_trainer doctor printed no JSON report`] });
-      }
-    });
-  });
+/** Runs `python -m neftune_trainer doctor` and reads its report; a failure is a problem with its fix. */
+export async function runDoctor(python: string, timeoutMs = 120_000): Promise<DoctorResult> {
+  try {
+    const info = await runTrainerJson(python, 'doctor', [], (stdout) => JSON.parse(stdout) as DoctorInfo, { timeoutMs });
+    return { ok: true, info, problems: doctorProblems(info) };
+  } catch (e) {
+    if (!(e instanceof TrainerError)) throw e;
+    const fix =
+      e.kind === 'no-python'
+        ? ' Fix: run "NEFTune: Set up trainer environment" or set neftune.pythonPath.'
+        : e.kind === 'no-trainer' || e.kind === 'no-command'
+          ? ' Fix: run "NEFTune: Set up trainer environment".'
+          : '';
+    return { ok: false, problems: [`${e.message}${fix}`] };
+  }
 }
 
 /**

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LineSplitter } from './fileTail';
+import { LineSplitter } from './lineSplitter';
+import { trainerArgv } from './trainerCli';
 import { venvPython } from './pythonInterpreter';
 
 export interface SetupStep {
@@ -38,7 +39,7 @@ export function planSetup(o: SetupOptions): SetupStep[] {
     steps.push(pip('Installing PyTorch and the tested dependencies (CPU)', '-r', pinned));
   }
   steps.push(pip('Installing the NEFTune trainer', `${o.trainerDir}[gguf]`));
-  steps.push({ title: 'Checking the environment', command: py, args: ['-m', 'neftune_trainer', 'doctor'] });
+  steps.push({ title: 'Checking the environment', command: py, args: trainerArgv('doctor') });
   return steps;
 }
 
@@ -63,6 +64,7 @@ export async function runSetup(
       child.once('error', (e) => resolve({ code: null, error: e.message }));
       child.once('close', (code) => {
         signal?.removeEventListener('abort', abort);
+        [...out.end(), ...err.end()].forEach(on.line); // a last line without its newline
         resolve(signal?.aborted ? { code, error: 'cancelled' } : { code });
       });
     });

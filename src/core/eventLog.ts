@@ -1,5 +1,6 @@
-// Reading the trainer's event stream (RUN_DIR/events.jsonl). The file, not the pipe, is the
-// source of truth (DESIGN.md section 4).
+// Reading the trainer's event stream (RUN_DIR/events.jsonl). The file, not a pipe, is the
+// source of truth: the detached trainer writes it whatever becomes of the window that started
+// it, so a reader after a reload misses nothing.
 import type { TrainerEvent } from '../protocol/events';
 import { eventValidatorFor, validateEventValue } from './schemas';
 import { FileTail } from './fileTail';

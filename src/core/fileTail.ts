@@ -2,24 +2,7 @@
 // behaves the same on every OS, over Remote-SSH, and before the file exists; a stat every
 // 250 ms costs nothing and keeps updates under a second.
 import * as fs from 'node:fs';
-
-/** Splits a byte stream into complete lines, keeping an unfinished last line for later. */
-export class LineSplitter {
-  private pending = Buffer.alloc(0);
-
-  push(chunk: Buffer): string[] {
-    const data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const lines: string[] = [];
-    let start = 0;
-    for (let i = data.indexOf(10, start); i !== -1; i = data.indexOf(10, start)) {
-      // Decode per complete line so a multi-byte character split across reads stays whole.
-      lines.push(data.subarray(start, i).toString('utf8').replace(/\r$/, ''));
-      start = i + 1;
-    }
-    this.pending = Buffer.from(data.subarray(start));
-    return lines;
-  }
-}
+import { LineSplitter } from './lineSplitter';
 
 export class FileTail {
   private offset = 0;

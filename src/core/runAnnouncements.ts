@@ -8,12 +8,8 @@
 //     none saw it exit.
 // Either way announced.json in the run folder records it, so no reload, second window or later
 // click repeats it. A resume clears it: the resumed run's end is news again.
-import type { RunSummary } from '../protocol/runSummary';
+import { isEnded, type RunSummary } from '../protocol/runSummary';
 import type { RunStore } from './runStore';
-
-export function isEnded(status: RunSummary['status']): boolean {
-  return status === 'finished' || status === 'stopped' || status === 'failed';
-}
 
 export class RunEndAnnouncements {
   /** Run folders this window has seen not yet ended. */

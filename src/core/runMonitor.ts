@@ -3,7 +3,7 @@
 // and for one it reattached to after a reload (the pid file and the events file are enough).
 import * as path from 'node:path';
 import type { TrainerEvent } from '../protocol/events';
-import type { RunSummary } from '../protocol/runSummary';
+import { isEnded, type RunSummary } from '../protocol/runSummary';
 import { STEP_SERIES_KEYS, emptySeries, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 import { EventTail } from './eventLog';
 import { RunState, type ProcessInfo } from './runState';
@@ -93,7 +93,7 @@ export class RunMonitor {
 
   private checkProcess(): void {
     const s = this.summary();
-    if (s.status === 'finished' || s.status === 'stopped' || s.status === 'failed') {
+    if (isEnded(s.status)) {
       this.tail.readNow();
       this.emit([]);
       this.dispose(false);

@@ -1,7 +1,8 @@
 // Reduces a run's event stream to what the UI shows: status, progress, last loss, failure.
 // Pure: the same events always give the same summary, whoever reads them and whenever.
 import type { TrainerEvent } from '../protocol/events';
-import type { RunStatus, RunSummary } from '../protocol/runSummary';
+import { exitSignal } from './trainerCli';
+import { isEnded, type RunStatus, type RunSummary } from '../protocol/runSummary';
 import { emptySeries, STEP_SERIES_KEYS, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 
 export interface ProcessInfo {
@@ -141,7 +142,7 @@ export class RunState {
   summary(proc: ProcessInfo = { alive: null }): RunSummary {
     let status = this.status;
     let failure = this.failure;
-    const ended = status === 'finished' || status === 'stopped' || status === 'failed';
+    const ended = isEnded(status);
     if (proc.queued) {
       status = 'queued';
     } else if (ended && proc.alive === true && proc.spawnedAt !== undefined && this.endedAt !== null && proc.spawnedAt > this.endedAt * 1000) {
@@ -157,7 +158,8 @@ export class RunState {
         // The trainer always writes a final event; no final event means it died.
         status = 'failed';
         const code = proc.exitCode;
-        failure = `process exited without finishing${code !== undefined && code !== null ? ` (exit code ${code})` : ''}`;
+        const signal = code !== undefined ? exitSignal(code) : null;
+        failure = `process exited without finishing${code !== undefined && code !== null ? ` (exit code ${code}${signal ? `: ${signal}` : ''})` : ''}`;
       } else if (proc.stopRequested) {
         status = 'stopping';
       }

@@ -1,9 +1,12 @@
-// The run store: one folder per run under `.neftune/runs/` (DESIGN.md section 4):
-//   config.yaml (resolved, written by the trainer), events.jsonl, trainer.log,
-//   trainer.pid (written here when the trainer is spawned), exit.json, checkpoints/.
+// The run store: one folder per run under the setting neftune.runStore (`.neftune/runs/` of the
+// workspace folder by default): config.yaml (resolved, written by the trainer), events.jsonl,
+// trainer.log, trainer.pid (written here when the trainer is spawned), exit.json, request.json,
+// announced.json, checkpoints/.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** The resolved config, written by the trainer when it starts. */
+export const CONFIG_FILE = 'config.yaml';
 export const EVENTS_FILE = 'events.jsonl';
 export const LOG_FILE = 'trainer.log';
 export const PID_FILE = 'trainer.pid';

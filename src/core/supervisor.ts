@@ -3,7 +3,7 @@
 // queued run: the next supervisor picks the queue up where this one left it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REQUEST_FILE, RunStore, writeJsonAtomic } from './runStore';
+import { EVENTS_FILE, EXIT_FILE, PID_FILE, REQUEST_FILE, RunStore, writeJsonAtomic } from './runStore';
 import { isTrainerAlive, startTrainer, type StartedTrainer } from './trainerProcess';
 
 export interface RunRequest {
@@ -56,8 +56,8 @@ export class Supervisor {
     if (pid && isTrainerAlive(pid.pid)) throw new Error(`run ${runId} is still running`);
     const configPath = prev?.configPath ?? pid?.config;
     if (!configPath) throw new Error(`run ${runId} has no record of its config`);
-    fs.rmSync(path.join(dir, 'trainer.pid'), { force: true });
-    fs.rmSync(path.join(dir, 'exit.json'), { force: true });
+    fs.rmSync(path.join(dir, PID_FILE), { force: true });
+    fs.rmSync(path.join(dir, EXIT_FILE), { force: true });
     writeJsonAtomic(path.join(dir, REQUEST_FILE), { python, configPath, cwd, extraArgs: ['--resume'], queuedAt: Date.now() } satisfies RunRequest);
     await this.pump();
   }
@@ -90,7 +90,7 @@ export class Supervisor {
   cancelQueued(runId: string): boolean {
     if (this.store.readPid(runId) !== null || this.readRequest(runId) === null) return false;
     const dir = this.store.runDir(runId);
-    const hasEvents = fs.existsSync(path.join(dir, 'events.jsonl'));
+    const hasEvents = fs.existsSync(path.join(dir, EVENTS_FILE));
     if (hasEvents) fs.rmSync(path.join(dir, REQUEST_FILE)); // a resume that never started: keep the run
     else fs.rmSync(dir, { recursive: true, force: true });
     return true;
@@ -113,7 +113,7 @@ export class Supervisor {
           // Could not even spawn (missing interpreter): record it as the run's failure.
           const message = err instanceof Error ? err.message : String(err);
           fs.appendFileSync(
-            path.join(this.store.runDir(next), 'events.jsonl'),
+            path.join(this.store.runDir(next), EVENTS_FILE),
             JSON.stringify({ v: 1, type: 'error', time: Date.now() / 1000, message, where: null }) + '\n',
           );
           fs.rmSync(path.join(this.store.runDir(next), REQUEST_FILE), { force: true });

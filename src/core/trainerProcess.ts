@@ -1,10 +1,11 @@
-// Spawning and stopping the Python trainer. The trainer runs detached, writing only to its
+// Spawning and stopping the Python trainer (`train`; its command line is core/trainerCli.ts). The trainer runs detached, writing only to its
 // run folder, so it outlives a window reload or an extension-host restart; it is spawned
 // without a shell (arguments are never parsed by one).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOG_FILE, type RunStore } from './runStore';
+import { trainerArgv, trainerEnv } from './trainerCli';
 
 export interface StartOptions {
   readonly python: string;
@@ -22,17 +23,13 @@ export interface StartedTrainer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function trainerArgs(configPath: string, runDir: string, extra: readonly string[] = []): string[] {
-  return ['-m', 'neftune_trainer', 'train', configPath, '--run-dir', runDir, ...extra];
-}
-
 export function startTrainer(store: RunStore, opts: StartOptions): Promise<StartedTrainer> {
   const runDir = store.runDir(opts.runId);
   const logFd = fs.openSync(path.join(runDir, LOG_FILE), 'a');
   return new Promise((resolve, reject) => {
-    const child = spawn(opts.python, trainerArgs(opts.configPath, runDir, opts.extraArgs), {
+    const child = spawn(opts.python, trainerArgv('train', [opts.configPath, '--run-dir', runDir, ...(opts.extraArgs ?? [])]), {
       cwd: opts.cwd,
-      env: { ...process.env, ...opts.env, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1' },
+      env: trainerEnv(opts.env),
       stdio: ['ignore', logFd, logFd],
       detached: true, // own process group: survives the host, and SIGINT from a terminal does not reach it
       shell: false,

@@ -1,9 +1,8 @@
 // Trainer events: one JSON object per line of RUN_DIR/events.jsonl.
 // The JSON Schema trainer/neftune_trainer/schemas/events.schema.json is the source of truth;
-// these types mirror it for TypeScript, and test/unit/events.test.ts checks that real trainer
-// output and the schema agree with them. No vscode import: shared with webviews.
-
-export const EVENT_SCHEMA_VERSION = 1;
+// these types mirror it for TypeScript. Every line read is validated against the schema
+// (core/eventLog.ts; test/unit/eventLog.test.ts has an event of each type), and the trainer's
+// tests validate its real output against it. No vscode import: shared with webviews.
 
 interface EventBase {
   readonly v: 1;

@@ -3,6 +3,13 @@
 
 export type RunStatus = 'queued' | 'starting' | 'running' | 'stopping' | 'finished' | 'stopped' | 'failed';
 
+/** The statuses a run does not leave by itself (a resume starts it anew). */
+const ENDED_STATUSES: readonly RunStatus[] = ['finished', 'stopped', 'failed'];
+
+export function isEnded(status: RunStatus): boolean {
+  return ENDED_STATUSES.includes(status);
+}
+
 export interface RunSummary {
   readonly runId: string;
   readonly status: RunStatus;

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkRunConfig, formatProblems } from '../core/configValidation';
+import { CONFIG_FILE } from '../core/runStore';
 import { plural } from '../shared/format';
 import { CONFIG_GLOB, isRunConfig, type ConfigDiagnostics } from './configDiagnostics';
 import { DashboardPanel } from './dashboardPanel';
@@ -9,6 +10,7 @@ import type { RunManager, RunRef } from './runManager';
 import { newRunConfig } from './newRunConfig';
 import { formatDoctor, quickCheck, runDoctor } from '../core/doctor';
 import { setupEnvironment } from './setupEnvironment';
+import { trainerInterpreter } from './interpreter';
 import type { RunColors } from './runColors';
 
 export interface CommandContext {
@@ -143,7 +145,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       try {
         const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
         if (folder) {
-          const { python } = await ctx.runs.python(folder);
+          const { python } = await trainerInterpreter(folder);
           const problem = await quickCheck(python);
           if (problem) {
             ctx.log.error(problem);
@@ -252,7 +254,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'neftune.openRunConfig': async (arg) => {
       const ref = await resolveRun(ctx, arg, () => true, 'Run whose resolved config to open');
       if (!ref) return;
-      const file = vscode.Uri.file(path.join(ref.store.runDir(ref.runId), 'config.yaml'));
+      const file = vscode.Uri.file(path.join(ref.store.runDir(ref.runId), CONFIG_FILE));
       try {
         await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file), { preview: true });
       } catch {
@@ -265,7 +267,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       if (!folder) return;
       let python: string;
       try {
-        python = (await ctx.runs.python(folder)).python;
+        python = (await trainerInterpreter(folder)).python;
       } catch (err) {
         void vscode.window.showErrorMessage(`NEFTune: ${err instanceof Error ? err.message : String(err)}`);
         return;

@@ -1,20 +1,18 @@
-// Owns every run this window knows about: starts trainers, reattaches to running ones after a
-// reload, stops them, and tells the views when a run changes. The logic lives in core/; this
-// class adds only what needs VS Code (settings, progress, output channel, messages).
-import * as fs from 'node:fs';
+// Wires the runs of this window to VS Code: starts trainers, follows them (again after a
+// reload), stops them, and tells the views and the user when a run changes. What a run is and
+// which runs exist is core/runRegistry.ts; this class adds what needs VS Code (settings per
+// workspace folder, progress, the output channel, messages).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readProcessInfo, RunMonitor, type RunUpdate } from '../core/runMonitor';
-import { EVENTS_FILE, LOG_FILE, RunStore } from '../core/runStore';
-import { readAllEvents } from '../core/eventLog';
-import { RunState } from '../core/runState';
+import { RunMonitor, type RunUpdate } from '../core/runMonitor';
+import { RunRegistry, runKey, type RunEntry } from '../core/runRegistry';
+import { LOG_FILE, RunStore } from '../core/runStore';
 import { stopTrainer, isTrainerAlive } from '../core/trainerProcess';
-import { resolvePython, type InterpreterChoice } from '../core/pythonInterpreter';
 import { Supervisor, type StartedRun } from '../core/supervisor';
-import { pythonExtensionInterpreter } from './pythonExtension';
+import { trainerInterpreter } from './interpreter';
 import { describeEvent, formatDuration, readableLog } from '../core/eventText';
 import { RunEndAnnouncements } from '../core/runAnnouncements';
-import type { RunSummary } from '../protocol/runSummary';
+import { isEnded, type RunSummary } from '../protocol/runSummary';
 import { plural } from '../shared/format';
 import { DashboardPanel } from './dashboardPanel';
 import { readSettings } from './settings';
@@ -22,15 +20,9 @@ import { readSettings } from './settings';
 /** "Open log" shows trainer.log with its JSON event lines as readable text (read-only, live). */
 const LOG_SCHEME = 'neftune-log';
 
-/** A run is named by its folder; the store tells where that is. */
-export interface RunRef {
-  readonly store: RunStore;
-  readonly runId: string;
+/** A run (named by its folder) and the workspace folder whose settings start and stop it. */
+export interface RunRef extends RunEntry {
   readonly folder: vscode.WorkspaceFolder;
-}
-
-export function runKey(ref: { store: RunStore; runId: string }): string {
-  return ref.store.runDir(ref.runId);
 }
 
 export interface RunChange {
@@ -49,6 +41,7 @@ export class RunManager implements vscode.Disposable {
   readonly onDidChangeList = this.listChanged.event;
 
   private readonly announcements = new RunEndAnnouncements();
+  private readonly registry = new RunRegistry(() => this.folderStores().map((f) => f.store));
   private readonly logChanged = new vscode.EventEmitter<vscode.Uri>();
   private readonly logProvider: vscode.Disposable;
 
@@ -70,13 +63,24 @@ export class RunManager implements vscode.Disposable {
     return (vscode.workspace.workspaceFolders ?? []).map((folder) => ({ folder, store: new RunStore(readSettings(folder).runStore) }));
   }
 
+  /** A registry entry with the workspace folder of its store. */
+  private withFolder(entry: RunEntry | undefined): RunRef | undefined {
+    if (!entry) return undefined;
+    const folder = this.folderStores().find((f) => f.store.root === entry.store.root)?.folder;
+    return folder ? { ...entry, folder } : undefined;
+  }
+
   /** Every run in every store, newest first. */
   listRuns(): RunRef[] {
-    return this.folderStores().flatMap(({ folder, store }) => store.listRunIds().map((runId) => ({ store, runId, folder })));
+    const folders = new Map(this.folderStores().map((f) => [f.store.root, f.folder]));
+    return this.registry.list().flatMap((e) => {
+      const folder = folders.get(e.store.root);
+      return folder ? [{ ...e, folder }] : [];
+    });
   }
 
   findRun(runId: string): RunRef | undefined {
-    return this.listRuns().find((r) => r.runId === runId);
+    return this.withFolder(this.registry.find(runId));
   }
 
   /** The live monitor of a run, or a fresh one that reads the run's file (and follows it if running). */
@@ -92,56 +96,24 @@ export class RunManager implements vscode.Disposable {
   }
 
   /** A summary without keeping a monitor (for listing finished runs). */
-  summary(ref: RunRef): RunSummary {
+  summary(ref: RunEntry): RunSummary {
     const live = this.monitors.get(runKey(ref));
     if (live) return live.monitor.summary();
-    return this.storedState(ref).summary(readProcessInfo(ref.store, ref.runId));
-  }
-
-  /** A run's reduced events, re-read only when its events file changed (the Runs view refreshes often). */
-  private readonly stateCache = new Map<string, { size: number; mtimeMs: number; state: RunState }>();
-  private storedState(ref: RunRef): RunState {
-    const file = path.join(ref.store.runDir(ref.runId), EVENTS_FILE);
-    let stat: { size: number; mtimeMs: number } = { size: -1, mtimeMs: 0 };
-    try {
-      stat = fs.statSync(file);
-    } catch {
-      /* no events yet */
-    }
-    const key = runKey(ref);
-    const hit = this.stateCache.get(key);
-    if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs) return hit.state;
-    const state = new RunState(ref.runId);
-    if (stat.size >= 0) state.apply(readAllEvents(file));
-    this.stateCache.set(key, { size: stat.size, mtimeMs: stat.mtimeMs, state });
-    return state;
+    return this.registry.summary(ref);
   }
 
   /** After a window reload: follow every trainer that is still running, and resume the queue. */
   reattach(): RunRef[] {
-    const found: RunRef[] = [];
-    const endedWhileClosed: RunRef[] = [];
     for (const folder of vscode.workspace.workspaceFolders ?? []) void this.supervisor(folder).pump();
-    for (const ref of this.listRuns()) {
-      if (ref.store.isQueued(ref.runId)) {
-        this.monitor(ref);
-        this.showProgress(ref);
-        found.push(ref);
-        continue;
-      }
+    const plan = this.registry.reattachPlan(this.announcements, (r) => this.summary(r));
+    const found = plan.follow.flatMap((e) => this.withFolder(e) ?? []);
+    for (const ref of found) {
       const pid = ref.store.readPid(ref.runId);
-      if (!pid || !isTrainerAlive(pid.pid)) {
-        if (this.announcements.endedUnwatched(ref.store, ref.runId, () => this.summary(ref))) endedWhileClosed.push(ref);
-        continue;
-      }
-      const s = this.summary(ref);
-      if (s.status === 'finished' || s.status === 'stopped' || s.status === 'failed') continue;
-      this.log.info(`[${ref.runId}] reattached to the running trainer (pid ${pid.pid})`);
+      if (pid) this.log.info(`[${ref.runId}] reattached to the running trainer (pid ${pid.pid})`);
       this.monitor(ref);
       this.showProgress(ref);
-      found.push(ref);
     }
-    this.announceEndedWhileClosed(endedWhileClosed);
+    this.announceEndedWhileClosed(plan.endedWhileClosed.flatMap((e) => this.withFolder(e) ?? []));
     return found;
   }
 
@@ -171,7 +143,7 @@ export class RunManager implements vscode.Disposable {
   async start(configUri: vscode.Uri): Promise<RunRef> {
     if (!vscode.workspace.isTrusted) throw new Error('NEFTune runs start only in a trusted workspace.');
     const folder = this.folderOf(configUri);
-    const { python, source } = await this.python(folder);
+    const { python, source } = await trainerInterpreter(folder);
     const sup = this.supervisor(folder);
     const runId = await sup.enqueue({ python, configPath: configUri.fsPath, cwd: folder.uri.fsPath });
     const ref: RunRef = { store: sup.store, runId, folder };
@@ -184,7 +156,7 @@ export class RunManager implements vscode.Disposable {
 
   /** Resumes an ended run from its newest complete checkpoint: same run id, one curve. */
   async resume(ref: RunRef): Promise<void> {
-    const { python } = await this.python(ref.folder);
+    const { python } = await trainerInterpreter(ref.folder);
     const sup = this.supervisor(ref.folder);
     this.announcements.forget(ref.store, ref.runId);
     this.resetMonitor(ref);
@@ -205,6 +177,7 @@ export class RunManager implements vscode.Disposable {
     if (pid && isTrainerAlive(pid.pid)) throw new Error(`run ${ref.runId} is running; stop it first`);
     this.supervisor(ref.folder).cancelQueued(ref.runId);
     this.resetMonitor(ref);
+    this.registry.forget(ref);
     try {
       await vscode.workspace.fs.delete(vscode.Uri.file(ref.store.runDir(ref.runId)), { recursive: true, useTrash });
     } finally {
@@ -228,24 +201,11 @@ export class RunManager implements vscode.Disposable {
     if (existing && existing.monitor.summary().status !== 'queued' && existing.monitor.summary().status !== 'starting') this.resetMonitor(ref);
     const monitor = this.monitor(ref);
     void run.exited.then(({ code, signal }) => {
-      const prior = ref.store.readExit(ref.runId);
-      ref.store.writeExit(ref.runId, { code, signal, stop: prior?.stop ?? 'none' });
+      this.registry.recordExit(ref, { code, signal });
       monitor.markExited(code);
       this.log.info(`[${ref.runId}] trainer exited (${signal ?? `code ${code}`})`);
     });
     this.listChanged.fire();
-  }
-
-  /** The interpreter for a folder: the setting, the folder's .venv, or the Python extension's. */
-  async python(folder: vscode.WorkspaceFolder): Promise<InterpreterChoice> {
-    const settings = readSettings(folder);
-    try {
-      return resolvePython(settings.pythonPath, folder.uri.fsPath);
-    } catch (err) {
-      const fromExt = await pythonExtensionInterpreter(folder.uri);
-      if (fromExt) return { python: fromExt, source: 'Python extension' };
-      throw err;
-    }
   }
 
   async stop(ref: RunRef): Promise<void> {
@@ -265,10 +225,7 @@ export class RunManager implements vscode.Disposable {
     const timeout = readSettings(ref.folder).stopTimeoutMs;
     this.log.info(`[${ref.runId}] stopping: SIGINT (the trainer saves a checkpoint), SIGKILL after ${timeout / 1000}s`);
     const how = await stopTrainer(pid.pid, timeout);
-    if (how !== 'not-running') {
-      const prior = ref.store.readExit(ref.runId);
-      ref.store.writeExit(ref.runId, { code: prior?.code ?? null, signal: prior?.signal ?? null, stop: how });
-    }
+    if (how !== 'not-running') this.registry.recordStop(ref, how);
     if (how === 'SIGKILL') {
       this.log.warn(`[${ref.runId}] the trainer did not stop within ${timeout / 1000}s and was killed`);
       void vscode.window.showWarningMessage(`NEFTune: run ${ref.runId} did not stop in time and was killed; its last complete checkpoint is kept.`);
@@ -298,7 +255,7 @@ export class RunManager implements vscode.Disposable {
           report(monitor.summary());
           const sub = monitor.onUpdate((u) => {
             report(u.summary);
-            if (['finished', 'stopped', 'failed'].includes(u.summary.status)) {
+            if (isEnded(u.summary.status)) {
               sub.dispose();
               resolve();
             }
@@ -393,7 +350,7 @@ export class RunManager implements vscode.Disposable {
   activeRuns(): Array<{ ref: RunRef; summary: RunSummary }> {
     return [...this.monitors.values()]
       .map(({ ref, monitor }) => ({ ref, summary: monitor.summary() }))
-      .filter(({ summary }) => !['finished', 'stopped', 'failed'].includes(summary.status));
+      .filter(({ summary }) => !isEnded(summary.status));
   }
 
   dispose(): void {

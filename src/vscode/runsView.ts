@@ -4,20 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../protocol/runSummary';
-import { runKey, type RunManager, type RunRef } from './runManager';
+import { runKey } from '../core/runRegistry';
+import type { RunManager, RunRef } from './runManager';
+import { RUN_STATUS_ICONS } from './runStatusIcons';
+import { readSettings } from './settings';
 
 type RunNode = { kind: 'run'; ref: RunRef; summary: RunSummary };
 type Node = RunNode | { kind: 'checkpoint'; ref: RunRef; path: string };
-
-const STATUS_ICON: Record<RunSummary['status'], [string, string?]> = {
-  queued: ['clock'],
-  starting: ['loading~spin'],
-  running: ['sync~spin', 'charts.blue'],
-  stopping: ['loading~spin', 'charts.yellow'],
-  finished: ['pass', 'testing.iconPassed'],
-  stopped: ['debug-stop', 'charts.yellow'],
-  failed: ['error', 'testing.iconFailed'],
-};
 
 /** The run's checkpoints still on disk: save_total_limit removes old ones, and no event says so. */
 function existingCheckpoints(node: RunNode): string[] {
@@ -30,7 +23,8 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subs: vscode.Disposable[];
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly watcher: vscode.FileSystemWatcher;
+  /** One watcher per run store (setting neftune.runStore of each workspace folder). */
+  private storeWatchers: vscode.Disposable[] = [];
   /**
    * The run nodes last shown, by run key: the same object for a run across refreshes, so a
    * run's progress refreshes that one node. A refresh of the whole tree drops every node handle
@@ -57,9 +51,38 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
         this.schedule();
       }),
       runs.onDidChangeList(() => this.refreshSoon()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (!e.affectsConfiguration('neftune.runStore')) return;
+        this.watchStores();
+        this.refreshSoon();
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        this.watchStores();
+        this.refreshSoon();
+      }),
     ];
-    this.watcher = vscode.workspace.createFileSystemWatcher('**/.neftune/runs/*/events.jsonl', false, true, false);
-    this.subs.push(this.watcher, this.watcher.onDidCreate(() => this.refreshSoon()), this.watcher.onDidDelete(() => this.refreshSoon()));
+    this.watchStores();
+  }
+
+  /** Runs that appear or go in any store, also those another window or a terminal started. */
+  private watchStores(): void {
+    for (const d of this.storeWatchers) d.dispose();
+    const patterns = new Map<string, vscode.RelativePattern[]>();
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const root = readSettings(folder).runStore;
+      const rel = path.relative(folder.uri.fsPath, root);
+      // Inside the folder: based on the folder, which exists (the store may not yet).
+      const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+      const base = inside ? `${rel.split(path.sep).join('/')}/` : '';
+      const at = (glob: string): vscode.RelativePattern => (inside ? new vscode.RelativePattern(folder, base + glob) : new vscode.RelativePattern(vscode.Uri.file(root), glob));
+      // A run folder made or removed at once (its files are not reported one by one), and the
+      // events file of a run whose folder came first.
+      patterns.set(root, [at('*'), at('*/events.jsonl')]);
+    }
+    this.storeWatchers = [...patterns.values()].flat().flatMap((p) => {
+      const w = vscode.workspace.createFileSystemWatcher(p, false, true, false);
+      return [w, w.onDidCreate(() => this.refreshSoon()), w.onDidDelete(() => this.refreshSoon())];
+    });
   }
 
   /** The whole tree (runs added or removed). */
@@ -117,7 +140,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     const s = node.summary;
     const item = new vscode.TreeItem(node.ref.runId, existingCheckpoints(node).length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = runKey(node.ref);
-    const [icon, color] = STATUS_ICON[s.status];
+    const { icon, color } = RUN_STATUS_ICONS[s.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     const bits: string[] = [s.status];
     if (s.totalSteps !== null || s.step > 0) bits.push(`${s.step}/${s.totalSteps ?? '?'}`);
@@ -151,6 +174,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     clearTimeout(this.refreshTimer);
     for (const c of this.openCommands.values()) c.registration.dispose();
     for (const s of this.subs) s.dispose();
+    for (const d of this.storeWatchers) d.dispose();
     this.changed.dispose();
   }
 }

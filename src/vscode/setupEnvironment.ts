@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import { planSetup, runSetup } from '../core/environmentSetup';
-import { pythonExtensionInterpreter } from './pythonExtension';
+import { basePython } from './interpreter';
 
 function hasNvidiaGpu(): Promise<boolean> {
   return new Promise((resolve) => execFile('nvidia-smi', ['-L'], { timeout: 10_000 }, (err, out) => resolve(!err && /GPU \d/.test(out))));
@@ -16,8 +16,7 @@ export async function setupEnvironment(extensionUri: vscode.Uri, log: vscode.Log
     return;
   }
   const cuda = await hasNvidiaGpu();
-  const basePython = (await pythonExtensionInterpreter(folder.uri)) ?? (process.platform === 'win32' ? 'python' : 'python3');
-  const steps = planSetup({ basePython, folder: folder.uri.fsPath, trainerDir: vscode.Uri.joinPath(extensionUri, 'trainer').fsPath, cuda });
+  const steps = planSetup({ basePython: await basePython(folder), folder: folder.uri.fsPath, trainerDir: vscode.Uri.joinPath(extensionUri, 'trainer').fsPath, cuda });
   const ok = await vscode.window.showInformationMessage(
     `Set up the NEFTune trainer in ${vscode.Uri.joinPath(folder.uri, '.venv').fsPath}? This installs PyTorch (${cuda ? 'CUDA build: a GPU was found' : 'CPU build: no NVIDIA GPU found'}), transformers, accelerate and the trainer with pip.`,
     { modal: true },

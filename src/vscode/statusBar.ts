@@ -2,7 +2,9 @@
 // dashboard.
 import * as vscode from 'vscode';
 import { formatDuration } from '../core/eventText';
+import { isEnded } from '../protocol/runSummary';
 import type { RunManager } from './runManager';
+import { RUN_STATUS_ICONS } from './runStatusIcons';
 
 export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('neftune.status', vscode.StatusBarAlignment.Left, 50);
@@ -17,13 +19,12 @@ export class RunStatusBar implements vscode.Disposable {
       if (!live) return;
       const s = update.summary;
       clearTimeout(this.hideTimer);
-      const icon = { queued: '$(clock)', starting: '$(loading~spin)', running: '$(sync~spin)', stopping: '$(loading~spin)', finished: '$(check)', stopped: '$(debug-stop)', failed: '$(error)' }[s.status];
-      const parts = [`${icon} NEFTune`];
+      const parts = [`$(${RUN_STATUS_ICONS[s.status].icon}) NEFTune`];
       if (s.status === 'starting') parts.push('starting');
       else parts.push(`step ${s.step}/${s.totalSteps ?? '?'}`);
       if (s.lastLoss !== null) parts.push(`loss ${s.lastLoss.toFixed(3)}`);
       if (s.etaSeconds !== null) parts.push(`ETA ${formatDuration(s.etaSeconds)}`);
-      if (['finished', 'stopped', 'failed'].includes(s.status)) parts.push(s.status);
+      if (isEnded(s.status)) parts.push(s.status);
       this.item.text = parts.join(' · ');
       this.item.tooltip = new vscode.MarkdownString(
         `**${ref.runId}**: ${s.status}${s.failure ? `\n\n${s.failure}` : ''}${s.noiseAlpha !== null ? `\n\nNEFTune alpha ${s.noiseAlpha}` : ''}\n\nClick to open the dashboard.`,
@@ -32,7 +33,7 @@ export class RunStatusBar implements vscode.Disposable {
       this.item.backgroundColor = s.status === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
       this.item.show();
       const others = runs.activeRuns().filter((r) => r.ref.runId !== ref.runId);
-      if (['finished', 'stopped', 'failed'].includes(s.status) && others.length === 0) {
+      if (isEnded(s.status) && others.length === 0) {
         // Keep the result visible for a while, then get out of the way.
         this.hideTimer = setTimeout(() => this.item.hide(), 60_000);
       }

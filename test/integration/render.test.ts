@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lengthsArgs, parseHistogram, parseRendered, renderArgs, runTrainerJson } from '../../src/core/datasets/trainerRender';
+import { runTrainer, TrainerError } from '../../src/core/trainerCli';
 
 const repo = path.resolve(__dirname, '..', '..');
 const python = process.env['NEFTUNE_PYTHON'] ?? path.join(repo, '.venv', 'bin', 'python');
@@ -57,5 +58,24 @@ describe('render: the extension and the trainer agree', { timeout: 300_000 }, ()
       assert.equal(answer.reason, 'failed');
       assert.doesNotMatch(answer.message, /Traceback/);
     }
+  });
+
+  it('the trainer-CLI client reads the real trainer: a command it lacks, a dataset that is not there', async () => {
+    const kind = async (p: Promise<unknown>): Promise<TrainerError> => {
+      try {
+        await p;
+      } catch (e) {
+        assert.ok(e instanceof TrainerError, String(e));
+        return e;
+      }
+      assert.fail('expected a TrainerError');
+    };
+    assert.equal((await kind(runTrainer(python, 'no-such-command', []))).kind, 'no-command');
+    const missing = path.join(work, 'missing.jsonl');
+    const e = await kind(runTrainer(python, 'render', [model, '--dataset', missing, '--index', '0']));
+    assert.equal(e.kind, 'bad-input');
+    assert.equal(e.details.code, 2);
+    assert.ok(e.message.includes('missing.jsonl'), e.message);
+    assert.doesNotMatch(e.message, /Traceback/);
   });
 });

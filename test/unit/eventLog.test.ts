@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EventTail, parseEventLine, readAllEvents } from '../../src/core/eventLog';
-import { LineSplitter } from '../../src/core/fileTail';
+import { LineSplitter } from '../../src/core/lineSplitter';
 import type { TrainerEvent } from '../../src/protocol/events';
 
 function stepLine(step: number): string {

@@ -58,6 +58,8 @@ describe('run state', () => {
     assert.equal(sum.status, 'failed');
     assert.equal(sum.failure, 'process exited without finishing (exit code -9)');
     assert.equal(s.summary({ alive: false }).failure, 'process exited without finishing');
+    // 128 + N: the trainer's forced exit on a repeated stop signal (trainer/README.md).
+    assert.equal(s.summary({ alive: false, exitCode: 143 }).failure, 'process exited without finishing (exit code 143: SIGTERM)');
   });
 
   it('a trainer killed after the stop timeout is stopped, and says it was killed', () => {

@@ -1,6 +1,6 @@
 // "As the model sees it" and token lengths come from the trainer, so the text, the chat
-// template and the loss mask are exactly the ones training uses. The contract (the trainer's
-// side is to be written; see the report of issue 6):
+// template and the loss mask are exactly the ones training uses
+// (trainer/neftune_trainer/render.py; the command line goes through core/trainerCli.ts):
 //
 //   python -m neftune_trainer render CONFIG_OR_MODEL --dataset FILE --index N
 //     -> stdout: {"text": str, "segments": [{"text": str, "loss": bool, "tokens": int}, ...],
@@ -11,20 +11,21 @@
 //
 // CONFIG_OR_MODEL is a *.neftune.yaml (its base_model, sequence_len and dataset type are used)
 // or a model folder / id. Exit code 0 with JSON on stdout; non-zero with the reason on stderr.
-import { execFile } from 'node:child_process';
 import type { RenderedRecord, TokenHistogram, TrainerAnswer } from '../../protocol/datasetPreviewMessages';
+import { runTrainerJson as runTrainerCommandJson, TRAINER_EXIT, TRAINER_MODULE, TrainerError, trainerArgv, trainerError, type RunTrainerOptions } from '../trainerCli';
 
 export function renderArgs(configOrModel: string, dataset: string, index: number): string[] {
-  return ['-m', 'neftune_trainer', 'render', configOrModel, '--dataset', dataset, '--index', String(index)];
+  return trainerArgv('render', [configOrModel, '--dataset', dataset, '--index', String(index)]);
 }
 
 export function lengthsArgs(configOrModel: string, dataset: string, bins = 40): string[] {
-  return ['-m', 'neftune_trainer', 'render', configOrModel, '--dataset', dataset, '--lengths', '--bins', String(bins)];
+  return trainerArgv('render', [configOrModel, '--dataset', dataset, '--lengths', '--bins', String(bins)]);
 }
 
-/** argparse's answer when the subcommand does not exist (exit code 2). */
+/** Whether a failed render's stderr says this interpreter has no trainer, or a trainer without `render`. */
 export function isMissingCommand(stderr: string): boolean {
-  return /invalid choice: '?render'?/.test(stderr) || /No module named .?neftune_trainer/.test(stderr);
+  const kind = trainerError({ python: '', command: 'render', code: TRAINER_EXIT.badInput, stderr })?.kind;
+  return kind === 'no-command' || kind === 'no-trainer';
 }
 
 export function parseRendered(stdout: string): RenderedRecord {
@@ -61,34 +62,21 @@ export function parseHistogram(stdout: string): TokenHistogram {
   };
 }
 
-/** Runs the trainer (no shell) and parses its JSON, or says why there is no answer. */
-export function runTrainerJson<T>(python: string, args: string[], parse: (stdout: string) => T, opts: { cwd?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TrainerAnswer<T>> {
-  return new Promise((resolve) => {
-    execFile(
-      python,
-      args,
-      {
-        timeout: opts.timeoutMs ?? 300_000,
-        maxBuffer: 256 << 20,
-        env: { ...process.env, HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' },
-        ...(opts.cwd ? { cwd: opts.cwd } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
-      (err, stdout, stderr) => {
-        if (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve({ ok: false, reason: 'no-python', message: `The interpreter ${python} does not exist.` });
-          if (isMissingCommand(stderr)) {
-            return resolve({ ok: false, reason: 'missing', message: "This needs the trainer's `render` command (python -m neftune_trainer render), which this trainer does not have yet." });
-          }
-          const tail = (stderr || err.message).trim().split('\n').slice(-3).join(' ');
-          return resolve({ ok: false, reason: 'failed', message: `neftune_trainer render failed: ${tail}` });
-        }
-        try {
-          resolve({ ok: true, value: parse(stdout) });
-        } catch (e) {
-          resolve({ ok: false, reason: 'failed', message: e instanceof Error ? e.message : String(e) });
-        }
-      },
-    );
-  });
+/**
+ * Runs a render command (the argv of renderArgs / lengthsArgs) and parses its JSON, or says why
+ * there is no answer, in the preview's terms.
+ */
+export async function runTrainerJson<T>(python: string, argv: readonly string[], parse: (stdout: string) => T, opts: RunTrainerOptions = {}): Promise<TrainerAnswer<T>> {
+  const [dashM, module, command, ...args] = argv;
+  if (dashM !== '-m' || module !== TRAINER_MODULE || command === undefined) throw new Error(`not a trainer command line: ${argv.join(' ')}`);
+  try {
+    return { ok: true, value: await runTrainerCommandJson(python, command, args, parse, opts) };
+  } catch (e) {
+    if (!(e instanceof TrainerError)) throw e;
+    if (e.kind === 'no-python') return { ok: false, reason: 'no-python', message: e.message };
+    if (e.kind === 'no-command' || e.kind === 'no-trainer') {
+      return { ok: false, reason: 'missing', message: `This needs the trainer's \`render\` command (python -m neftune_trainer render): ${e.message}` };
+    }
+    return { ok: false, reason: 'failed', message: e.message };
+  }
 }
