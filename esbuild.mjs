@@ -1,4 +1,5 @@
-// One bundle for the extension host, one for the headless CLI, one per webview (DESIGN.md section 5).
+// One bundle for the extension host (vscode and onnxruntime-node external), one for the headless
+// CLI (plain Node), one per webview.
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readAllEvents } from '../src/core/eventLog';
 import { RunState } from '../src/core/runState';
 import { lossCurveSvg } from '../src/core/lossCurveSvg';
-import { formatDuration } from '../src/core/eventText';
+import { formatDuration } from '../src/shared/format';
 
 const runDir = path.resolve(process.argv[2] ?? '');
 const events = readAllEvents(path.join(runDir, 'events.jsonl'));

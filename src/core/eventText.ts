@@ -32,14 +32,6 @@ export function describeEvent(e: TrainerEvent): string {
   }
 }
 
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
-}
-
 function clock(unixSeconds: number): string {
   const d = new Date(unixSeconds * 1000);
   const p = (n: number): string => String(n).padStart(2, '0');

@@ -16,8 +16,7 @@ import { searchDataset } from '../core/datasets/search';
 import { validateDataset } from '../core/datasets/validate';
 import { lengthsArgs, parseHistogram, parseRendered, renderArgs, runTrainerJson } from '../core/datasets/trainerRender';
 import { DEFAULT_MODEL_ID } from '../core/configValidation';
-import { resolvePython } from '../core/pythonInterpreter';
-import { readSettings } from './settings';
+import { trainerInterpreter } from './interpreter';
 import type { DatasetDiagnostics } from './datasetDiagnostics';
 import { type HealthCache, healthOf, healthSummary, statKey } from '../core/datasets/health';
 
@@ -247,7 +246,7 @@ export class DatasetPreviewPanel extends WebviewPanelHost {
     if (!folder) return { ok: false, reason: 'no-python', message: 'Open a folder first.' };
     let python: string;
     try {
-      python = resolvePython(readSettings(folder).pythonPath, folder.uri.fsPath).python;
+      python = (await trainerInterpreter(folder)).python; // the same choice as every other trainer command
     } catch (e) {
       return { ok: false, reason: 'no-python', message: e instanceof Error ? e.message : String(e) };
     }

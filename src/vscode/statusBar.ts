@@ -1,7 +1,7 @@
 // Status bar: the active (or most recently ended) run's step, loss and ETA; a click opens its
 // dashboard.
 import * as vscode from 'vscode';
-import { formatDuration } from '../core/eventText';
+import { formatDuration } from '../shared/format';
 import { isEnded } from '../protocol/runSummary';
 import type { RunManager } from './runManager';
 import { RUN_STATUS_ICONS } from './runStatusIcons';

@@ -3,6 +3,7 @@
 // are drawn from a per-pixel min/max envelope (display only; exports use the full data).
 import uPlot from 'uplot';
 import type { RunData, XAxis } from '../../src/protocol/dashboardMessages';
+import { isEnded } from '../../src/protocol/runSummary';
 import { readoutAt, readoutText } from '../../src/shared/chartReadout';
 import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/downsample';
 import { emaExtend, emaStart, type EmaState } from '../../src/shared/smoothing';
@@ -235,7 +236,7 @@ export class Chart {
     this.shownRuns.forEach((run, i) => {
       const src = this.readoutSource[i];
       const r = src ? readoutAt(src.x, src.y, x, this.readoutSlack) : ({ kind: 'none' } as const);
-      const ended = run.summary.status === 'finished' || run.summary.status === 'stopped' || run.summary.status === 'failed';
+      const ended = isEnded(run.summary.status);
       const item = el('span', { class: r.kind === 'point' ? 'run' : 'run no-point' });
       const sw = el('span', { class: 'swatch' });
       sw.style.background = runColor(run.color);

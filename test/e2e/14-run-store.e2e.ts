@@ -1,4 +1,4 @@
-// Scenario 13 (issue 11, move 5): the Runs view follows the run store of the setting
+// Scenario 14 (issue 11, move 5): the Runs view follows the run store of the setting
 // neftune.runStore, not a hard-coded `.neftune/runs`: a run that appears in `custom-runs/`
 // (written by another window, a terminal, here the test) shows up without a refresh, and goes
 // when its folder goes.
@@ -25,12 +25,12 @@ function writeRun(ws: string, runId: string): void {
   writeFileSync(join(dir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
 }
 
-describe('scenario 13: the Runs view follows neftune.runStore', () => {
+describe('scenario 14: the Runs view follows neftune.runStore', () => {
   let s: Session | undefined;
 
   before(async () => {
     s = await launch({
-      scenario: '13-run-store',
+      scenario: '14-run-store',
       tinyModel: false,
       settings: { 'neftune.runStore': STORE },
       prepareWorkspace: (ws) => writeRun(ws, 'first-20260101-000000'),
