@@ -98,7 +98,7 @@ def test_missing_required_key_and_enum(tmp_path):
         load_config(cfg, check_files=False)
     msg = info.value.message
     assert "base_model: required key is missing" in msg
-    assert ":3: datasets[0].type: must be one of alpaca, sharegpt, messages, completion, got string 'oasst'" in msg
+    assert ":3: datasets[0].type: must be one of alpaca, sharegpt, messages, completion, self-instruct, got string 'oasst'" in msg
 
 
 def test_model_folder_without_safetensors(tmp_path, tiny_model):
