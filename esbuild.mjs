@@ -58,6 +58,19 @@ const builds = [
     entryPoints: { datasetPreview: 'webview/datasetPreview/datasetPreview.css' },
     outdir: 'dist/webview',
   },
+  {
+    ...common,
+    entryPoints: { chat: 'webview/chat/main.ts' },
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: { chat: 'webview/chat/chat.css' },
+    outdir: 'dist/webview',
+  },
 ];
 
 if (watch) {
