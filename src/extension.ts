@@ -1,5 +1,8 @@
 // activate(): wires the pieces together, nothing else.
 import * as vscode from 'vscode';
+import { registerChatCommands } from './vscode/chatCommands';
+import { registerChatParticipant } from './vscode/chatParticipant';
+import { ChatRuntime } from './vscode/chatRuntime';
 import { registerCommands } from './vscode/commands';
 import { ConfigCodeLens } from './vscode/configCodeLens';
 import { ConfigDiagnostics } from './vscode/configDiagnostics';
@@ -16,6 +19,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const diagnostics = new ConfigDiagnostics();
   const runsView = new RunsView(runs);
   const colors = new RunColors(context.workspaceState);
+  // The chat engine process starts on the first chat request, not here.
+  const chat = new ChatRuntime(() => {
+    throw new Error('The chat engine is not part of this build yet.');
+  }, log);
   context.subscriptions.push(
     log,
     runs,
@@ -28,6 +35,9 @@ export function activate(context: vscode.ExtensionContext): void {
     ConfigCodeLens.register(),
     vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),
     ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log, colors }),
+    chat,
+    ...registerChatCommands({ extensionUri: context.extensionUri, runs, runtime: chat, log, refreshRuns: () => runsView.refreshSoon() }),
+    ...registerChatParticipant(context.extensionUri, runs, chat),
   );
   // Trainers outlive a window reload; follow the ones still running.
   if (vscode.workspace.isTrusted) runs.reattach();

@@ -225,6 +225,8 @@ export const DidToken = notification<{ readonly streamId: string; readonly text:
 export const DidEngineExit = notification<{ readonly reason: string }>('didEngineExit');
 /** Host -> webview: a prompt from the editor to answer now. */
 export const DidAsk = notification<EditorAsk>('didAsk');
+/** Host -> webview: chat with this model now ("Chat with this run"). */
+export const DidSelectModel = notification<ModelRef>('didSelectModel');
 /** Host -> webview: the tally after a vote. */
 export const DidTally = notification<{ readonly tally: readonly PairTally[]; readonly tallyProblems: number }>('didTally');
 

@@ -1,16 +1,20 @@
 // The Runs view: every run in the store with its status, progress, loss and alpha;
-// children are its checkpoints.
+// children are its checkpoints, and under a checkpoint its chat export (`<run>/onnx/<name>/`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../protocol/runSummary';
 import { runKey } from '../core/runRegistry';
+import { exportsDir, listRunExports } from '../core/chat/exportList';
+import type { ExportChoice } from '../protocol/chatMessages';
 import type { RunManager, RunRef } from './runManager';
 import { RUN_STATUS_ICONS } from './runStatusIcons';
 import { readSettings } from './settings';
 
 type RunNode = { kind: 'run'; ref: RunRef; summary: RunSummary };
-type Node = RunNode | { kind: 'checkpoint'; ref: RunRef; path: string };
+type CheckpointNode = { kind: 'checkpoint'; ref: RunRef; path: string; exported: ExportChoice | undefined };
+type ExportNode = { kind: 'export'; ref: RunRef; choice: ExportChoice };
+type Node = RunNode | CheckpointNode | ExportNode;
 
 /** The run's checkpoints still on disk: save_total_limit removes old ones, and no event says so. */
 function existingCheckpoints(node: RunNode): string[] {
@@ -124,21 +128,44 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       }
       return [...next.values()];
     }
-    if (node.kind === 'run') return existingCheckpoints(node).map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p }));
+    if (node.kind === 'run') {
+      const exports = listRunExports(node.ref.runId, node.ref.store.runDir(node.ref.runId));
+      const cps = existingCheckpoints(node);
+      const names = new Set(cps.map((p) => path.basename(p)));
+      const checkpoints: Node[] = cps.map((p) => ({ kind: 'checkpoint', ref: node.ref, path: p, exported: exports.find((e) => e.checkpoint === path.basename(p)) }));
+      // An export whose checkpoint is gone (save_total_limit) or was a model folder: shown on its own.
+      const orphans: Node[] = exports.filter((e) => !names.has(e.checkpoint)).map((choice) => ({ kind: 'export', ref: node.ref, choice }));
+      return [...checkpoints, ...orphans];
+    }
+    if (node.kind === 'checkpoint' && node.exported) return [{ kind: 'export', ref: node.ref, choice: node.exported }];
     return [];
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
     if (node.kind === 'checkpoint') {
-      const item = new vscode.TreeItem(path.basename(node.path), vscode.TreeItemCollapsibleState.None);
+      const item = new vscode.TreeItem(path.basename(node.path), node.exported ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
       item.iconPath = new vscode.ThemeIcon('save');
       item.resourceUri = vscode.Uri.file(path.join(node.ref.store.runDir(node.ref.runId), node.path));
       item.tooltip = item.resourceUri.fsPath;
-      item.contextValue = 'checkpoint';
+      if (node.exported) item.description = 'exported for chat';
+      item.contextValue = node.exported ? 'checkpoint.exported' : 'checkpoint';
+      return item;
+    }
+    if (node.kind === 'export') {
+      const c = node.choice;
+      const item = new vscode.TreeItem(`onnx/${c.checkpoint}`, vscode.TreeItemCollapsibleState.None);
+      item.iconPath = new vscode.ThemeIcon(c.problem ? 'warning' : 'comment-discussion');
+      item.description = c.problem ? 'not usable' : c.precisions.map((p) => p.precision).join(' · ');
+      const tip = new vscode.MarkdownString(undefined, false);
+      tip.appendText(c.problem ?? `Chat export of ${c.checkpoint}: ${c.precisions.map((p) => `${p.precision}${p.agreement !== null ? ` (${Math.round(p.agreement * 100)}% top-1)` : ''}`).join(', ')}; default ${c.defaultPrecision}`);
+      item.tooltip = tip;
+      item.contextValue = c.problem ? 'export.bad' : 'export';
+      if (!c.problem) item.command = { title: 'Chat with this run', command: 'neftune.chatWithRun', arguments: [node] };
       return item;
     }
     const s = node.summary;
-    const item = new vscode.TreeItem(node.ref.runId, existingCheckpoints(node).length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const hasChildren = existingCheckpoints(node).length > 0 || fs.existsSync(exportsDir(node.ref.store.runDir(node.ref.runId)));
+    const item = new vscode.TreeItem(node.ref.runId, hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = runKey(node.ref);
     const { icon, color } = RUN_STATUS_ICONS[s.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);

@@ -4,7 +4,7 @@
 // goes through markdown.ts, which builds elements and text nodes only.
 import { DEFAULT_GENERATION, type GenerationSettings, type Precision } from '../../src/protocol/chatEngine';
 import type { ChatSnapshot, ChatWebviewState, EditorAsk, ExportChoice, GenerateAnswer, ModelRef, PairTally, SavedConversation, Verdict } from '../../src/protocol/chatMessages';
-import { CopyText, DidAsk, DidEngineExit, DidSnapshot, DidTally, DidToken, ExportRun, Generate, InsertText, Load, OpenLink, Stop, Vote } from '../../src/protocol/chatMessages';
+import { CopyText, DidAsk, DidEngineExit, DidSelectModel, DidSnapshot, DidTally, DidToken, ExportRun, Generate, InsertText, Load, OpenLink, Stop, Vote } from '../../src/protocol/chatMessages';
 import { el } from '../shared/dom';
 import { connectToHost } from '../shared/host';
 import { renderMarkdown, type RenderHooks } from './markdown';
@@ -601,6 +601,13 @@ ipc.onNotification(DidTally, (t) => {
   tally = t.tally;
   tallyProblems = t.tallyProblems;
   renderTally();
+});
+ipc.onNotification(DidSelectModel, (model) => {
+  modelA = model;
+  renderPickers();
+  renderTranscript();
+  saveState();
+  if (modelA) void load(modelA, pickA);
 });
 ipc.onNotification(DidAsk, (ask: EditorAsk) => {
   if (isBusy()) return showNotice('The model is still answering: stop it (Escape) and ask again.');
