@@ -270,8 +270,9 @@ class InlineParser {
         }
       }
       if (c === '<') {
-        const m = /^<(https?:\/\/[^\s<>]+)>/.exec(s.slice(i, Math.min(to, i + 2048)));
-        if (m) {
+        AUTOLINK.lastIndex = i;
+        const m = AUTOLINK.exec(s);
+        if (m && AUTOLINK.lastIndex <= to) {
           flush();
           out.push({ type: 'link', href: m[1] as string, children: [{ type: 'text', text: m[1] as string }] });
           i += m[0].length;
@@ -329,27 +330,40 @@ class InlineParser {
     return p;
   }
 
-  /** `[text](href "title")` starting at `at` (the `[`), within one line's reach. */
-  private link(at: number, to: number): { textEnd: number; href: string; end: number } | null {
-    const s = this.s;
-    let level = 0;
-    let k = at;
-    const limit = Math.min(to, at + 4096);
-    for (; k < limit; k++) {
-      const c = s[k];
-      if (c === '\\') k++;
-      else if (c === '[') level++;
-      else if (c === ']' && --level === 0) break;
-      else if (c === '\n' && s[k + 1] === '\n') return null;
+  /** Each `[`'s matching `]` (escapes skipped), found in one pass on first use. */
+  private brackets: Map<number, number> | undefined;
+
+  private matchingBracket(at: number): number | undefined {
+    if (!this.brackets) {
+      const m = new Map<number, number>();
+      const open: number[] = [];
+      const s = this.s;
+      for (let k = 0; k < s.length; k++) {
+        const c = s.charCodeAt(k);
+        if (c === 92 /* \ */) k++;
+        else if (c === 91 /* [ */) open.push(k);
+        else if (c === 93 /* ] */ && open.length) m.set(open.pop() as number, k);
+      }
+      this.brackets = m;
     }
-    if (k >= limit || s[k + 1] !== '(') return null;
-    const m = /^\(\s*(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)(?:\s+("[^"\n]*"|'[^'\n]*'))?\s*\)/.exec(s.slice(k + 1, Math.min(to, k + 1 + 4096)));
-    if (!m) return null;
+    return this.brackets.get(at);
+  }
+
+  /** `[text](href "title")` starting at `at` (the `[`). */
+  private link(at: number, to: number): { textEnd: number; href: string; end: number } | null {
+    const k = this.matchingBracket(at);
+    if (k === undefined || k >= to || this.s[k + 1] !== '(') return null;
+    LINK_TARGET.lastIndex = k + 1;
+    const m = LINK_TARGET.exec(this.s);
+    if (!m || LINK_TARGET.lastIndex > to) return null;
     let href = m[1] as string;
     if (href.startsWith('<')) href = href.slice(1, -1);
-    return { textEnd: k, href, end: k + 1 + m[0].length };
+    return { textEnd: k, href, end: LINK_TARGET.lastIndex };
   }
 }
+
+const LINK_TARGET = /\(\s*(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)(?:\s+("[^"\n]*"|'[^'\n]*'))?\s*\)/y;
+const AUTOLINK = /<(https?:\/\/[^\s<>]+)>/y;
 
 /** A link's text holds no other link (markdown's rule); nested ones become their text. */
 function unlink(n: Inline): Inline[] {
