@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { appendVote, readVotes, tally, votesFile } from '../../src/core/chat/abVotes';
 import { exportDirOf, listRunExports } from '../../src/core/chat/exportList';
 import { DEFAULT_GENERATION } from '../../src/protocol/chatEngine';
-import { isVoteRecord, type VoteRecord } from '../../src/protocol/chatMessages';
+import { isVoteRecord, type ModelRef, type VoteRecord } from '../../src/protocol/chatMessages';
 
 let dir: string;
 beforeEach(() => {
@@ -16,8 +16,8 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const A = { runId: 'tiny-a0-1', checkpoint: 'step-000012', precision: 'int8' as const };
-const B = { runId: 'tiny-a5-1', checkpoint: 'step-000012', precision: 'int8' as const };
+const A: ModelRef = { runId: 'tiny-a0-1', checkpoint: 'step-000012', precision: 'int8' };
+const B: ModelRef = { runId: 'tiny-a5-1', checkpoint: 'step-000012', precision: 'int8' };
 const vote = (verdict: VoteRecord['verdict'], a = A, b = B): VoteRecord => ({ prompt: 'Say hi', a, b, seed: 7, settings: DEFAULT_GENERATION, verdict, answerA: 'hi', answerB: 'hello\n"there"' });
 
 describe('A/B votes file', () => {
