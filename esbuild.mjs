@@ -1,5 +1,5 @@
 // One bundle for the extension host (vscode and onnxruntime-node external), one for the headless
-// CLI (plain Node), one per webview.
+// CLI (plain Node), one for the chat engine child (onnxruntime-node external), one per webview.
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -31,6 +31,17 @@ const builds = [
     platform: 'node',
     format: 'cjs',
     target: 'node18',
+  },
+  {
+    // The chat engine child (dist/chatEngine.js), forked by the host and by `cli.js chat`;
+    // onnxruntime-node is a native module, loaded from node_modules at run time.
+    ...common,
+    entryPoints: ['src/chatEngine.ts'],
+    outfile: 'dist/chatEngine.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['onnxruntime-node'],
   },
   {
     ...common,

@@ -1,8 +1,9 @@
 // The headless entry, `node dist/cli.js <command> ...`: the extension's checks without VS Code,
-// for a pre-commit hook or the CI of a data repository. Plain Node: no `vscode` import here or
+// for a pre-commit hook or the CI of a data repository, and `chat` with an exported model. Plain Node: no `vscode` import here or
 // below. `python -m neftune_trainer <command>` answers the same commands in the same shape.
 import { checkRunConfigFile, formatProblems, type ConfigProblem } from './core/configValidation';
 import { validateCommand } from './core/datasets/validateCommand';
+import { CHAT_USAGE, chatCommand } from './core/chat/chatCommand';
 
 /** Exit codes: no problem, a problem (warnings alone are not), a file that cannot be read. */
 const OK = 0;
@@ -14,6 +15,7 @@ type Command = (args: readonly string[]) => number | Promise<number>;
 const commands: Record<string, { usage: string; run: Command }> = {
   'check-config': { usage: 'check-config FILE... [--json]', run: checkConfig },
   validate: { usage: 'validate FILE [--json]', run: (args) => validateCommand(args, process.stdout) },
+  chat: { usage: CHAT_USAGE, run: (args) => chatCommand(args, process.stdout, process.stderr) },
 };
 
 /** One JSON line per file, `{"file", "problems": [{"line", "key", "message", "severity"}]}`, with --json;

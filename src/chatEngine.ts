@@ -1,0 +1,63 @@
+// The chat engine child, dist/chatEngine.js: speaks the JSON-lines protocol of
+// src/protocol/chatEngine.ts on stdin / stdout (logs on stderr). Requests run concurrently
+// (two models answer an A/B prompt token by token); `$/cancel` of a generate stops it within
+// one token. Exits when stdin closes.
+import { LineSplitter } from './core/lineSplitter';
+import { ChatEngine, EngineError } from './core/chat/engine';
+
+// stdout carries the protocol only: anything a library prints goes to the log.
+console.log = console.info = console.warn = console.debug = (...args: unknown[]) => {
+  process.stderr.write(`${args.map(String).join(' ')}\n`);
+};
+
+const write = (msg: unknown): void => {
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
+};
+
+const engine = new ChatEngine((method, params) => write({ method, params }));
+/** Request id -> the streamId of a generate, so `$/cancel` can stop it. */
+const generating = new Map<number, string>();
+
+function onLine(line: string): void {
+  if (!line.trim()) return;
+  let msg: { id?: unknown; method?: unknown; params?: unknown };
+  try {
+    msg = JSON.parse(line) as typeof msg;
+  } catch {
+    process.stderr.write(`not JSON: ${line.slice(0, 200)}\n`);
+    return;
+  }
+  if (msg.method === '$/cancel') {
+    const id = (msg.params as { id?: unknown } | undefined)?.id;
+    const streamId = typeof id === 'number' ? generating.get(id) : undefined;
+    if (streamId) engine.stop(streamId);
+    return;
+  }
+  const id = msg.id;
+  if (typeof id !== 'number' || typeof msg.method !== 'string') {
+    process.stderr.write(`not a request: ${line.slice(0, 200)}\n`);
+    return;
+  }
+  const method = msg.method as Parameters<ChatEngine['handle']>[0];
+  if (method === 'generate') generating.set(id, String((msg.params as { streamId?: unknown } | undefined)?.streamId));
+  engine
+    .handle(method, msg.params as never)
+    .then(
+      (result) => write({ id, result: result ?? null }),
+      (e: unknown) => {
+        const err = e instanceof EngineError ? { message: e.message, code: e.code, ...(e.data !== undefined ? { data: e.data } : {}) } : { message: e instanceof Error ? e.message : String(e) };
+        write({ id, error: err });
+      },
+    )
+    .finally(() => generating.delete(id));
+}
+
+const splitter = new LineSplitter({ maxLineBytes: 64 << 20, onOversized: (n) => process.stderr.write(`dropped a request of ${n} bytes\n`) });
+process.stdin.on('data', (b: Buffer) => {
+  for (const line of splitter.push(b)) onLine(line);
+});
+process.stdin.on('end', () => {
+  for (const line of splitter.end()) onLine(line);
+  // The host is gone: nobody reads what is left to say.
+  process.exit(0);
+});

@@ -1,0 +1,382 @@
+// The decoding loop on onnxruntime-node: one session per loaded model, one key/value cache
+// per conversation, tokens streamed as whole characters, cancel within one token.
+//
+// Per-token cost is what separates us from onnxruntime-genai, so a step allocates little:
+// the decode step's logits go into one preallocated tensor (session.run's fetches), and for
+// the builder's GroupQueryAttention graph the cache lives in buffers of the answer's full
+// length that the graph updates in place (past and present bound to the same memory, as
+// onnxruntime-genai's past_present_share_buffer), so no step copies the cache. Other graphs
+// get the previous step's present tensors fed back as the next step's past (no copy either).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as OrtTypes from 'onnxruntime-node';
+import type { FinishReason, GenerationSettings } from '../../protocol/chatEngine';
+import type { ExportManifest } from './exportFolder';
+import { chooseToken, Prng } from './sampling';
+import { IncrementalDecoder, type ChatTokenizer } from './tokenizer';
+
+type Ort = typeof OrtTypes;
+type Tensor = OrtTypes.Tensor;
+let ortModule: Ort | undefined;
+/** onnxruntime-node, loaded on first use (a native module: the host never loads it, only the engine). */
+export function ort(): Ort {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ortModule ??= require('onnxruntime-node') as Ort;
+  return ortModule;
+}
+
+export interface DecoderIo {
+  readonly inputIds: string;
+  readonly attentionMask: string;
+  readonly positionIds: string | null;
+  readonly logits: string;
+  readonly pastKey: readonly string[];
+  readonly pastValue: readonly string[];
+  readonly presentKey: readonly string[];
+  readonly presentValue: readonly string[];
+}
+
+function names(pattern: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => pattern.replace('%d', String(i)));
+}
+
+/** The graph's names: from the manifest's io, checked against the session's own names. */
+export function resolveIo(manifest: ExportManifest, inputNames: readonly string[], outputNames: readonly string[]): DecoderIo {
+  const io = manifest.io ?? {};
+  const n = manifest.model.num_layers;
+  const r: DecoderIo = {
+    inputIds: 'input_ids',
+    attentionMask: 'attention_mask',
+    positionIds: (io.has_position_ids ?? inputNames.includes('position_ids')) ? 'position_ids' : null,
+    logits: 'logits',
+    pastKey: names(io.past_key ?? 'past_key_values.%d.key', n),
+    pastValue: names(io.past_value ?? 'past_key_values.%d.value', n),
+    presentKey: names(io.present_key ?? 'present.%d.key', n),
+    presentValue: names(io.present_value ?? 'present.%d.value', n),
+  };
+  const want = [r.inputIds, r.attentionMask, ...(r.positionIds ? [r.positionIds] : []), ...r.pastKey, ...r.pastValue];
+  const missing = want.filter((x) => !inputNames.includes(x));
+  const extra = inputNames.filter((x) => !want.includes(x));
+  const missingOut = [r.logits, ...r.presentKey, ...r.presentValue].filter((x) => !outputNames.includes(x));
+  if (missing.length || extra.length || missingOut.length) {
+    throw new Error(
+      `the graph's inputs and outputs do not match the manifest (${[missing.length ? `missing inputs ${missing.slice(0, 4).join(', ')}` : '', extra.length ? `unexpected inputs ${extra.slice(0, 4).join(', ')}` : '', missingOut.length ? `missing outputs ${missingOut.slice(0, 4).join(', ')}` : ''].filter(Boolean).join('; ')})`,
+    );
+  }
+  return r;
+}
+
+/** Physical cores (os.availableParallelism() counts hyper-threads, which do not speed up matmuls). */
+export function physicalCores(): number {
+  const logical = require('node:os').availableParallelism() as number;
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const cores = new Set<string>();
+    let phys = '0';
+    for (const line of info.split('\n')) {
+      const m = /^(physical id|core id)\s*:\s*(\d+)/.exec(line);
+      if (m?.[1] === 'physical id') phys = m[2]!;
+      else if (m) cores.add(`${phys}:${m[2]}`);
+    }
+    if (cores.size > 0) return Math.min(cores.size, logical);
+  } catch {
+    // not Linux: fall through
+  }
+  return logical;
+}
+
+/** Execution providers this onnxruntime-node can use here (CUDA only when its provider library is installed). */
+export function availableProviders(): string[] {
+  const o = ort();
+  const out = ['cpu'];
+  const listed = o.listSupportedBackends().map((b) => b.name);
+  if (listed.includes('cuda')) {
+    const dir = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    if (fs.existsSync(path.join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'))) out.unshift('cuda');
+  }
+  return out;
+}
+
+export interface DecoderOptions {
+  readonly threads: number;
+  readonly provider: 'auto' | 'cpu' | 'cuda';
+  /** shared: in-place cache buffers (GroupQueryAttention graphs); chained: present fed back as past. Default: shared for the builder's graph. */
+  readonly kvMode?: 'shared' | 'chained';
+}
+
+/** One conversation's key/value cache and the ids it holds. */
+export class KvCache {
+  tokens: number[] = [];
+  /** Per layer: key, value. Shared mode: [1, H, capacity, D] buffers; chained: [1, H, tokens, D]. */
+  tensors: Tensor[] = [];
+  capacity = 0;
+  /** Set while a generation uses this cache. */
+  busy = false;
+}
+
+export class OnnxDecoder {
+  private readonly logitsOut: Tensor;
+  private readonly ids1 = new BigInt64Array(1);
+  private mask = new BigInt64Array(0);
+
+  private constructor(
+    readonly session: OrtTypes.InferenceSession,
+    readonly io: DecoderIo,
+    readonly numLayers: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    readonly vocab: number,
+    readonly provider: string,
+    readonly kvMode: 'shared' | 'chained',
+  ) {
+    this.logitsOut = new (ort().Tensor)('float32', new Float32Array(vocab), [1, 1, vocab]);
+  }
+
+  static async load(file: string, manifest: ExportManifest, opts: DecoderOptions): Promise<OnnxDecoder> {
+    const o = ort();
+    const providers = availableProviders();
+    const provider = opts.provider === 'cpu' ? 'cpu' : opts.provider === 'cuda' ? 'cuda' : (providers[0] ?? 'cpu');
+    if (provider === 'cuda' && !providers.includes('cuda')) throw new Error('the CUDA execution provider is not installed with this onnxruntime-node (its providers: cpu)');
+    const session = await o.InferenceSession.create(file, {
+      executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      intraOpNumThreads: opts.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    const io = resolveIo(manifest, session.inputNames, session.outputNames);
+    const meta = session.inputMetadata.find((m) => m.name === io.pastKey[0]);
+    const kvType = meta && meta.isTensor ? meta.type : 'float32';
+    if (kvType !== 'float32') throw new Error(`the graph keeps its key/value cache in ${kvType}; this engine supports float32`);
+    // The builder's graph uses GroupQueryAttention, which updates a shared past/present buffer in place.
+    const kvMode = opts.kvMode ?? (manifest.exporter.name === 'onnxruntime-genai-builder' && provider === 'cpu' ? 'shared' : 'chained');
+    const m = manifest.model;
+    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider, kvMode);
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  private emptyTensors(capacity: number): Tensor[] {
+    const T = ort().Tensor;
+    const per = this.kvHeads * capacity * this.headDim;
+    return Array.from({ length: 2 * this.numLayers }, () => new T('float32', new Float32Array(per), [1, this.kvHeads, capacity, this.headDim]));
+  }
+
+  /** Keeps the first `keep` cached tokens and makes room for `need` in total (copies only when it must). */
+  prepare(cache: KvCache, keep: number, need: number): void {
+    const T = ort().Tensor;
+    const H = this.kvHeads;
+    const D = this.headDim;
+    if (this.kvMode === 'shared') {
+      if (cache.capacity >= need && cache.tensors.length) {
+        cache.tokens.length = keep; // rows past `keep` are overwritten by the next run
+        return;
+      }
+      const next = this.emptyTensors(need);
+      if (keep > 0) copyRows(cache.tensors, next, H, cache.capacity, need, keep, D);
+      cache.tensors = next;
+      cache.capacity = need;
+      cache.tokens.length = keep;
+      return;
+    }
+    if (keep === cache.tokens.length && cache.tensors.length) return;
+    if (keep === 0 || !cache.tensors.length) {
+      cache.tensors = this.emptyTensors(0);
+    } else {
+      const next = Array.from({ length: 2 * this.numLayers }, () => new T('float32', new Float32Array(H * keep * D), [1, H, keep, D]));
+      copyRows(cache.tensors, next, H, cache.tokens.length, keep, keep, D);
+      cache.tensors = next;
+    }
+    cache.capacity = keep;
+    cache.tokens.length = keep;
+  }
+
+  /** Runs `ids` after the cached tokens; returns the last position's logits (valid until the next call). */
+  async forward(cache: KvCache, ids: readonly number[]): Promise<Float32Array> {
+    const T = ort().Tensor;
+    const past = cache.tokens.length;
+    const total = past + ids.length;
+    if (this.kvMode === 'shared' && total > cache.capacity) throw new Error(`internal: cache capacity ${cache.capacity} < ${total}`);
+    if (this.mask.length < total) this.mask = new BigInt64Array(Math.max(total, 2 * this.mask.length)).fill(1n);
+    let idsArr: BigInt64Array;
+    if (ids.length === 1) {
+      this.ids1[0] = BigInt(ids[0]!);
+      idsArr = this.ids1;
+    } else idsArr = BigInt64Array.from(ids, (x) => BigInt(x));
+    const io = this.io;
+    const feeds: Record<string, Tensor> = {
+      [io.inputIds]: new T('int64', idsArr, [1, ids.length]),
+      [io.attentionMask]: new T('int64', this.mask.subarray(0, total), [1, total]),
+    };
+    if (io.positionIds) {
+      const pos = new BigInt64Array(ids.length);
+      for (let i = 0; i < ids.length; i++) pos[i] = BigInt(past + i);
+      feeds[io.positionIds] = new T('int64', pos, [1, ids.length]);
+    }
+    const fetches: Record<string, Tensor | null> = {};
+    const shared = this.kvMode === 'shared';
+    for (let l = 0; l < this.numLayers; l++) {
+      const k = cache.tensors[2 * l]!;
+      const v = cache.tensors[2 * l + 1]!;
+      feeds[io.pastKey[l]!] = k;
+      feeds[io.pastValue[l]!] = v;
+      fetches[io.presentKey[l]!] = shared ? k : null;
+      fetches[io.presentValue[l]!] = shared ? v : null;
+    }
+    fetches[io.logits] = ids.length === 1 ? this.logitsOut : null;
+    const out = await this.session.run(feeds, fetches);
+    if (!shared) {
+      for (let l = 0; l < this.numLayers; l++) {
+        cache.tensors[2 * l] = out[io.presentKey[l]!]!;
+        cache.tensors[2 * l + 1] = out[io.presentValue[l]!]!;
+      }
+      cache.capacity = total;
+    }
+    for (const id of ids) cache.tokens.push(id);
+    const logits = out[io.logits]!.data as Float32Array;
+    return ids.length === 1 ? logits : logits.subarray((ids.length - 1) * this.vocab, ids.length * this.vocab);
+  }
+}
+
+/** Copies the first `rows` sequence positions of each [1, H, fromCap, D] tensor into [1, H, toCap, D]. */
+function copyRows(from: readonly Tensor[], to: readonly Tensor[], H: number, fromCap: number, toCap: number, rows: number, D: number): void {
+  for (let t = 0; t < from.length; t++) {
+    const src = from[t]!.data as Float32Array;
+    const dst = to[t]!.data as Float32Array;
+    for (let h = 0; h < H; h++) dst.set(src.subarray(h * fromCap * D, (h * fromCap + rows) * D), h * toCap * D);
+  }
+}
+
+export interface GenerateOptions {
+  readonly settings: GenerationSettings;
+  readonly eosIds: readonly number[];
+  readonly contextLength: number;
+  /** Called with each whole-character piece of the answer. */
+  readonly onText?: (text: string, newTokens: number) => void;
+  /** Polled between tokens: true ends the generation ('cancelled'). */
+  readonly shouldStop?: () => boolean;
+}
+
+export interface GenerationOutcome {
+  readonly text: string;
+  readonly ids: number[];
+  readonly finishReason: FinishReason;
+  readonly promptTokens: number;
+  readonly newTokens: number;
+  readonly timeToFirstTokenMs: number;
+  readonly decodeTokensPerSecond: number;
+  readonly totalMs: number;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Longest common prefix of two id lists. */
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * Generates an answer to `promptIds` with `cache` (reused as far as it holds a prefix of the
+ * prompt). Yields to the event loop between tokens, so a stop request is seen within one.
+ */
+export async function generate(decoder: OnnxDecoder, tokenizer: ChatTokenizer, cache: KvCache, promptIds: readonly number[], opts: GenerateOptions): Promise<GenerationOutcome> {
+  const t0 = performance.now();
+  const s = opts.settings;
+  const room = opts.contextLength - promptIds.length;
+  const maxNew = Math.max(0, Math.min(s.maxNewTokens, room));
+  // Reuse the cached prefix; at least one prompt token is run to get the next token's logits.
+  const keep = Math.min(commonPrefix(cache.tokens, promptIds), promptIds.length - 1);
+  decoder.prepare(cache, keep, promptIds.length + maxNew);
+  const rng = new Prng(s.seed);
+  const seen = new Set<number>(promptIds);
+  const detok = new IncrementalDecoder(tokenizer);
+  const eos = new Set(opts.eosIds);
+  const stops = s.stop.filter((x) => x.length > 0);
+  const ids: number[] = [];
+  let text = '';
+  let emitted = 0;
+  let finish: FinishReason = maxNew === 0 ? (room <= 0 ? 'context' : 'length') : 'length';
+  let tFirst = 0;
+  let tLast = 0;
+
+  // Text that could still become a stop string is held back, so a stop string never streams.
+  const flush = (final: boolean): void => {
+    let upto = text.length;
+    if (!final) {
+      for (const st of stops) {
+        for (let k = Math.min(st.length - 1, text.length); k > 0; k--) {
+          if (st.startsWith(text.slice(text.length - k))) {
+            upto = Math.min(upto, text.length - k);
+            break;
+          }
+        }
+      }
+    }
+    if (upto > emitted) {
+      opts.onText?.(text.slice(emitted, upto), ids.length);
+      emitted = upto;
+    }
+  };
+
+  let next = promptIds.slice(keep);
+  for (let step = 0; step < maxNew; step++) {
+    const logits = await decoder.forward(cache, next);
+    const id = chooseToken(logits, seen, s, rng);
+    tLast = performance.now();
+    if (step === 0) tFirst = tLast;
+    if (eos.has(id)) {
+      finish = 'eos';
+      break;
+    }
+    ids.push(id);
+    seen.add(id);
+    const before = text.length;
+    text += detok.push(id);
+    const hit = stops.length && text.length > before ? stopHit(text, stops, before) : -1;
+    if (hit >= 0) {
+      text = text.slice(0, hit);
+      finish = 'stop';
+      break;
+    }
+    flush(false);
+    if (ids.length >= maxNew) {
+      finish = ids.length >= room ? 'context' : 'length';
+      break;
+    }
+    next = [id];
+    await yieldToEventLoop();
+    if (opts.shouldStop?.()) {
+      finish = 'cancelled';
+      break;
+    }
+  }
+  flush(true);
+  const end = performance.now();
+  const decodeSteps = ids.length + (finish === 'eos' ? 1 : 0) - 1;
+  return {
+    text,
+    ids,
+    finishReason: finish,
+    promptTokens: promptIds.length,
+    newTokens: ids.length,
+    timeToFirstTokenMs: tFirst ? tFirst - t0 : end - t0,
+    decodeTokensPerSecond: decodeSteps > 0 && tLast > tFirst ? (decodeSteps * 1000) / (tLast - tFirst) : 0,
+    totalMs: end - t0,
+  };
+}
+
+/** Where the earliest stop string ending the text begins, or -1. */
+function stopHit(text: string, stops: readonly string[], before: number): number {
+  let at = -1;
+  for (const st of stops) {
+    // Only a match reaching into the new text is new: the text before was checked on earlier tokens.
+    const i = text.indexOf(st, Math.max(0, before - st.length + 1));
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  return at;
+}
