@@ -20,9 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const runsView = new RunsView(runs);
   const colors = new RunColors(context.workspaceState);
   // The chat engine process starts on the first chat request, not here.
-  const chat = new ChatRuntime(() => {
-    throw new Error('The chat engine is not part of this build yet.');
-  }, log);
+  const chat = new ChatRuntime(vscode.Uri.joinPath(context.extensionUri, 'dist', 'chatEngine.js').fsPath, log);
   context.subscriptions.push(
     log,
     runs,

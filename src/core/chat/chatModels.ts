@@ -6,14 +6,11 @@
 import type { GenerateParams, GenerateResult, LoadParams, LoadResult, Precision, TokenNotification } from '../../protocol/chatEngine';
 import { ENGINE_ERROR } from '../../protocol/chatEngine';
 
-/** What this module needs of the engine client (src/core/chat/engineClient.ts). */
+/** What this module needs of the engine client (ChatEngineClient of engineClient.ts). */
 export interface ChatEngineApi {
   load(params: LoadParams): Promise<LoadResult>;
-  generate(params: GenerateParams): Promise<GenerateResult>;
+  generate(params: GenerateParams, cb: { readonly onToken?: (t: TokenNotification) => void }): Promise<GenerateResult>;
   stop(streamId: string): Promise<unknown>;
-  onToken(listener: (t: TokenNotification) => void): { dispose(): void };
-  /** The engine process ended (crash, kill); the client starts a new one on its next request. */
-  onExit(listener: (reason: string) => void): { dispose(): void };
 }
 
 export interface ModelAnswer extends GenerateResult {
@@ -24,9 +21,7 @@ const errorCode = (e: unknown): unknown => (typeof e === 'object' && e !== null 
 
 export class ChatModels {
   private readonly loads = new Map<string, Promise<LoadResult>>();
-  private readonly tokenListeners = new Map<string, (t: TokenNotification) => void>();
   private readonly exitListeners = new Set<(reason: string) => void>();
-  private readonly subs: Array<{ dispose(): void }>;
   /** Bumped when the engine dies: a load that finished in the old process is not reused. */
   private generation = 0;
 
@@ -34,15 +29,13 @@ export class ChatModels {
     private readonly engine: ChatEngineApi,
     /** Threads and provider of each load (settings neftune.chat.threads, neftune.chat.provider). */
     private readonly loadOptions: () => Pick<LoadParams, 'threads' | 'provider'> = () => ({}),
-  ) {
-    this.subs = [
-      engine.onToken((t) => this.tokenListeners.get(t.streamId)?.(t)),
-      engine.onExit((reason) => {
-        this.generation++;
-        this.loads.clear();
-        for (const l of this.exitListeners) l(reason);
-      }),
-    ];
+  ) {}
+
+  /** The engine process ended (the client's onExit): forget its loads, tell the listeners. */
+  engineExited(reason: string): void {
+    this.generation++;
+    this.loads.clear();
+    for (const l of this.exitListeners) l(reason);
   }
 
   onExit(listener: (reason: string) => void): { dispose(): void } {
@@ -67,24 +60,19 @@ export class ChatModels {
 
   /** Generates with the export loaded (loading it first), streaming text to `onToken`. */
   async generate(modelDir: string, precision: Precision, params: Omit<GenerateParams, 'modelId'>, onToken: (t: TokenNotification) => void): Promise<ModelAnswer> {
-    this.tokenListeners.set(params.streamId, onToken);
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const loaded = await this.load(modelDir, precision);
-        try {
-          const result = await this.engine.generate({ ...params, modelId: loaded.modelId });
-          return { ...result, provider: loaded.provider };
-        } catch (e) {
-          // The engine restarted between the load and this request: load in the new one, once.
-          if (attempt === 0 && errorCode(e) === ENGINE_ERROR.unknownModel) {
-            this.loads.delete(`${modelDir}\u0000${precision}`);
-            continue;
-          }
-          throw e;
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await this.load(modelDir, precision);
+      try {
+        const result = await this.engine.generate({ ...params, modelId: loaded.modelId }, { onToken });
+        return { ...result, provider: loaded.provider };
+      } catch (e) {
+        // The engine restarted between the load and this request: load in the new one, once.
+        if (attempt === 0 && errorCode(e) === ENGINE_ERROR.unknownModel) {
+          this.loads.delete(`${modelDir}\u0000${precision}`);
+          continue;
         }
+        throw e;
       }
-    } finally {
-      this.tokenListeners.delete(params.streamId);
     }
   }
 
@@ -93,8 +81,6 @@ export class ChatModels {
   }
 
   dispose(): void {
-    for (const s of this.subs) s.dispose();
-    this.tokenListeners.clear();
     this.exitListeners.clear();
   }
 }
