@@ -20,6 +20,8 @@ interface Answer {
   error: string | null;
   /** Set while generating. */
   streamId: string | null;
+  /** Token messages received for it (data-chunks: shows, and lets tests see, that it streamed). */
+  chunks?: number;
 }
 interface Turn {
   user: string;
@@ -367,7 +369,7 @@ function renderTurn(t: Turn, last: boolean): HTMLElement {
 }
 
 function renderAnswer(a: Answer, sideName: string | null): HTMLElement {
-  const box = el('div', { class: 'msg assistant', 'data-model': modelKey(a.model) });
+  const box = el('div', { class: 'msg assistant', 'data-model': modelKey(a.model), 'data-chunks': String(a.chunks ?? 0) });
   const who = el('div', { class: 'who' });
   who.append(document.createTextNode(`${sideName ? `${sideName}: ` : ''}${a.model.runId} / ${a.model.checkpoint} (${a.model.precision})`));
   box.append(who);
@@ -437,7 +439,9 @@ function scheduleStream(streamId: string): void {
     const nearBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
     for (const id of dirty) {
       const s = streams.get(id);
-      if (s) s.node.replaceChildren(renderMarkdown(document, s.answer.text, hooks()) as HTMLElement);
+      if (!s) continue;
+      s.node.replaceChildren(renderMarkdown(document, s.answer.text, hooks()) as HTMLElement);
+      s.node.parentElement?.setAttribute('data-chunks', String(s.answer.chunks ?? 0));
     }
     dirty.clear();
     if (nearBottom) transcript.scrollTop = transcript.scrollHeight;
@@ -467,6 +471,7 @@ function startTurn(conv: Conversation, t: Turn): void {
     a.text = '';
     a.error = null;
     a.stats = '';
+    a.chunks = 0;
     ipc
       .request(Generate, { streamId, conversationId: `${conv.id}-${k}`, model: a.model, messages: historyFor(conv, idx, k), settings: s })
       .then((r) => finish(a, streamId, r, null))
@@ -591,6 +596,7 @@ ipc.onNotification(DidToken, ({ streamId, text }) => {
   const s = streams.get(streamId);
   if (!s) return;
   s.answer.text += text;
+  s.answer.chunks = (s.answer.chunks ?? 0) + 1;
   scheduleStream(streamId);
 });
 ipc.onNotification(DidEngineExit, ({ reason }) => {
