@@ -50,8 +50,8 @@ type Requests = ChatEngineProtocol['requests'];
 
 export class ChatEngine {
   private readonly models = new Map<string, Promise<LoadedModel>>();
-  /** streamId -> stop flag of a running generation. */
-  private readonly running = new Map<string, { stop: boolean }>();
+  /** streamId -> stop flag of a running generation, and its end. */
+  private readonly running = new Map<string, { stop: boolean; done: Promise<unknown> }>();
 
   constructor(private readonly notify: (method: 'token', params: TokenNotification) => void) {}
 
@@ -174,13 +174,17 @@ export class ChatEngine {
   async generate(p: GenerateParams): Promise<GenerateResult> {
     const m = await this.model(p?.modelId);
     if (typeof p.streamId !== 'string' || !p.streamId) throw new EngineError(ENGINE_ERROR.badParams, 'generate: streamId is required');
-    if (this.running.has(p.streamId)) throw new EngineError(ENGINE_ERROR.badParams, `generate: stream ${p.streamId} is already running`);
+    // A stream id cancelled a moment ago may be reused at once (the host saw its cancel, not its end).
+    const prev = this.running.get(p.streamId);
+    if (prev && !prev.stop) throw new EngineError(ENGINE_ERROR.badParams, `generate: stream ${p.streamId} is already running`);
+    if (prev) await prev.done.catch(() => undefined);
     const settings = checkSettings(p.settings);
     const promptIds = m.tokenizer.encodeChat(checkMessages(p.messages), true);
     const ctx = m.result.contextLength;
     if (promptIds.length >= ctx) throw new EngineError(ENGINE_ERROR.tooLong, `the conversation is ${promptIds.length} tokens; the model's context is ${ctx}`, { promptTokens: promptIds.length, contextLength: ctx });
     const cache = this.cacheFor(m, p.conversationId);
-    const flag = { stop: false };
+    let ended = (): void => undefined;
+    const flag = { stop: false, done: new Promise<void>((r) => (ended = r)) };
     this.running.set(p.streamId, flag);
     cache.busy = true;
     try {
@@ -202,7 +206,8 @@ export class ChatEngine {
       };
     } finally {
       cache.busy = false;
-      this.running.delete(p.streamId);
+      if (this.running.get(p.streamId) === flag) this.running.delete(p.streamId);
+      ended();
     }
   }
 
