@@ -52,7 +52,8 @@ let settings: GenerationSettings | null = restored?.settings ?? null;
 let modelA: ModelRef | null = restored?.a ?? null;
 let modelB: ModelRef | null = restored?.b ?? null;
 let abMode = restored?.abMode ?? false;
-let settingsOpen = restored?.settingsOpen ?? true;
+// A narrow panel (beside an editor) starts with the settings pane closed: the answers need the room.
+let settingsOpen = restored?.settingsOpen ?? window.innerWidth >= 760;
 let snapshot: ChatSnapshot | null = null;
 const providers = new Map<string, string>();
 /** streamId -> answer being generated. */
@@ -609,6 +610,8 @@ ipc.onNotification(DidTally, (t) => {
   renderTally();
 });
 ipc.onNotification(DidSelectModel, (model) => {
+  // B follows to another export when it was the one now picked for A.
+  if (modelB && exportKey(modelB) === exportKey(model)) modelB = null;
   modelA = model;
   renderPickers();
   renderTranscript();
