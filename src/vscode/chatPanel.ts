@@ -177,6 +177,8 @@ export class ChatPanel extends WebviewPanelHost {
       return;
     }
     const selection = target && ed.document.uri.toString() === target.uri.toString() ? target.selection : ed.selection;
+    // Whole lines selected (up to the next line's start): the answer replaces them as lines.
+    if (!selection.isEmpty && selection.end.character === 0 && selection.end.line > selection.start.line && !text.endsWith('\n')) text += '\n';
     // One edit: one undo step. It replaces the selection, as an editor's paste does.
     const ok = await ed.edit((b) => b.replace(selection, text), { undoStopBefore: true, undoStopAfter: true });
     if (!ok) void vscode.window.showWarningMessage(`NEFTune: could not insert into ${ed.document.fileName} (read-only?).`);

@@ -290,10 +290,12 @@ describe('scenario 15: chat with the tuned model', () => {
   it('f) the chat panel in a light theme', async () => {
     assert.ok(frame, 'needs the panel of b)');
     await guard(s, 'light', async () => {
-      const { wb } = s!;
-      await wb.runCommand('Preferences: Color Theme');
-      await wb.quickInput.locator('input').fill('Light Modern');
-      await wb.pick('Light Modern');
+      const ses = s!;
+      const { wb } = ses;
+      // Through the user settings (the theme pick's preview was undone when the panel took focus).
+      const settingsFile = join(ses.tmp, 'user-data', 'User', 'settings.json');
+      const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
       await wb.page.locator('.monaco-workbench.vs').first().waitFor({ state: 'attached', timeout: 15_000 });
       const f = await wb.webview(CHAT_TITLE);
       await waitFor('the light panel', async () => /vscode-light/.test((await f.locator('body').getAttribute('class')) ?? '') || undefined, 15_000);
