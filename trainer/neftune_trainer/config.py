@@ -98,7 +98,8 @@ class RunConfig:
     device: str = "auto"
     trust_remote_code: bool = False
     allow_pickle: bool = False
-    export: Optional[Union[str, Dict[str, Any]]] = None  # onnx | {format: onnx, precisions: [...]}: export.py
+    export: Optional[str] = None  # onnx: export the final checkpoint (export.py)
+    export_precisions: List[str] = field(default_factory=lambda: ["int8"])
     # Not config keys: where it came from, for error messages.
     config_path: str = ""
     lines: Dict[str, int] = field(default_factory=dict, repr=False)

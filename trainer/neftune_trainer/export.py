@@ -525,6 +525,10 @@ def _export(source: Source, out: str, tmp: str, existing: Optional[dict], opts: 
     jsonschema.validate(manifest, load_schema("export-manifest.schema.json"))  # our bug if it fails: exit 1
 
     # -- 5. into place -------------------------------------------------------------------------
+    # From here a Cancel is too late: the renames finish (cancel_on_signals restores the handlers).
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     if existing is None:
         _write_json_atomic(os.path.join(stage_dir, MANIFEST_FILE), manifest)
         if os.path.isdir(out):
@@ -553,13 +557,6 @@ def _export(source: Source, out: str, tmp: str, existing: Optional[dict], opts: 
 # ----------------------------------------------------------------------------- after a training run
 
 
-def config_precisions(value) -> List[str]:
-    """The run config's `export` (onnx, or {format: onnx, precisions: [...]}) as precisions."""
-    if isinstance(value, dict):
-        return parse_precisions(value.get("precisions"))
-    return list(DEFAULT_PRECISIONS)
-
-
 def export_after_training(cfg: RunConfig, run_dir: str, checkpoint_rel: str, events) -> Optional[str]:
     """The `export:` hook: the final checkpoint into RUN_DIR/onnx/<checkpoint-name>/, progress as
     `export` events. Never raises: a failure or a cancel is an `export` event (stage failed or
@@ -577,7 +574,7 @@ def export_after_training(cfg: RunConfig, run_dir: str, checkpoint_rel: str, eve
                    "warning")
 
     try:
-        export(checkpoint, out, ExportOptions(precisions=config_precisions(cfg.export)), progress=progress,
+        export(checkpoint, out, ExportOptions(precisions=parse_precisions(cfg.export_precisions)), progress=progress,
                log=lambda m: events.log(m, "debug"))
         return out
     except InputError as e:

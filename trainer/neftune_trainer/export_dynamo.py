@@ -9,12 +9,13 @@ s10, s70, ...: they are renamed to batch_size, sequence_length, past_sequence_le
 total_sequence_length (transformers.js sets unknown named dims to 0 for an empty past).
 
 Quantized precisions go through onnxruntime's MatMulNBits quantizer (weight-only, blockwise,
-symmetric: int8 8 bits, int4 4 bits, block 32), after the tied lm_head is given its own weight:
+symmetric: int8 8 bits, int4 4 bits, block 32, int8 compute), after the tied lm_head is given its own weight:
 the quantizer only touches MatMuls whose weight is an initializer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import List
 
@@ -91,6 +92,7 @@ def export_fp32(model, io: GraphIO, out_graph: str, log=lambda m: None) -> None:
         os.remove(out_graph + ".data")
     onnx.save(m, out_graph, save_as_external_data=True, all_tensors_to_one_file=True, location=data,
               size_threshold=1024)
+    _readable(out_graph)
     log(f"torch-dynamo: wrote {out_graph}")
 
 
@@ -158,15 +160,28 @@ def quantize(fp32_graph: str, out_graph: str, bits: int, log=lambda m: None) -> 
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+    # It logs every node at INFO: the export's log is for people.
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     m = onnx.load(fp32_graph, load_external_data=True)
-    q = MatMulNBitsQuantizer(m, bits=bits, block_size=32, is_symmetric=True)
+    # accuracy_level 4: int8 compute, as the builder's graphs; without it the CPU kernel dequantizes
+    # every call and an int8 graph decodes several times slower than fp32.
+    q = MatMulNBitsQuantizer(m, bits=bits, block_size=32, is_symmetric=True, accuracy_level=4)
     q.process()
     data = os.path.basename(out_graph) + ".data"
     if os.path.exists(out_graph + ".data"):
         os.remove(out_graph + ".data")
     onnx.save(q.model.model, out_graph, save_as_external_data=True, all_tensors_to_one_file=True, location=data,
               size_threshold=1024)
+    _readable(out_graph)
     log(f"torch-dynamo: quantized {os.path.basename(out_graph)} ({bits} bits)")
+
+
+def _readable(graph: str) -> None:
+    # onnx writes the sidecar owner-only (0600); the builder's files, and everything else in the
+    # export folder, are readable by all.
+    for p in (graph, graph + ".data"):
+        if os.path.isfile(p):
+            os.chmod(p, 0o644)
 
 
 def graph_io(path: str) -> List[str]:

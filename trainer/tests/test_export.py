@@ -287,7 +287,8 @@ def test_run_with_export_key_merges_lora_into_run_onnx(tmp_path, tiny_model, tok
     from peft import PeftModel
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(16))
     cfg = write_config(tmp_path, alpaca_config(tiny_model, adapter="lora", lora_r=4, learning_rate=0.05, max_steps=3,
-                                               export="{format: onnx, precisions: [fp32]}"))
+                                               export="onnx",
+                                               export_precisions="[fp32]"))
     run = tmp_path / "run"
     rc, events = run_train(cfg, run)
     assert rc == 0 and events[-1]["type"] == "finished"
