@@ -292,15 +292,17 @@ describe('scenario 15: chat with the tuned model', () => {
     await guard(s, 'light', async () => {
       const ses = s!;
       const { wb } = ses;
-      // Through the user settings (the theme pick's preview was undone when the panel took focus).
-      const settingsFile = join(ses.tmp, 'user-data', 'User', 'settings.json');
-      const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
-      writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
+      await wb.runCommand('Preferences: Color Theme');
+      await wb.quickInput.locator('input').fill('Light Modern');
+      await waitFor('Light Modern first in the theme pick', async () => ((await wb.quickPickItems())[0]?.includes('Light Modern') ? true : undefined), 10_000);
+      await wb.page.keyboard.press('Enter');
+      await wb.quickInput.waitFor({ state: 'hidden', timeout: 10_000 });
       await wb.page.locator('.monaco-workbench.vs').first().waitFor({ state: 'attached', timeout: 15_000 });
       const f = await wb.webview(CHAT_TITLE);
       await waitFor('the light panel', async () => /vscode-light/.test((await f.locator('body').getAttribute('class')) ?? '') || undefined, 15_000);
       await f.locator('#ab-mode').check();
       await sendAndWait(f, 'One more, in the light.', 2);
+      assert.equal(await wb.page.locator('.monaco-workbench.vs').count(), 1, 'still the light theme');
       await wb.screenshot('ab-light');
       await f.locator('#ab-mode').uncheck();
       await wb.screenshot('chat-light');

@@ -64,22 +64,18 @@ const modelKey = (m: ModelRef): string => `${m.runId}/${m.checkpoint}/${m.precis
 const exportKey = (e: { runId: string; checkpoint: string }): string => `${e.runId}/${e.checkpoint}`;
 const effectiveSettings = (): GenerationSettings => settings ?? snapshot?.defaults ?? DEFAULT_GENERATION;
 
-let saveTimer: number | undefined;
+/** Saved at once: a hidden panel's page is dropped, and a delayed save would be lost with it. */
 function saveState(): void {
-  if (saveTimer !== undefined) return;
-  saveTimer = window.setTimeout(() => {
-    saveTimer = undefined;
-    vscode.setState({
-      version: 1,
-      conversations: conversations.map((c) => ({ id: c.id, title: c.title, turns: c.turns.map((t) => ({ ...t, answers: t.answers.map(({ model, text, stats, error }) => ({ model, text, stats, error })) })) })),
-      current: currentId,
-      settings,
-      a: modelA,
-      b: modelB,
-      abMode,
-      settingsOpen,
-    });
-  }, 200);
+  vscode.setState({
+    version: 1,
+    conversations: conversations.map((c) => ({ id: c.id, title: c.title, turns: c.turns.map((t) => ({ ...t, answers: t.answers.map(({ model, text, stats, error }) => ({ model, text, stats, error })) })) })),
+    current: currentId,
+    settings,
+    a: modelA,
+    b: modelB,
+    abMode,
+    settingsOpen,
+  });
 }
 
 // ---- layout ---------------------------------------------------------------------------------
