@@ -303,6 +303,7 @@ describe('scenario 15: chat with the tuned model', () => {
       await f.locator('#ab-mode').check();
       await sendAndWait(f, 'One more, in the light.', 2);
       assert.equal(await wb.page.locator('.monaco-workbench.vs').count(), 1, 'still the light theme');
+      await wb.page.waitForTimeout(500); // the workbench repaints in its new colours
       await wb.screenshot('ab-light');
       await f.locator('#ab-mode').uncheck();
       await wb.screenshot('chat-light');

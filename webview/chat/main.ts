@@ -230,7 +230,10 @@ function renderPickers(): void {
   // B defaults to another export than A (the comparison the user most likely wants).
   const other = snapshot?.exports.find((e) => !e.problem && (!modelA || exportKey(e) !== exportKey(modelA)));
   modelB = fillPicker(pickB, modelB ?? (other ? { runId: other.runId, checkpoint: other.checkpoint, precision: other.defaultPrecision } : null));
-  pickB.root.hidden = !abMode;
+  const none = (snapshot?.exports.length ?? 0) === 0;
+  pickA.root.hidden = none; // empty pickers say nothing; the "no exports" box says what to do
+  abLabel.hidden = none;
+  pickB.root.hidden = none || !abMode;
   abInput.checked = abMode;
   tallySection.hidden = !abMode;
   renderNoExports();
