@@ -1,5 +1,6 @@
-// The A/B votes file (src/core/chat/abVotes.ts) and the listing of a run's chat exports
-// (src/core/chat/exportList.ts), on real files in a temporary folder.
+// The A/B votes file (src/core/chat/abVotes.ts), the listing of a run's chat exports
+// (src/core/chat/exportList.ts) on real files in a temporary folder, and the guards of the chat
+// panel's messages (src/protocol/chatMessages.ts).
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,7 +9,7 @@ import * as path from 'node:path';
 import { appendVote, readVotes, tally, votesFile } from '../../src/core/chat/abVotes';
 import { exportDirOf, listRunExports } from '../../src/core/chat/exportList';
 import { DEFAULT_GENERATION } from '../../src/protocol/chatEngine';
-import { isVoteRecord, type ModelRef, type VoteRecord } from '../../src/protocol/chatMessages';
+import { isGenerateRequest, isGenerationSettings, isVoteRecord, type ModelRef, type VoteRecord } from '../../src/protocol/chatMessages';
 
 let dir: string;
 beforeEach(() => {
@@ -131,5 +132,28 @@ describe('chat export listing', () => {
 
   it('a run without an onnx folder has no exports', () => {
     assert.deepEqual(listRunExports('run', path.join(dir, 'nothing')), []);
+  });
+});
+
+describe('chat panel messages: the webview is untrusted input', () => {
+  const req = { streamId: 'abc123', conversationId: 'c-1', model: A, messages: [{ role: 'user', content: 'hi' }], settings: DEFAULT_GENERATION };
+  it('a well-formed generate request passes', () => {
+    assert.equal(isGenerateRequest(req), true);
+  });
+  it('refuses path-like names, unknown roles, empty histories, odd stream ids and out-of-range settings', () => {
+    const bad: unknown[] = [
+      { ...req, model: { ...A, runId: '../other' } },
+      { ...req, model: { ...A, checkpoint: 'a/b' } },
+      { ...req, messages: [] },
+      { ...req, messages: [{ role: 'tool', content: 'x' }] },
+      { ...req, streamId: 'has space' },
+      { ...req, settings: { ...DEFAULT_GENERATION, maxNewTokens: 0 } },
+      { ...req, settings: { ...DEFAULT_GENERATION, temperature: Number.NaN } },
+      { ...req, settings: { ...DEFAULT_GENERATION, seed: -1 } },
+      { ...req, settings: { ...DEFAULT_GENERATION, stop: [''] } },
+      { ...req, settings: { ...DEFAULT_GENERATION, greedy: 'yes' } },
+    ];
+    for (const b of bad) assert.equal(isGenerateRequest(b), false, JSON.stringify(b).slice(0, 160));
+    assert.equal(isGenerationSettings(DEFAULT_GENERATION), true);
   });
 });
