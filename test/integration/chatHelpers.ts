@@ -30,9 +30,9 @@ export function makeTinyModel(dir: string, seed = 0): string {
   return dir;
 }
 
-/** The trainer's export command: `python -m neftune_trainer export CHECKPOINT --out DIR --precision P...`. */
+/** The trainer's export command (`python -m neftune_trainer export CHECKPOINT --out DIR --precision P,...`), with a short parity check: these tests check parity themselves. */
 export function exportModel(hfDir: string, out: string, precisions: readonly string[]): string {
-  const r = spawnSync(python, ['-m', 'neftune_trainer', 'export', hfDir, '--out', out, '--precision', precisions.join(',')], { env: pyEnv, encoding: 'utf8', timeout: 900_000 });
+  const r = spawnSync(python, ['-m', 'neftune_trainer', 'export', hfDir, '--out', out, '--precision', precisions.join(','), '--greedy-tokens', '8'], { env: pyEnv, encoding: 'utf8', timeout: 900_000 });
   assert.equal(r.status, 0, `export failed (${r.status}): ${r.stdout.slice(-2000)}\n${r.stderr.slice(-4000)}`);
   assert.ok(fs.existsSync(path.join(out, 'manifest.json')), `no manifest.json in ${out}`);
   return out;
