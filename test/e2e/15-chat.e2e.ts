@@ -5,7 +5,8 @@
 // tokens/s; A/B answers the same prompt with both exports, "A is better" is saved in the run
 // store's ab-votes.jsonl and counted in the tally; "Ask the tuned model" on an editor selection
 // quotes it, and Insert puts the answer into the editor as one undo step; a killed engine shows
-// its reason in the panel and the next message works; the panel in a light theme.
+// its reason in the panel and the next message works; a window reload keeps the conversations;
+// the panel in a light theme.
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -287,7 +288,34 @@ describe('scenario 15: chat with the tuned model', () => {
     });
   });
 
-  it('f) the chat panel in a light theme', async () => {
+  it('f) after a window reload the panel comes back with its conversations, and answers again', async () => {
+    assert.ok(frame, 'needs the panel of b)');
+    await guard(s, 'reload', async () => {
+      const { wb } = s!;
+      const before = await wb.webview(CHAT_TITLE);
+      await before.locator('#new-conversation').click();
+      const kept = (await answers(await wb.webview(CHAT_TITLE))).length; // the new conversation is empty
+      assert.equal(kept, 0);
+      await wb.reloadWindow();
+      const f = await wb.webview(CHAT_TITLE, 60_000);
+      frame = f;
+      const options = await waitFor('both conversations restored', async () => {
+        const o = await f.locator('#conversation option').allInnerTexts();
+        return o.length === 2 ? o : undefined;
+      }, 30_000);
+      log(`conversations after the reload: ${options.join(' | ')}`);
+      assert.match(options[0] ?? '', /^1\. Hello! Who are you\?/);
+      await f.locator('#conversation').selectOption({ index: 0 });
+      const restored = await answers(f);
+      assert.ok(restored.length >= 4, `answers of the first conversation restored: ${restored.length}`);
+      assert.ok(restored.every((a) => /tok\/s/.test(a.stats)), 'with their figures');
+      await f.locator('#conversation').selectOption({ index: 1 });
+      await sendAndWait(f, 'Still there after the reload?', 1);
+      await wb.screenshot('after-reload');
+    });
+  });
+
+  it('g) the chat panel in a light theme', async () => {
     assert.ok(frame, 'needs the panel of b)');
     await guard(s, 'light', async () => {
       const ses = s!;
