@@ -5,7 +5,6 @@
 // The engine runs in its own process because onnxruntime-node's run() blocks the event loop
 // and a native crash must not take the extension host down. It yields between tokens, so a
 // `$/cancel` of a generate request takes effect within one token.
-import type { ChannelProtocol } from '../core/jsonLinesChannel';
 
 export type Precision = 'fp32' | 'int8' | 'int4';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8', 'int4'];
@@ -120,7 +119,8 @@ export interface EngineInfo {
   readonly pid: number;
 }
 
-export interface ChatEngineProtocol extends ChannelProtocol {
+/** Fits src/core/jsonLinesChannel.ts's ChannelProtocol structurally (no import: the webviews typecheck this folder without Node's types). */
+export interface ChatEngineProtocol {
   readonly requests: {
     info: { params: Record<string, never>; result: EngineInfo };
     load: { params: LoadParams; result: LoadResult };
