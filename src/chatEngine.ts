@@ -10,6 +10,10 @@ console.log = console.info = console.warn = console.debug = (...args: unknown[])
   process.stderr.write(`${args.map(String).join(' ')}\n`);
 };
 
+// A terminal's Ctrl-C reaches the whole process group: the host decides (it sends `stop`, or
+// closes stdin); the engine does not die under it.
+process.on('SIGINT', () => undefined);
+
 const write = (msg: unknown): void => {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
 };

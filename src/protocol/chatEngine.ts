@@ -5,9 +5,6 @@
 // The engine runs in its own process because onnxruntime-node's run() blocks the event loop
 // and a native crash must not take the extension host down. It yields between tokens, so a
 // `$/cancel` of a generate request takes effect within one token.
-//
-// No import of core/jsonLinesChannel.ts (the webviews type-check this file without Node's
-// types); ChatEngineProtocol still satisfies its ChannelProtocol constraint structurally.
 
 export type Precision = 'fp32' | 'int8' | 'int4';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8', 'int4'];
@@ -122,6 +119,7 @@ export interface EngineInfo {
   readonly pid: number;
 }
 
+/** Fits src/core/jsonLinesChannel.ts's ChannelProtocol structurally (no import: the webviews typecheck this folder without Node's types). */
 export interface ChatEngineProtocol {
   readonly requests: {
     info: { params: Record<string, never>; result: EngineInfo };

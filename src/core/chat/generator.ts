@@ -8,6 +8,7 @@
 // onnxruntime-genai's past_present_share_buffer), so no step copies the cache. Other graphs
 // get the previous step's present tensors fed back as the next step's past (no copy either).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as OrtTypes from 'onnxruntime-node';
 import type { FinishReason, GenerationSettings } from '../../protocol/chatEngine';
@@ -68,7 +69,7 @@ export function resolveIo(manifest: ExportManifest, inputNames: readonly string[
 
 /** Physical cores (os.availableParallelism() counts hyper-threads, which do not speed up matmuls). */
 export function physicalCores(): number {
-  const logical = require('node:os').availableParallelism() as number;
+  const logical = os.availableParallelism();
   try {
     const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
     const cores = new Set<string>();
