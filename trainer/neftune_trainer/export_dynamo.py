@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import List
 
 from .export_builder import set_external_location
@@ -79,7 +80,9 @@ def export_fp32(model, io: GraphIO, out_graph: str, log=lambda m: None) -> None:
     input_names, output_names = io_names(L)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(out_graph)) as tmp:
         raw = os.path.join(tmp, "model.onnx")
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            # Each Dim is named once per input that shares it; the exporter says so for every one.
+            warnings.filterwarnings("ignore", message=r".*The axis name: .* will not be used")
             program = torch.onnx.export(wrapper, (ids, mask, pos, *past), dynamic_shapes=(shapes[0], shapes[1], shapes[2], tuple(shapes[3:])),
                                         input_names=input_names, output_names=output_names, dynamo=True,
                                         opset_version=OPSET, external_data=True, verbose=False)

@@ -276,6 +276,25 @@ def test_dynamo_route_greedy_equals_generate(tmp_path, tiny_model, tok, capsys):
     assert got == want
 
 
+def test_unknown_architecture_falls_back_to_dynamo(tmp_path, capsys):
+    """A tiny GPT-2 (the builder does not know GPT2LMHeadModel): auto takes torch-dynamo and says why."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+    from neftune_trainer.testing import make_tiny_tokenizer
+    tok = make_tiny_tokenizer()
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=256,
+                                       eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
+    src = tmp_path / "gpt2"
+    model.save_pretrained(src)
+    tok.save_pretrained(src)
+    rc, _, err = run_export(capsys, src, "--out", tmp_path / "out", "--precision", "fp32", "--greedy-tokens", "4")
+    assert rc == 0, err
+    m = manifest_of(tmp_path / "out")
+    assert m["exporter"]["name"] == "torch-dynamo" and "does not know the architecture GPT2LMHeadModel" in m["exporter"]["why"]
+    assert m["model"]["family"] == "gpt2" and m["precisions"]["fp32"]["parity"]["passed"]
+
+
 # ----------------------------------------------------------------------------- LoRA and the run hook
 
 
