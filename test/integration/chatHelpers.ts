@@ -61,49 +61,7 @@ print(json.dumps(out))
   return runPython<number[][][]>(script, { dir: hfDir, prompts, n: maxNewTokens, rps: repetitionPenalties });
 }
 
-/**
- * An export folder made with onnxruntime-genai's model builder and a manifest written here:
- * the stand-in while the trainer's export command is not on this branch. Each precision in
- * its own onnx/<precision>/ folder (the builder names every graph model.onnx).
- */
-export function builderExport(hfDir: string, out: string, precisions: readonly string[]): string {
-  const script = `
-import json, os, shutil, subprocess, sys
-d = json.load(sys.stdin)
-hf, out = d["hf"], d["out"]
-os.makedirs(out, exist_ok=True)
-for f in ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json", "config.json", "generation_config.json"]:
-    if os.path.exists(os.path.join(hf, f)):
-        shutil.copy(os.path.join(hf, f), os.path.join(out, f))
-cfg = json.load(open(os.path.join(hf, "config.json")))
-gen = json.load(open(os.path.join(hf, "generation_config.json"))) if os.path.exists(os.path.join(hf, "generation_config.json")) else {}
-precisions = {}
-for p in d["precisions"]:
-    dst = os.path.join(out, "onnx", p)
-    r = subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", hf, "-o", dst, "-p", p, "-e", "cpu"], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(r.stdout[-2000:] + r.stderr[-4000:])
-    precisions[p] = {"file": f"onnx/{p}/model.onnx", "parity": {"reference": "not checked (builder stand-in)", "prompts": 1, "max_abs_logits_diff": 0.0, "tolerance": 1e-3, "passed": True}}
-eos = gen.get("eos_token_id", cfg.get("eos_token_id"))
-eos = eos if isinstance(eos, list) else [eos]
-heads = cfg["num_attention_heads"]
-m = {"format_version": 1, "created_at": "1970-01-01T00:00:00Z", "exporter": {"name": "onnxruntime-genai-builder", "version": "test"},
-     "source": {"checkpoint": hf, "run_id": None, "checkpoint_name": None},
-     "model": {"family": cfg["model_type"], "num_layers": cfg["num_hidden_layers"], "num_attention_heads": heads,
-               "num_kv_heads": cfg.get("num_key_value_heads", heads), "head_dim": cfg.get("head_dim") or cfg["hidden_size"] // heads,
-               "hidden_size": cfg["hidden_size"], "vocab_size": cfg["vocab_size"], "context_length": cfg["max_position_embeddings"]},
-     "tokens": {"bos_token_id": cfg.get("bos_token_id"), "eos_token_ids": [e for e in eos if e is not None], "pad_token_id": cfg.get("pad_token_id")},
-     "io": {"past_key": "past_key_values.%d.key", "past_value": "past_key_values.%d.value", "present_key": "present.%d.key", "present_value": "present.%d.value", "has_position_ids": False, "kv_dtype": "float32"},
-     "default_precision": "int8" if "int8" in precisions else d["precisions"][0], "precisions": precisions}
-json.dump(m, open(os.path.join(out, "manifest.json"), "w"), indent=1)
-print("null")
-`;
-  runPython(script, { hf: hfDir, out, precisions });
-  return out;
-}
-
-/** The trainer's export command when this tree has it, else the builder stand-in. */
+/** An export folder of `hfDir` with the given precisions, made by the trainer's export command. */
 export function makeExport(hfDir: string, out: string, precisions: readonly string[]): string {
-  const has = fs.existsSync(path.join(repo, 'trainer', 'neftune_trainer', 'export.py'));
-  return has ? exportModel(hfDir, out, precisions) : builderExport(hfDir, out, precisions);
+  return exportModel(hfDir, out, precisions);
 }
