@@ -29,6 +29,8 @@ export function describeEvent(e: TrainerEvent): string {
       return `finished at step ${e.step}${e.loss !== null ? `, loss ${num(e.loss)}` : ''}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;
     case 'stopped':
       return `stopped at step ${e.step}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;
+    case 'export':
+      return `export ${e.stage}${e.precision ? ` (${e.precision})` : ''} ${Math.round(e.progress * 100)}%: ${e.message}${e.stage === 'done' && e.path && !e.message.includes(e.path) ? ` -> ${e.path}` : ''}`;
   }
 }
 

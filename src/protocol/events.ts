@@ -94,6 +94,22 @@ export interface StoppedEvent extends EventBase {
   readonly checkpoint: string | null;
 }
 
+/** ONNX export progress (python -m neftune_trainer export prints these; a run whose config sets `export` writes them before `finished`). */
+export interface ExportEvent extends EventBase {
+  readonly type: 'export';
+  readonly stage: 'merge' | 'build' | 'verify' | 'write' | 'done' | 'failed' | 'cancelled';
+  readonly precision?: 'fp32' | 'int8' | 'int4' | null;
+  /** 0..1 over the whole export. */
+  readonly progress: number;
+  readonly message: string;
+  /** done: the export folder, absolute. */
+  readonly path?: string;
+  /** From a training run: the checkpoint exported, relative to the run folder. */
+  readonly checkpoint?: string;
+  readonly parity?: Readonly<Record<string, unknown>>;
+  readonly precisions?: Readonly<Record<string, unknown>>;
+}
+
 export type TrainerEvent =
   | RunStartedEvent
   | StepEvent
@@ -102,7 +118,8 @@ export type TrainerEvent =
   | LogEvent
   | ErrorEvent
   | FinishedEvent
-  | StoppedEvent;
+  | StoppedEvent
+  | ExportEvent;
 
 export type TrainerEventType = TrainerEvent['type'];
 
@@ -115,6 +132,7 @@ export const TRAINER_EVENT_TYPES: readonly TrainerEventType[] = [
   'error',
   'finished',
   'stopped',
+  'export',
 ];
 
 /** Events after which the trainer process exits. */

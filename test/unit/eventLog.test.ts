@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EventTail, parseEventLine, readAllEvents } from '../../src/core/eventLog';
 import { LineSplitter } from '../../src/core/lineSplitter';
-import type { TrainerEvent } from '../../src/protocol/events';
+import { TRAINER_EVENT_TYPES, type TrainerEvent } from '../../src/protocol/events';
+import { eventsSchema } from '../../src/core/schemas';
 
 function stepLine(step: number): string {
   return JSON.stringify({ v: 1, type: 'step', time: 1000 + step, step, total_steps: 100, epoch: step / 100, loss: 3 - step / 100, lr: 1e-4, grad_norm: 1.5, tokens_per_s: 500, noise_alpha: 5, noise_norm: 2.88 });
@@ -22,12 +23,19 @@ describe('event parsing', () => {
       { v: 1, type: 'run_started', time: 1, run_id: 'r', config: { neftune_noise_alpha: 5 }, model: { name: 'm', parameters: 10, trainable_parameters: 10 }, device: 'cpu' },
       JSON.parse(stepLine(1)),
       { v: 1, type: 'checkpoint', time: 2, step: 1, path: 'checkpoints/step-000001' },
+      { v: 1, type: 'eval', time: 2, step: 1, eval_loss: 2.1, samples: [{ prompt: 'p', response: 'r' }] },
       { v: 1, type: 'log', time: 2, level: 'info', message: 'hi' },
       { v: 1, type: 'error', time: 3, message: 'bad', where: { file: 'a.jsonl', line: 3, field: 'output' } },
       { v: 1, type: 'error', time: 3, message: 'bad', where: null },
       { v: 1, type: 'finished', time: 4, step: 1, loss: 2.5, checkpoint: 'checkpoints/step-000001' },
       { v: 1, type: 'stopped', time: 4, step: 1, checkpoint: null },
+      { v: 1, type: 'export', time: 4, stage: 'verify', precision: 'int8', progress: 0.6, message: 'int8: top-1 0.97', parity: { max_abs_logits_diff: 2 } },
+      { v: 1, type: 'export', time: 5, stage: 'done', precision: null, progress: 1, message: 'exported', path: '/r/onnx/step-000001', checkpoint: 'checkpoints/step-000001' },
     ];
+    // Every type the schema defines has a line here (a new type without one fails).
+    const defs = Object.keys((eventsSchema as { definitions: Record<string, unknown> }).definitions).filter((t) => t !== 'base' && t !== 'where');
+    assert.deepEqual([...new Set(lines.map((l) => (l as { type: string }).type))].sort(), defs.sort());
+    assert.deepEqual([...TRAINER_EVENT_TYPES].sort(), defs.sort());
     for (const [i, l] of lines.entries()) {
       const r = parseEventLine(JSON.stringify(l), i + 1);
       assert.ok(r.ok, JSON.stringify(r));
