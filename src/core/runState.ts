@@ -34,6 +34,8 @@ export class RunState {
   private checkpoints: string[] = [];
   private failure: string | null = null;
   private bestEvalLoss: number | null = null;
+  /** What the trainer does after its last step (the export for chat), while it does it. */
+  private activity: string | null = null;
   private tokensSeen = 0;
   /** The resolved config of the latest run_started. */
   config: Readonly<Record<string, unknown>> | null = null;
@@ -135,6 +137,9 @@ export class RunState {
       }
       case 'log':
         break;
+      case 'export':
+        this.activity = e.stage === 'done' || e.stage === 'failed' || e.stage === 'cancelled' ? null : `exporting for chat: ${e.message}`;
+        break;
     }
   }
 
@@ -179,6 +184,7 @@ export class RunState {
       etaSeconds: status === 'running' ? this.eta() : null,
       checkpoints: [...this.checkpoints],
       bestEvalLoss: this.bestEvalLoss,
+      activity: isEnded(status) ? null : this.activity,
       failure,
     };
   }

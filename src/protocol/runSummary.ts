@@ -30,4 +30,6 @@ export interface RunSummary {
   readonly bestEvalLoss: number | null;
   /** Why a failed run failed, with where when the trainer knew it. */
   readonly failure: string | null;
+  /** After the last step, what the trainer is doing (e.g. exporting for chat); null otherwise. */
+  readonly activity?: string | null;
 }

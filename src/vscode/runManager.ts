@@ -249,6 +249,7 @@ export class RunManager implements vscode.Disposable {
             if (s.lastLoss !== null) parts.push(`loss ${s.lastLoss.toFixed(4)}`);
             if (s.etaSeconds !== null) parts.push(`ETA ${formatDuration(s.etaSeconds)}`);
             if (s.status === 'stopping') parts.push('stopping: saving a checkpoint…');
+            if (s.activity) parts.push(s.activity);
             const pct = s.totalSteps ? (100 * s.step) / s.totalSteps : 0;
             progress.report({ message: parts.join(' · '), increment: Math.max(0, pct - reported) });
             reported = Math.max(reported, pct);

@@ -30,6 +30,19 @@ describe('run state', () => {
     assert.equal(sum.etaSeconds, 14); // 7 steps left at 2 s per step
   });
 
+  it('says it is exporting for chat between the last step and finished, and not after', () => {
+    const s = new RunState('r1');
+    const exp = (stage: 'build' | 'done', message: string): TrainerEvent => ({ v: 1, type: 'export', time: 115, stage, precision: 'int8', progress: 0.3, message });
+    s.apply([started, step(10, 110), exp('build', 'int8: building the graph')]);
+    assert.equal(s.summary({ alive: true }).activity, 'exporting for chat: int8: building the graph');
+    s.apply([exp('done', 'exported')]);
+    assert.equal(s.summary({ alive: true }).activity, null);
+    const killed = new RunState('r2');
+    killed.apply([started, step(10, 110), exp('build', 'int8: building the graph')]);
+    assert.equal(killed.summary({ alive: false, exitCode: 137 }).status, 'failed');
+    assert.equal(killed.summary({ alive: false, exitCode: 137 }).activity, null);
+  });
+
   it('ends as finished, stopped or failed from the final event', () => {
     const f = new RunState('a');
     f.apply([started, step(1, 101), { v: 1, type: 'finished', time: 120, step: 1, loss: 2.9, checkpoint: 'checkpoints/step-000001' }]);
