@@ -1,0 +1,228 @@
+"""A Python peer of the chat benchmark (bench/chat/bench.ts), one engine per process, spoken to in
+JSON lines on stdin / stdout (the shape of src/core/jsonLinesChannel.ts):
+
+    python bench/chat/py_peer.py transformers --model MODEL_DIR --dtype fp32|bf16 [--threads 2]
+    python bench/chat/py_peer.py genai --export EXPORT_DIR --precision P --work DIR [--threads 2]
+
+The genai peer runs onnxruntime-genai on the export's own ONNX file for P: it needs
+genai_config.json beside the model file, and an export holds three precisions in one folder,
+so it makes WORK/P/ of hard links (copies across file systems; ONNX Runtime refuses symlinked
+sidecars) and writes a genai_config.json there from the export's manifest.json, with
+intra_op_num_threads set.
+
+Requests: `load` -> {loadMs, rssBytes, version}; `template` {messages} -> {ids, text} (transformers
+only: the chat template applied by transformers' tokenizer, the reference prompt ids);
+`generate` {ids, maxNewTokens} -> {newIds, tokenMs, totalMs}: greedy, stops on eos or after
+maxNewTokens; tokenMs[i] is when new token i was known, in ms since the request arrived (so
+tokenMs[0] is the time to first token, prompt pass included; no tokenization: ids are given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Transformers:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def load(self) -> dict:
+        import torch
+        import transformers
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(self.args.threads)
+        t0 = time.perf_counter()
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[self.args.dtype]
+        self.tok = AutoTokenizer.from_pretrained(self.args.model)
+        self.model = AutoModelForCausalLM.from_pretrained(self.args.model, dtype=dtype).eval()
+        self.torch = torch
+        return {"loadMs": (time.perf_counter() - t0) * 1000, "rssBytes": rss_bytes(), "version": f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads"}
+
+    def template(self, p: dict) -> dict:
+        enc = self.tok.apply_chat_template(p["messages"], add_generation_prompt=True, return_dict=True)
+        text = self.tok.apply_chat_template(p["messages"], add_generation_prompt=True, tokenize=False)
+        return {"ids": list(enc["input_ids"]), "text": text}
+
+    def generate(self, p: dict, t0: float) -> dict:
+        from transformers.generation.streamers import BaseStreamer
+
+        torch = self.torch
+        times: list[float] = []
+        prompt_seen = [False]
+
+        class Timing(BaseStreamer):
+            # generate() puts the prompt first, then each new token as soon as it is chosen.
+            def put(self, value) -> None:  # noqa: ANN001
+                if not prompt_seen[0]:
+                    prompt_seen[0] = True
+                    return
+                now = time.perf_counter()
+                times.extend([(now - t0) * 1000] * int(value.numel()))
+
+            def end(self) -> None:
+                pass
+
+        ids = torch.tensor([p["ids"]], dtype=torch.long)
+        with torch.inference_mode():
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=p["maxNewTokens"],
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=self.tok.pad_token_id,
+                streamer=Timing(),
+            )
+        total = (time.perf_counter() - t0) * 1000
+        return {"newIds": out[0, ids.shape[1] :].tolist(), "tokenMs": times, "totalMs": total}
+
+
+def genai_folder(export: Path, precision: str, work: Path, threads: int) -> Path:
+    import shutil
+
+    manifest = json.loads((export / "manifest.json").read_text())
+    if precision not in manifest["precisions"]:
+        raise ValueError(f"{export / 'manifest.json'}: precisions has no {precision!r}")
+    model_file = export / manifest["precisions"][precision]["file"]
+    folder = work / precision
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for src in [model_file, model_file.with_name(model_file.name + ".data")] + [export / n for n in ("tokenizer.json", "tokenizer_config.json")]:
+        if src.is_file():
+            try:
+                os.link(src, folder / src.name)
+            except OSError:
+                shutil.copy2(src, folder / src.name)
+    m, tok, io = manifest["model"], manifest["tokens"], manifest.get("io", {})
+    eos = tok["eos_token_ids"]
+    config = {
+        "model": {
+            "bos_token_id": tok.get("bos_token_id"),
+            "context_length": m["context_length"],
+            "decoder": {
+                "session_options": {"log_id": "onnxruntime-genai", "provider_options": [], "intra_op_num_threads": threads, "inter_op_num_threads": 1},
+                "filename": model_file.name,
+                "head_size": m["head_dim"],
+                "hidden_size": m.get("hidden_size", m["head_dim"] * m.get("num_attention_heads", 1)),
+                "inputs": {
+                    "input_ids": "input_ids",
+                    "attention_mask": "attention_mask",
+                    "past_key_names": io.get("past_key", "past_key_values.%d.key"),
+                    "past_value_names": io.get("past_value", "past_key_values.%d.value"),
+                },
+                "outputs": {
+                    "logits": "logits",
+                    "present_key_names": io.get("present_key", "present.%d.key"),
+                    "present_value_names": io.get("present_value", "present.%d.value"),
+                },
+                "num_attention_heads": m.get("num_attention_heads"),
+                "num_hidden_layers": m["num_layers"],
+                "num_key_value_heads": m["num_kv_heads"],
+            },
+            "eos_token_id": eos if len(eos) > 1 else eos[0],
+            "pad_token_id": tok.get("pad_token_id") if tok.get("pad_token_id") is not None else eos[0],
+            "type": m["family"],
+            "vocab_size": m["vocab_size"],
+        },
+        # What the builder writes (past_present_share_buffer: the cache in preallocated buffers).
+        "search": {"do_sample": False, "max_length": m["context_length"], "min_length": 0, "num_beams": 1, "num_return_sequences": 1, "past_present_share_buffer": True, "repetition_penalty": 1.0, "temperature": 1.0, "top_k": 1, "top_p": 1.0},
+    }
+    (folder / "genai_config.json").write_text(json.dumps(config, indent=2))
+    return folder
+
+
+class Genai:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def load(self) -> dict:
+        import onnxruntime_genai as og
+
+        self.og = og
+        t0 = time.perf_counter()
+        folder = genai_folder(self.args.export, self.args.precision, self.args.work, self.args.threads)
+        self.model = og.Model(str(folder))
+        return {"loadMs": (time.perf_counter() - t0) * 1000, "rssBytes": rss_bytes(), "version": f"onnxruntime-genai {og.__version__}"}
+
+    def generate(self, p: dict, t0: float) -> dict:
+        og = self.og
+        ids = p["ids"]
+        params = og.GeneratorParams(self.model)
+        params.set_search_options(do_sample=False, max_length=len(ids) + p["maxNewTokens"], batch_size=1)
+        gen = og.Generator(self.model, params)
+        # append_tokens runs the prompt pass; each generate_next_token picks a token (running the
+        # model on the previous one first, from the second on).
+        gen.append_tokens(ids)
+        new, times = [], []
+        while not gen.is_done() and len(new) < p["maxNewTokens"]:
+            gen.generate_next_token()
+            new.append(int(gen.get_next_tokens()[0]))
+            times.append((time.perf_counter() - t0) * 1000)
+        total = (time.perf_counter() - t0) * 1000
+        del gen
+        return {"newIds": new, "tokenMs": times, "totalMs": total}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="engine", required=True)
+    t = sub.add_parser("transformers")
+    t.add_argument("--model", required=True)
+    t.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    t.add_argument("--threads", type=int, default=2)
+    g = sub.add_parser("genai")
+    g.add_argument("--export", type=Path, required=True)
+    g.add_argument("--precision", choices=["fp32", "int8", "int4"], required=True)
+    g.add_argument("--work", type=Path, required=True)
+    g.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    engine = Transformers(args) if args.engine == "transformers" else Genai(args)
+
+    out = sys.stdout
+    # Library chatter goes to stderr; stdout carries the channel only.
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        if "id" not in msg:
+            continue  # a notification ($/cancel): nothing here is cancellable
+        t0 = time.perf_counter()
+        try:
+            method, params = msg["method"], msg.get("params") or {}
+            if method == "load":
+                result = engine.load()
+            elif method == "template" and isinstance(engine, Transformers):
+                result = engine.template(params)
+            elif method == "generate":
+                result = engine.generate(params, t0)
+            else:
+                raise ValueError(f"unknown method {method!r}")
+            reply = {"id": msg["id"], "result": result}
+        except Exception as e:  # the orchestrator reports it and goes on without this engine
+            reply = {"id": msg["id"], "error": {"message": f"{type(e).__name__}: {e}"}}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
