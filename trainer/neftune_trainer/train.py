@@ -3,7 +3,7 @@
     1. device and precision (accelerate)     5. optimizer and LR schedule
     2. model and tokenizer                    6. resume from a checkpoint
     3. data: read, render, tokenize           7. the loop, with NEFTune noise on the embeddings
-    4. steps: which micro-batches each takes  8. final checkpoint, `finished`
+    4. steps: which micro-batches each takes  8. final checkpoint, export, `finished`
 
 The pieces it is made of live in their own modules, shared with the other commands: device.py
 (device, precision), loading.py (model, adapter, tokenizer, template), batching.py (batch plan,
@@ -69,12 +69,22 @@ def train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool = Fals
     stop = StopFlag(events)
     stop.install()
     try:
-        _train(cfg, run_dir, events, resume, stop)
+        ended = _train(cfg, run_dir, events, resume, stop)
     finally:
         stop.uninstall()
+    if ended is None:
+        return  # stopped
+    step, loss, ckpt, is_main = ended
+    if cfg.export and is_main and ckpt:
+        # Before `finished` (after it the process exits), with its own stop signals: a Cancel now
+        # cancels the export; a failed export is a warning, the run still finishes.
+        from .export import export_after_training
+        export_after_training(cfg, run_dir, ckpt, events)
+    events.emit("finished", step=step, loss=loss, checkpoint=ckpt)
 
 
-def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop: StopFlag) -> None:
+def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop: StopFlag):
+    """(step, last loss, final checkpoint, is main process) when training ran to the end; None when stopped."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from transformers import get_scheduler
@@ -296,7 +306,7 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
             if stopping:
                 rel = checkpoint(step, last_loss)
                 events.emit("stopped", step=step, checkpoint=rel)
-                return
+                return None
             if eval_plan.enabled and cfg.eval_steps and step % cfg.eval_steps == 0 and step < total_steps:
                 run_eval(step)
                 last_eval = step
@@ -309,4 +319,4 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
     # -- 8. final checkpoint ------------------------------------------------------------------
     if last_saved != step:
         last_ckpt = checkpoint(step, last_loss)
-    events.emit("finished", step=step, loss=last_loss, checkpoint=last_ckpt)
+    return step, last_loss, last_ckpt, is_main
