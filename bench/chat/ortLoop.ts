@@ -11,6 +11,10 @@
 // input and present output (updated in place, as onnxruntime-genai's past_present_share_buffer),
 // the step's logits into one preallocated tensor; argmax; no detokenizing, no yielding.
 // Requests as bench/chat/py_peer.py's; generate also answers runMs: session.run time per step.
+// Two switches add what our engine does per token, one at a time, to see what each costs:
+//   --yield    await setImmediate between tokens (the engine does, so a stop is seen within one)
+//   --notify   a JSON line per token on stdout (the engine's `token` notification; the host
+//              process wakes to read it)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -23,6 +27,8 @@ function arg(name: string): string | undefined {
 const exportDir = arg('export');
 const precision = arg('precision');
 const threads = Number(arg('threads') ?? '2');
+const yieldEach = process.argv.includes('--yield');
+const notifyEach = process.argv.includes('--notify');
 if (!exportDir || !precision) throw new Error('usage: ortLoop.ts --export DIR --precision fp32|int8|int4 [--threads N]');
 
 interface Manifest {
@@ -32,6 +38,7 @@ interface Manifest {
   precisions: Record<string, { file: string }>;
 }
 
+const send = (msg: unknown): void => void process.stdout.write(JSON.stringify(msg) + '\n');
 let session: ort.InferenceSession;
 let manifest: Manifest;
 
@@ -96,6 +103,8 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
     newIds.push(best);
     tokenMs.push(performance.now() - t0);
     if (eos.has(best)) break;
+    if (notifyEach) send({ method: 'token', params: { streamId: 'loop', text: '', newTokens: newIds.length } });
+    if (yieldEach) await new Promise((r) => setImmediate(r));
     past += n;
     one[0] = BigInt(best);
     next = one;
@@ -103,7 +112,6 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
   return { newIds, tokenMs, totalMs: performance.now() - t0, runMs };
 }
 
-const send = (msg: unknown): void => void process.stdout.write(JSON.stringify(msg) + '\n');
 let chain: Promise<void> = Promise.resolve();
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (!line.trim()) return;

