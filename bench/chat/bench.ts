@@ -13,6 +13,8 @@
 //   ort-node loop fp32/int8/int4     a bare greedy loop on onnxruntime-node (bench/chat/ortLoop.ts):
 //                              the floor for our engine, and where its per-token time goes
 //                              (--loop-variants: the same with a yield and / or a notification per token)
+//   py-ort loop fp32/int8/int4 the same loop on Python onnxruntime (the one onnxruntime-genai runs on);
+//                              --ort-python PY adds it on another Python's onnxruntime ("py-ort(alt)")
 //   --cpu-prof DIR             our engines under node --cpu-prof; their top functions printed
 //
 // Time to first token: from the request to the first new token, prompt pass included. Peers
@@ -52,6 +54,8 @@ const OPT = {
   cpuProf: arg('cpu-prof', ''),
   /** Adds the bare loop with what our engine does per token: +yield, +notify, +yield+notify. */
   loopVariants: process.argv.includes('--loop-variants'),
+  /** A second Python (another onnxruntime build) for the Python bare loop, e.g. onnxruntime 1.30 = onnxruntime-node's. */
+  ortPython: arg('ort-python', ''),
 };
 
 // The first prompt is the time-to-first-token one: about 40 tokens through the chat template
@@ -180,6 +184,8 @@ class OurEngine implements Engine {
     // As the extension's client does (src/core/chat/engineClient.ts): a forked Node child.
     this.ch ??= JsonLinesChannel.fork<ChatEngineProtocol>(OPT.engineJs, [], {
       env: { ...process.env, HF_HUB_OFFLINE: '1' },
+      // Not this process's flags (tsx's loader): the bundle runs as the extension starts it.
+      execArgv: [],
       ...(OPT.cpuProf ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${OPT.cpuProf}`, `--cpu-prof-name=ours-${this.precision}.cpuprofile`] } : {}),
     });
     return this.ch;
@@ -257,12 +263,13 @@ function engines(): Engine[] {
         all.push(node(`ort-node loop ${p} ${v.map((x) => `+${x.slice(2)}`).join('')}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t, ...v]));
       }
     }
+    all.push(py(`py-ort loop ${p}`, 'ortloop', p, ['ortloop', '--export', OPT.export, '--precision', p, '--threads', t]));
+    if (OPT.ortPython) all.push(new PeerEngine(`py-ort(alt) loop ${p}`, 'ortloop', p, OPT.ortPython, [path.join(__dirname, 'py_peer.py'), 'ortloop', '--export', OPT.export, '--precision', p, '--threads', t]));
     all.push(node(`transformers.js ${p}`, 'tjs', p, 'tjs_peer.mjs', ['--export', OPT.export, '--precision', p, '--threads', t]));
   }
   all.push(node('llama.cpp Q4_1', 'llama', 'int4', 'llama_peer.mjs', ['--gguf', OPT.gguf, '--threads', t]));
   const want = OPT.engines.split(',').map((s) => s.trim()).filter(Boolean);
-  // The template and the reference ids come from transformers fp32: always started.
-  return all.filter((e) => e.name === 'transformers fp32' || !want.length || want.some((w) => e.name.includes(w)));
+  return all.filter((e) => !want.length || want.some((w) => e.name.includes(w)));
 }
 
 const CYCLE = [
@@ -271,12 +278,18 @@ const CYCLE = [
   'ours int8',
   'ort-genai int8',
   'ort-node loop int8',
+  'py-ort loop int8',
+  'py-ort(alt) loop int8',
   'transformers.js int8',
   'transformers.js fp32',
+  'py-ort(alt) loop fp32',
+  'py-ort loop fp32',
   'ort-node loop fp32',
   'ort-genai fp32',
   'ours fp32',
   'transformers.js int4',
+  'py-ort(alt) loop int4',
+  'py-ort loop int4',
   'ort-node loop int4',
   'ort-genai int4',
   'ours int4',
@@ -349,7 +362,9 @@ async function main(): Promise<void> {
   }
   const started = new Date();
   const list = engines();
-  const ref = list[0]! as PeerEngine;
+  // The prompt ids come from transformers' tokenizer (its chat template): a transformers peer
+  // that is not loaded as an engine when --engines leaves it out.
+  const ref = (list.find((e) => e.name === 'transformers fp32') as PeerEngine | undefined) ?? new PeerEngine('template', 'transformers', 'fp32', OPT.python, [path.join(__dirname, 'py_peer.py'), 'transformers', '--model', OPT.model, '--dtype', 'fp32', '--tokenizer-only']);
   const log = (s: string): void => void process.stderr.write(`[bench/chat] ${s}\n`);
   log(`${list.length} engines, ${PROMPTS.length} prompts x ${OPT.reps} reps, ${OPT.maxNewTokens} new tokens, ${OPT.threads} threads; export ${OPT.export}`);
 
@@ -371,6 +386,7 @@ async function main(): Promise<void> {
   // The same prompts: transformers' chat template gives the ids every peer is fed; ours applies
   // its own template, checked here to give the same ids.
   const conversations = PROMPTS.map((p): ChatMessage[] => [{ role: 'user', content: p }]);
+  if (!list.includes(ref)) await ref.load();
   const prompts = await Promise.all(conversations.map((messages) => ref.channel().request('template', { messages })));
   const checks: string[] = [];
   for (const e of live) {
@@ -439,7 +455,7 @@ async function main(): Promise<void> {
   for (const e of ours) {
     for (const r of runs.get(e.name)!) r.newIds = await e.tokenizeText(r.text ?? '');
   }
-  await Promise.all(list.map((e) => e.close().catch(() => undefined)));
+  await Promise.all([...list, ...(list.includes(ref) ? [] : [ref])].map((e) => e.close().catch(() => undefined)));
 
   // --- figures ---------------------------------------------------------------------------------
   interface Summary {
@@ -620,6 +636,9 @@ async function main(): Promise<void> {
     const l = by(`ort-node loop ${p}`);
     const g = by(`ort-genai ${p}`);
     if (!o) continue;
+    const pl = by(`py-ort loop ${p}`);
+    const pa = by(`py-ort(alt) loop ${p}`);
+    if (pl || pa) out(`  ${p}: Python onnxruntime loop ${pl ? `${f(pl.msPerToken, 2)} (run ${f(pl.runMsPerToken!, 2)}; ${pl.version})` : '-'}${pa ? `; alt ${f(pa.msPerToken, 2)} (run ${f(pa.runMsPerToken!, 2)}; ${pa.version})` : ''}`);
     out(`  ${p}: ours ${f(o.msPerToken, 2)}${l ? `; bare onnxruntime-node loop ${f(l.msPerToken, 2)} (session.run ${f(l.runMsPerToken!, 2)})` : ''}${g ? `; ort-genai ${f(g.msPerToken, 2)}` : ''}${l ? `; ours - bare loop ${f(o.msPerToken - l.msPerToken, 2)}` : ''}${l && g ? `; session.run - ort-genai ${f(l.runMsPerToken! - g.msPerToken, 2)}` : ''}`);
   }
   if (OPT.cpuProf) {

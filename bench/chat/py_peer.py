@@ -3,6 +3,12 @@ JSON lines on stdin / stdout (the shape of src/core/jsonLinesChannel.ts):
 
     python bench/chat/py_peer.py transformers --model MODEL_DIR --dtype fp32|bf16 [--threads 2]
     python bench/chat/py_peer.py genai --export EXPORT_DIR --precision P --work DIR [--threads 2]
+    python bench/chat/py_peer.py ortloop --export EXPORT_DIR --precision P [--threads 2]
+
+ortloop: the bare greedy loop of bench/chat/ortLoop.ts on Python onnxruntime (whichever
+version this Python has), key/value buffers shared by past and present through IOBinding:
+the same loop on another build of the runtime, to tell the runtime's share of a gap from the
+loop's (onnxruntime-genai runs on the Python onnxruntime it finds, onnxruntime-node on its own).
 
 The genai peer runs onnxruntime-genai on the export's own ONNX file for P: it needs
 genai_config.json beside the model file, and an export holds three precisions in one folder,
@@ -48,7 +54,8 @@ class Transformers:
         t0 = time.perf_counter()
         dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[self.args.dtype]
         self.tok = AutoTokenizer.from_pretrained(self.args.model)
-        self.model = AutoModelForCausalLM.from_pretrained(self.args.model, dtype=dtype).eval()
+        if not self.args.tokenizer_only:
+            self.model = AutoModelForCausalLM.from_pretrained(self.args.model, dtype=dtype).eval()
         self.torch = torch
         return {"loadMs": (time.perf_counter() - t0) * 1000, "rssBytes": rss_bytes(), "version": f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads"}
 
@@ -180,6 +187,65 @@ class Genai:
         return {"newIds": new, "tokenMs": times, "totalMs": total}
 
 
+class OrtLoop:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def load(self) -> dict:
+        import numpy as np
+        import onnxruntime as ort
+
+        self.np, self.ort = np, ort
+        t0 = time.perf_counter()
+        manifest = json.loads((self.args.export / "manifest.json").read_text())
+        self.m = manifest
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.args.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sess = ort.InferenceSession(str(self.args.export / manifest["precisions"][self.args.precision]["file"]), so, providers=["CPUExecutionProvider"])
+        return {"loadMs": (time.perf_counter() - t0) * 1000, "rssBytes": rss_bytes(), "version": f"onnxruntime {ort.__version__} (Python), shared key/value buffers"}
+
+    def generate(self, p: dict, t0: float) -> dict:
+        np, ort = self.np, self.ort
+        mm, io = self.m["model"], self.m.get("io", {})
+        L, H, D, V = mm["num_layers"], mm["num_kv_heads"], mm["head_dim"], mm["vocab_size"]
+        ids, max_new = p["ids"], p["maxNewTokens"]
+        cap = len(ids) + max_new
+        eos = set(self.m["tokens"]["eos_token_ids"])
+        b = self.sess.io_binding()
+        kv = [ort.OrtValue.ortvalue_from_numpy(np.zeros((1, H, cap, D), dtype=np.float32)) for _ in range(2 * L)]
+        for layer in range(L):
+            for j, (inp, outp) in enumerate([(io.get("past_key", "past_key_values.%d.key"), io.get("present_key", "present.%d.key")), (io.get("past_value", "past_key_values.%d.value"), io.get("present_value", "present.%d.value"))]):
+                b.bind_ortvalue_input(inp.replace("%d", str(layer)), kv[2 * layer + j])
+                b.bind_ortvalue_output(outp.replace("%d", str(layer)), kv[2 * layer + j])
+        mask = np.ones((1, cap), dtype=np.int64)
+        logits1 = np.zeros((1, 1, V), dtype=np.float32)
+        one = np.zeros((1, 1), dtype=np.int64)
+        nxt = np.array([ids], dtype=np.int64)
+        past = 0
+        new, times, run_ms = [], [], []
+        while len(new) < max_new:
+            n = nxt.shape[1]
+            b.bind_cpu_input("input_ids", nxt)
+            b.bind_cpu_input("attention_mask", mask[:, : past + n])
+            lo = logits1 if n == 1 else np.zeros((1, n, V), dtype=np.float32)
+            b.bind_output("logits", "cpu", 0, np.float32, list(lo.shape), lo.ctypes.data)
+            r0 = time.perf_counter()
+            self.sess.run_with_iobinding(b)
+            run_ms.append((time.perf_counter() - r0) * 1000)
+            tok = int(lo[0, -1].argmax())
+            new.append(tok)
+            times.append((time.perf_counter() - t0) * 1000)
+            if tok in eos:
+                break
+            past += n
+            one[0, 0] = tok
+            nxt = one
+        return {"newIds": new, "tokenMs": times, "totalMs": (time.perf_counter() - t0) * 1000, "runMs": run_ms}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="engine", required=True)
@@ -187,13 +253,18 @@ def main() -> None:
     t.add_argument("--model", required=True)
     t.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--tokenizer-only", action="store_true", help="load the tokenizer only (the template request)")
     g = sub.add_parser("genai")
     g.add_argument("--export", type=Path, required=True)
     g.add_argument("--precision", choices=["fp32", "int8", "int4"], required=True)
     g.add_argument("--work", type=Path, required=True)
     g.add_argument("--threads", type=int, default=2)
+    o = sub.add_parser("ortloop")
+    o.add_argument("--export", type=Path, required=True)
+    o.add_argument("--precision", choices=["fp32", "int8", "int4"], required=True)
+    o.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    engine = Transformers(args) if args.engine == "transformers" else Genai(args)
+    engine = Transformers(args) if args.engine == "transformers" else Genai(args) if args.engine == "genai" else OrtLoop(args)
 
     out = sys.stdout
     # Library chatter goes to stderr; stdout carries the channel only.
