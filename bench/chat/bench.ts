@@ -361,6 +361,7 @@ async function main(): Promise<void> {
     if (!fs.existsSync(p)) throw new Error(`${what}: ${p} does not exist (bash bench/chat/run.sh prepares it)`);
   }
   const started = new Date();
+  const loadAtStart = os.loadavg();
   const list = engines();
   // The prompt ids come from transformers' tokenizer (its chat template): a transformers peer
   // that is not loaded as an engine when --engines leaves it out.
@@ -535,7 +536,7 @@ async function main(): Promise<void> {
   };
   const lines: string[] = [];
   const out = (s = ''): void => void lines.push(s);
-  out(`bench/chat: ${started.toISOString()}, ${os.cpus()[0]?.model ?? '?'} (${os.cpus().length} logical CPUs, load avg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end)`);
+  out(`bench/chat: ${started.toISOString()} to ${new Date().toISOString()}, ${os.cpus()[0]?.model ?? '?'} (${os.cpus().length} logical CPUs; load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end)`);
   out(`model ${OPT.model}; export ${OPT.export}; ${PROMPTS.length} prompts (${prompts.map((p) => p.ids.length).join(', ')} tokens) x ${OPT.reps} reps; greedy, up to ${OPT.maxNewTokens} new tokens (stops on eos); ${OPT.threads} threads each`);
   out();
   const head = ['engine', 'load ms', 'RSS MB', 'peak MB', `TTFT ${prompts[0]!.ids.length}-tok ms`, 'TTFT all ms', 'decode tok/s', 'median', 'ms/token', `x ${hfBest?.name ?? 'hf'}`, 'tokens', 'engine says'];
@@ -673,7 +674,7 @@ async function main(): Promise<void> {
     started: started.toISOString(),
     finished: new Date().toISOString(),
     git: gitRev,
-    machine: { cpu: os.cpus()[0]?.model, logicalCpus: os.cpus().length, memGB: os.totalmem() / 2 ** 30, loadAvgEnd: os.loadavg() },
+    machine: { cpu: os.cpus()[0]?.model, logicalCpus: os.cpus().length, memGB: os.totalmem() / 2 ** 30, loadAvgStart: loadAtStart, loadAvgEnd: os.loadavg() },
     options: OPT,
     prompts: PROMPTS.map((p, i) => ({ text: p, tokens: prompts[i]!.ids.length })),
     summaries: sums,
