@@ -92,6 +92,7 @@ interface PeerProtocol extends ChannelProtocol {
     generate: { params: { ids: number[]; maxNewTokens: number }; result: PeerRun };
     template: { params: { messages: ChatMessage[] }; result: { ids: number[]; text: string } };
     tokenize: { params: { text: string }; result: { ids: number[] } };
+    retokenize: { params: { items: { ids?: number[]; text?: string }[] }; result: { ids: number[][] } };
   };
   readonly notifications: Record<string, never>;
 }
@@ -101,6 +102,8 @@ interface Run {
   rep: number;
   newIds: number[] | null;
   text: string | null;
+  /** The answer's text encoded again by transformers' tokenizer: what agreement compares. */
+  textIds?: number[];
   newTokens: number;
   ttftMs: number;
   /** Decode steps (tokens after the first, eos counted when it ended the answer) and their time. */
@@ -451,11 +454,16 @@ async function main(): Promise<void> {
   }
   const mem = new Map(live.map((e) => [e.name, procStatus(e.pid())]));
 
-  // Our answers as ids, for agreement: re-tokenized text (the protocol streams text, not ids).
+  // Our answers as ids: the engine's tokenizer on the text (the protocol streams text, not ids).
   const ours = live.filter((e): e is OurEngine => e instanceof OurEngine);
   for (const e of ours) {
     for (const r of runs.get(e.name)!) r.newIds = await e.tokenizeText(r.text ?? '');
   }
+  // For agreement every answer is compared as its text's ids (one tokenizer for all): the same
+  // text split differently (e.g. "\n\n" as one token or two) is the same answer.
+  const allRuns = [...runs.values()].flat();
+  const reIds = (await ref.channel().request('retokenize', { items: allRuns.map((r) => (r.text !== null ? { text: r.text } : { ids: r.newIds ?? [] })) })).ids;
+  allRuns.forEach((r, i) => (r.textIds = reIds[i]!));
   await Promise.all([...list, ...(list.includes(ref) ? [] : [ref])].map((e) => e.close().catch(() => undefined)));
 
   // --- figures ---------------------------------------------------------------------------------
@@ -596,15 +604,11 @@ async function main(): Promise<void> {
     const xs: number[] = [];
     for (const r of ra) {
       const o = rb.find((x) => x.prompt === r.prompt && x.rep === r.rep);
-      if (o?.newIds && r.newIds) xs.push(prefixAgreement(r.newIds.filter((id) => !isEos(id)), o.newIds.filter((id) => !isEos(id))));
+      if (o?.textIds && r.textIds) xs.push(prefixAgreement(r.textIds, o.textIds));
     }
     return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null;
   };
-  const manifest = JSON.parse(fs.readFileSync(path.join(OPT.export, 'manifest.json'), 'utf8')) as { tokens: { eos_token_ids: number[] }; precisions: Record<string, { parity: Record<string, unknown> }> };
-  const eosIds = new Set(manifest.tokens.eos_token_ids);
-  function isEos(id: number): boolean {
-    return eosIds.has(id);
-  }
+  const manifest = JSON.parse(fs.readFileSync(path.join(OPT.export, 'manifest.json'), 'utf8')) as { precisions: Record<string, { parity: Record<string, unknown> }> };
   const pairs: [string, string][] = [
     ['ours int8', 'ours fp32'],
     ['ours int4', 'ours fp32'],
@@ -617,7 +621,7 @@ async function main(): Promise<void> {
     ['llama.cpp Q4_1', 'transformers fp32'],
   ];
   const agreements: Record<string, number | null> = {};
-  out('Greedy agreement (tokens equal until the first difference, share of the longer answer, mean over prompts and reps; ours: its text re-tokenized)');
+  out("Greedy agreement (tokens equal until the first difference, share of the longer answer, mean over prompts and reps; every answer as its text's ids by transformers' tokenizer)");
   for (const [a, b] of pairs) {
     const v = agreement(a, b);
     if (v === null) continue;
@@ -683,7 +687,7 @@ async function main(): Promise<void> {
     checks,
     failed: Object.fromEntries(failed),
     ttftProbes: Object.fromEntries([...probes].map(([n, ps]) => [n, ps.map((r) => ({ ttftMs: r.ttftMs, reported: r.reported?.ttftMs }))])),
-    runs: Object.fromEntries([...runs].map(([n, rs]) => [n, rs.map((r) => ({ prompt: r.prompt, rep: r.rep, newTokens: r.newTokens, ttftMs: r.ttftMs, decodeSteps: r.decodeSteps, decodeMs: r.decodeMs, totalMs: r.totalMs, reported: r.reported, runMsDecode: r.runMsDecode, runMsPrompt: r.runMsPrompt, newIds: r.newIds }))])),
+    runs: Object.fromEntries([...runs].map(([n, rs]) => [n, rs.map((r) => ({ prompt: r.prompt, rep: r.rep, newTokens: r.newTokens, ttftMs: r.ttftMs, decodeSteps: r.decodeSteps, decodeMs: r.decodeMs, totalMs: r.totalMs, reported: r.reported, runMsDecode: r.runMsDecode, runMsPrompt: r.runMsPrompt, newIds: r.newIds, textIds: r.textIds }))])),
     table: lines.join('\n'),
   };
   const tmp = `${file}.tmp-${process.pid}`;

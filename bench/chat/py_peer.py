@@ -16,7 +16,8 @@ so it makes WORK/P/ of hard links (copies across file systems; ONNX Runtime refu
 sidecars) and writes a genai_config.json there from the export's manifest.json, with
 intra_op_num_threads set.
 
-Requests: `load` -> {loadMs, rssBytes, version}; `template` {messages} -> {ids, text} (transformers
+Requests: `load` -> {loadMs, rssBytes, version}; `retokenize` {items: [{ids} | {text}]} -> {ids: [...]} (each answer's
+text encoded again, transformers only); `template` {messages} -> {ids, text} (transformers
 only: the chat template applied by transformers' tokenizer, the reference prompt ids);
 `generate` {ids, maxNewTokens} -> {newIds, tokenMs, totalMs}: greedy, stops on eos or after
 maxNewTokens; tokenMs[i] is when new token i was known, in ms since the request arrived (so
@@ -63,6 +64,16 @@ class Transformers:
         enc = self.tok.apply_chat_template(p["messages"], add_generation_prompt=True, return_dict=True)
         text = self.tok.apply_chat_template(p["messages"], add_generation_prompt=True, tokenize=False)
         return {"ids": list(enc["input_ids"]), "text": text}
+
+    def retokenize(self, p: dict) -> dict:
+        """Each answer's text (ids decoded, special tokens dropped; or text as given) encoded again:
+        answers compared as ids of their text, so two engines whose ids differ only in how the same
+        text splits (ours streams text, not ids) count as equal."""
+        out = []
+        for item in p["items"]:
+            text = item["text"] if item.get("text") is not None else self.tok.decode(item["ids"], skip_special_tokens=True)
+            out.append(self.tok.encode(text, add_special_tokens=False))
+        return {"ids": out}
 
     def generate(self, p: dict, t0: float) -> dict:
         from transformers.generation.streamers import BaseStreamer
@@ -282,6 +293,8 @@ def main() -> None:
                 result = engine.load()
             elif method == "template" and isinstance(engine, Transformers):
                 result = engine.template(params)
+            elif method == "retokenize" and isinstance(engine, Transformers):
+                result = engine.retokenize(params)
             elif method == "generate":
                 result = engine.generate(params, t0)
             else:
