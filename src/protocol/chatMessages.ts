@@ -3,7 +3,7 @@
 // saves them in its state); the host keeps the engine, the exports and the A/B votes. The
 // webview names an export by run id and checkpoint name, never by a path: it is untrusted
 // input, and only folders the run store lists are ever loaded.
-import { PRECISIONS, type FinishReason, type GenerationSettings, type Precision } from './chatEngine';
+import { PRECISIONS, type GenerateResult, type GenerationSettings, type Precision } from './chatEngine';
 import { command, hasFields, isIndex, isObject, isString, notification, request, type Guard } from './webviewIpc';
 
 /** One precision of an export, with the agreement the export measured. */
@@ -88,14 +88,8 @@ export interface GenerateRequest {
   readonly settings: GenerationSettings;
 }
 
-export interface GenerateAnswer {
-  readonly text: string;
-  readonly finishReason: FinishReason;
-  readonly promptTokens: number;
-  readonly newTokens: number;
-  readonly timeToFirstTokenMs: number;
-  readonly decodeTokensPerSecond: number;
-  readonly totalMs: number;
+/** The engine's answer, and the execution provider that computed it. */
+export interface GenerateAnswer extends GenerateResult {
   readonly provider: string;
 }
 

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as OrtTypes from 'onnxruntime-node';
-import type { FinishReason, GenerationSettings } from '../../protocol/chatEngine';
+import type { FinishReason, GenerateResult, GenerationSettings } from '../../protocol/chatEngine';
 import type { ExportManifest } from './exportFolder';
 import { chooseToken, Prng } from './sampling';
 import { IncrementalDecoder, type ChatTokenizer } from './tokenizer';
@@ -260,15 +260,9 @@ export interface GenerateOptions {
   readonly shouldStop?: () => boolean;
 }
 
-export interface GenerationOutcome {
-  readonly text: string;
+/** The protocol's result, with the answer's token ids. */
+export interface GenerationOutcome extends GenerateResult {
   readonly ids: number[];
-  readonly finishReason: FinishReason;
-  readonly promptTokens: number;
-  readonly newTokens: number;
-  readonly timeToFirstTokenMs: number;
-  readonly decodeTokensPerSecond: number;
-  readonly totalMs: number;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
