@@ -288,7 +288,7 @@ describe('scenario 15: chat with the tuned model', () => {
     });
   });
 
-  it('f) after a window reload the panel comes back with its conversations, and answers again', async () => {
+  it('f) after a window reload the panel comes back with its conversations, and answers again; Regenerate, Clear', async () => {
     assert.ok(frame, 'needs the panel of b)');
     await guard(s, 'reload', async () => {
       const { wb } = s!;
@@ -312,6 +312,23 @@ describe('scenario 15: chat with the tuned model', () => {
       await f.locator('#conversation').selectOption({ index: 1 });
       await sendAndWait(f, 'Still there after the reload?', 1);
       await wb.screenshot('after-reload');
+
+      // Regenerate answers the last message again in place, with the next seed (sampling).
+      const seedOf = (stats: string): number => Number(/seed (\d+)/.exec(stats)?.[1] ?? NaN);
+      const shown = await answers(f);
+      const lastSeed = seedOf(shown[shown.length - 1]!.stats);
+      await f.locator('#regenerate').click();
+      await waitFor('the regenerated answer, with the next seed', async () => {
+        const a = await answers(f);
+        const last = a[a.length - 1];
+        return a.length === shown.length && last && /tok\/s/.test(last.stats) && seedOf(last.stats) === lastSeed + 1 ? true : undefined;
+      }, 60_000, 200);
+      // Clear empties this conversation only.
+      await f.locator('#clear').click();
+      await waitFor('an empty conversation', async () => ((await f.locator('.msg').count()) === 0 ? true : undefined), 10_000);
+      await f.locator('#conversation').selectOption({ index: 0 });
+      assert.ok((await answers(f)).length >= 4, 'the other conversation keeps its answers');
+      await f.locator('#conversation').selectOption({ index: 1 });
     });
   });
 
