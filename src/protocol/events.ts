@@ -53,6 +53,11 @@ export interface EvalEvent extends EventBase {
   readonly step: number;
   /** Held-out loss without noise. */
   readonly eval_loss: number | null;
+  /** Loss with noise off on a fixed sample of the training set, same weights as eval_loss:
+   * `eval_loss - train_loss_noise_off` is the overfitting gap (paper §5.1). Optional: older
+   * trainers do not write it; null when the sample is off. */
+  readonly train_loss_noise_off?: number | null;
+  readonly train_sample_size?: number;
   readonly samples?: readonly EvalSample[];
 }
 
