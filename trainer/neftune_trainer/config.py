@@ -69,6 +69,7 @@ class RunConfig:
     eval_steps: Optional[int] = None
     eval_prompts: Optional[List[str]] = None
     eval_max_new_tokens: int = 64
+    eval_train_sample_size: int = 64  # training examples whose noise-off loss each eval measures
     sequence_len: int = 512
     truncation: str = "truncate"
     micro_batch_size: int = 2

@@ -6,6 +6,11 @@ on; evaluation runs in `model.eval()` under `torch.no_grad()`, so the hook passe
 through untouched (tests check it). The loss is the mean token loss over the eval set (the same
 masking as training: response tokens only). Under several processes each takes a share of the
 eval batches and the sums are reduced; only the main process generates.
+
+Beside the held-out loss, each evaluation also takes the loss with noise off on a fixed, seeded
+sample of the TRAINING examples (`eval_train_sample_size`): the paper (§5.1) credits NEFTune with a
+higher noise-off training loss at an equal or lower held-out loss, i.e. less overfitting, and the
+training loss logged at each step (with noise, on changing batches) cannot show that.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ N_DEFAULT_PROMPTS = 3
 class EvalPlan:
     examples: List[Tokenized] = field(default_factory=list)  # held-out, tokenized as for training
     prompts: List[Tuple[str, str]] = field(default_factory=list)  # (prompt as shown, rendered text)
+    train_sample: List[Tokenized] = field(default_factory=list)  # fixed sample of the training examples
 
     @property
     def enabled(self) -> bool:
@@ -63,11 +69,26 @@ def read_run_records(cfg) -> Tuple[List[Example], List[Example]]:
     return raw, held_out
 
 
-def plan_evaluation(cfg, held_out: List[Example], tokenizer, template: str) -> EvalPlan:
-    """The held-out records tokenized exactly as for training, and the prompts to answer."""
+def plan_evaluation(cfg, held_out: List[Example], tokenizer, template: str,
+                    train_examples: Optional[List[Tokenized]] = None) -> EvalPlan:
+    """The held-out records tokenized exactly as for training, the prompts to answer, and the
+    fixed sample of training examples whose noise-off loss is measured too."""
     examples = tokenize_dataset(held_out, tokenizer, template, cfg.sequence_len, cfg.truncation,
                                 cfg.train_on_inputs).examples if held_out else []
-    return EvalPlan(examples=examples, prompts=plan_prompts(cfg.eval_prompts, held_out, tokenizer, template))
+    return EvalPlan(examples=examples, prompts=plan_prompts(cfg.eval_prompts, held_out, tokenizer, template),
+                    train_sample=train_sample(train_examples or [], cfg.eval_train_sample_size, cfg.seed))
+
+
+def train_sample(examples: List[Tokenized], size: int, seed: int) -> List[Tokenized]:
+    """`size` training examples picked by seed (its own stream: independent of the batch order and
+    of the held-out split), the same ones at every evaluation and on resume; all when fewer."""
+    if size <= 0 or not examples:
+        return []
+    if size >= len(examples):
+        return list(examples)
+    order = list(range(len(examples)))
+    random.Random(seed * 104729 + 31).shuffle(order)
+    return [examples[i] for i in sorted(order[:size])]
 
 
 def generation_prompt(ex: Example, tokenizer, template: str) -> str:
@@ -126,20 +147,28 @@ def generate(model, tokenizer, texts: List[str], max_new_tokens: int, device) ->
 
 
 def evaluate(accelerator, model, tokenizer, plan: EvalPlan, batch_size: int, max_new_tokens: int) -> dict:
-    """{eval_loss, samples} for an `eval` event. Leaves the model in training mode."""
+    """{eval_loss, train_loss_noise_off, train_sample_size, samples} for an `eval` event. Leaves the
+    model in training mode."""
     net = accelerator.unwrap_model(model)  # no DDP wrapper: its forward may start collectives
     net.eval()
+
+    def mean_loss(examples: List[Tokenized]) -> Optional[float]:
+        s, n = eval_loss_sums(net, examples, batch_size, tokenizer.pad_token_id, accelerator.device,
+                              accelerator.process_index, accelerator.num_processes)
+        if accelerator.num_processes > 1:
+            sums = accelerator.reduce(torch.tensor([s, float(n)], dtype=torch.float64, device=accelerator.device), "sum")
+            s, n = float(sums[0]), int(sums[1])
+        return (s / n) if n else None
+
     try:
         with accelerator.autocast():
-            s, n = eval_loss_sums(net, plan.examples, batch_size, tokenizer.pad_token_id, accelerator.device,
-                                  accelerator.process_index, accelerator.num_processes)
-            if accelerator.num_processes > 1:
-                sums = accelerator.reduce(torch.tensor([s, float(n)], dtype=torch.float64, device=accelerator.device), "sum")
-                s, n = float(sums[0]), int(sums[1])
+            eval_loss = mean_loss(plan.examples)
+            train_loss = mean_loss(plan.train_sample) if plan.train_sample else None
             samples = []
             if accelerator.is_main_process and plan.prompts:
                 answers = generate(net, tokenizer, [t for _, t in plan.prompts], max_new_tokens, accelerator.device)
                 samples = [{"prompt": shown, "response": a} for (shown, _), a in zip(plan.prompts, answers)]
     finally:
         net.train()
-    return {"eval_loss": (s / n) if n else None, "samples": samples}
+    return {"eval_loss": eval_loss, "train_loss_noise_off": train_loss,
+            "train_sample_size": len(plan.train_sample), "samples": samples}

@@ -133,9 +133,10 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
                          cfg.where("sequence_len"))
     examples = data.examples
     lengths = [len(e.input_ids) for e in examples]
-    eval_plan = plan_evaluation(cfg, eval_raw, tokenizer, template)
+    eval_plan = plan_evaluation(cfg, eval_raw, tokenizer, template, examples)
     if eval_raw:
-        events.log(f"evaluation: {len(eval_plan.examples)} held-out examples, {len(eval_plan.prompts)} prompts", "info")
+        events.log(f"evaluation: {len(eval_plan.examples)} held-out examples, {len(eval_plan.prompts)} prompts, "
+                   f"{len(eval_plan.train_sample)} training examples for the noise-off training loss", "info")
 
     # -- 4. steps -----------------------------------------------------------------------------
     # One optimizer step consumes G = gradient_accumulation_steps * world_size micro-batches; steps

@@ -48,6 +48,10 @@ def test_eval_events_at_start_every_eval_steps_and_end(evaluated):
     assert [e["step"] for e in evals] == [0, 4, 8, 10]
     assert all(math.isfinite(e["eval_loss"]) for e in evals)
     assert evals[-1]["eval_loss"] < evals[0]["eval_loss"]  # it learned something that generalizes
+    # The noise-off training loss, on all 32 training examples (fewer than the default sample of 64).
+    assert all(e["train_sample_size"] == 32 and math.isfinite(e["train_loss_noise_off"]) for e in evals)
+    assert evals[-1]["train_loss_noise_off"] < evals[0]["train_loss_noise_off"]
+    assert len({e["train_loss_noise_off"] for e in evals}) == len(evals)  # measured anew each time
     # 32 of 40 examples train: 8 micro-batches of 4 per epoch.
     assert [s["epoch"] for s in of_type(events, "step")][:2] == [0.125, 0.25]
     # The eval event comes after the step event of its step and before the final checkpoint.
@@ -109,10 +113,33 @@ def test_eval_sees_no_noise(tmp_path, tiny_model):
     e0, e100 = (of_type(results[a], "eval")[0] for a in (0, 100))
     assert e0["step"] == e100["step"] == 0
     assert e0["eval_loss"] == e100["eval_loss"]
+    assert e0["train_loss_noise_off"] == e100["train_loss_noise_off"]  # same weights, noise off
+    assert math.isfinite(e0["train_loss_noise_off"]) and e0["train_sample_size"] == 16
     assert e0["samples"] == e100["samples"]
     s0, s100 = (of_type(results[a], "step")[0] for a in (0, 100))
     assert s100["noise_norm"] > 10 and s0["noise_norm"] == 0
     assert s0["loss"] != pytest.approx(s100["loss"], abs=1e-4)
+
+
+def test_train_sample_is_seeded_fixed_and_sized():
+    from neftune_trainer.evaluation import train_sample
+    exs = list(range(100))  # stands in for tokenized examples: only identity and order matter
+    a = train_sample(exs, 10, seed=3)
+    assert len(a) == 10 and len(set(a)) == 10 and a == sorted(a)
+    assert train_sample(exs, 10, seed=3) == a  # the same sample at every evaluation and on resume
+    assert train_sample(exs, 10, seed=4) != a
+    assert train_sample(exs, 500, seed=3) == exs and train_sample(exs, 0, seed=3) == []
+
+
+def test_train_sample_off(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(20))
+    text = alpaca_config(tiny_model, max_steps=1, val_set_size=4, eval_max_new_tokens=2, eval_train_sample_size=0)
+    rc, events = run_train(write_config(tmp_path, text), tmp_path / "run")
+    assert rc == 0
+    assert_events_valid(events)
+    evals = of_type(events, "eval")
+    assert evals and all(e["train_loss_noise_off"] is None and e["train_sample_size"] == 0 for e in evals)
+    assert all(math.isfinite(e["eval_loss"]) for e in evals)
 
 
 def test_eval_prompts_without_eval_data(tmp_path, tiny_model):
