@@ -32,7 +32,7 @@ function split(run: RunData, n: number): { head: RunData; updates: RunData[] } {
   const take = (from: number, to: number): RunData => {
     const series = { ...run.series };
     for (const k of STEP_SERIES_KEYS) series[k] = run.series[k].slice(from, to);
-    return { ...run, series, evals: { step: [], loss: [] }, samples: [] };
+    return { ...run, series, evals: { step: [], loss: [], trainLoss: [] }, samples: [] };
   };
   const updates: RunData[] = [];
   for (let u = 0; u < UPDATES; u++) updates.push(take(n + u * NEW_PER_UPDATE, n + (u + 1) * NEW_PER_UPDATE));

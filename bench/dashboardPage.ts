@@ -60,7 +60,7 @@ export function syntheticRun(runId: string, color: number, steps: number, alpha:
     summary: { runId, status: 'finished', step: steps, totalSteps: steps, epoch: 1, lastLoss: s.loss[steps - 1] ?? null, noiseAlpha: alpha, device: 'cpu (bf16 autocast)', modelName: 'SmolLM2-135M-Instruct', startedAt: 1000, endedAt: 1000 + steps * 1.5, etaSeconds: null, checkpoints: [], bestEvalLoss: 1.4 - alpha * 0.01, failure: null },
     config: { base_model: 'HuggingFaceTB/SmolLM2-135M-Instruct', neftune_noise_alpha: alpha, learning_rate: 0.0001, neftune: { distribution: 'uniform', scale: 'per_example', schedule: 'constant' } },
     series: s,
-    evals: { step: evalSteps, loss: evalSteps.map((e) => 1.5 + Math.exp(-e / steps) - alpha * 0.01) },
+    evals: { step: evalSteps, loss: evalSteps.map((e) => 1.5 + Math.exp(-e / steps) - alpha * 0.01), trainLoss: evalSteps.map((e) => 1.3 + Math.exp(-e / steps) - alpha * 0.02) },
     samples: evalSteps.map((e) => ({ step: e, samples: [{ prompt: 'What is NEFTune?', response: `At step ${e} (α ${alpha}): noise on the embeddings <b>during</b> training.` }] })),
   };
 }

@@ -120,7 +120,7 @@ export class RunMonitor {
     const appended = emptySeries();
     for (const k of STEP_SERIES_KEYS) appended[k].push(...st.series[k].slice(from));
     const evFrom = reset ? 0 : this.sent.evals;
-    const appendedEvals: EvalSeries = { step: st.evals.step.slice(evFrom), loss: st.evals.loss.slice(evFrom) };
+    const appendedEvals: EvalSeries = { step: st.evals.step.slice(evFrom), loss: st.evals.loss.slice(evFrom), trainLoss: st.evals.trainLoss.slice(evFrom) };
     const appendedSamples = st.samples.slice(reset ? 0 : this.sent.samples);
     this.sent = { steps: st.series.step.length, evals: st.evals.step.length, samples: st.samples.length, generation: st.generation };
     for (const l of this.listeners) l({ summary, events, appended, appendedEvals, appendedSamples, reset });

@@ -3,7 +3,7 @@
 import type { TrainerEvent } from '../protocol/events';
 import { exitSignal } from './trainerCli';
 import { isEnded, type RunStatus, type RunSummary } from '../protocol/runSummary';
-import { emptySeries, STEP_SERIES_KEYS, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
+import { emptyEvals, emptySeries, STEP_SERIES_KEYS, type EvalSamples, type EvalSeries, type StepSeries } from '../protocol/dashboardMessages';
 
 export interface ProcessInfo {
   /** Whether the trainer process is alive now (null: unknown, e.g. no pid file). */
@@ -39,7 +39,7 @@ export class RunState {
   private tokensSeen = 0;
   /** The resolved config of the latest run_started. */
   config: Readonly<Record<string, unknown>> | null = null;
-  readonly evals: EvalSeries = { step: [], loss: [] };
+  readonly evals: EvalSeries = emptyEvals();
   readonly samples: EvalSamples[] = [];
   /** Bumped whenever points were removed (a resume that repeats steps): readers re-read all. */
   generation = 0;
@@ -102,10 +102,13 @@ export class RunState {
         while (ev.step.length && (ev.step[ev.step.length - 1] ?? 0) >= e.step) {
           ev.step.pop();
           ev.loss.pop();
+          ev.trainLoss.pop();
           this.generation++;
         }
         ev.step.push(e.step);
         ev.loss.push(e.eval_loss);
+        // Absent (older trainers) and null (sample off) read the same: no point.
+        ev.trainLoss.push(typeof e.train_loss_noise_off === 'number' ? e.train_loss_noise_off : null);
         if (e.eval_loss !== null && (this.bestEvalLoss === null || e.eval_loss < this.bestEvalLoss)) this.bestEvalLoss = e.eval_loss;
         if (e.samples?.length) {
           while (this.samples.length && (this.samples[this.samples.length - 1]?.step ?? 0) >= e.step) this.samples.pop();

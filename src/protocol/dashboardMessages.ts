@@ -27,6 +27,13 @@ export const STEP_SERIES_KEYS: readonly StepSeriesKey[] = ['step', 'time', 'toke
 export interface EvalSeries {
   readonly step: number[];
   readonly loss: Array<number | null>;
+  /** Loss with noise off on the trainer's fixed training sample, same weights as `loss`; null
+   * where the event has none (older trainers, sample off). `loss - trainLoss` is the overfitting gap. */
+  readonly trainLoss: Array<number | null>;
+}
+
+export function emptyEvals(): EvalSeries {
+  return { step: [], loss: [], trainLoss: [] };
 }
 
 export interface EvalSamples {

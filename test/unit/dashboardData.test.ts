@@ -71,7 +71,7 @@ describe('run state: series for the dashboard', () => {
     ]);
     assert.deepEqual(s.series.tokens, [100, 220]);
     assert.deepEqual(s.series.time, [101, 102]);
-    assert.deepEqual(s.evals, { step: [0, 2], loss: [3.0, 2.2] });
+    assert.deepEqual(s.evals, { step: [0, 2], loss: [3.0, 2.2], trainLoss: [null, null] });
     assert.equal(s.summary().bestEvalLoss, 2.2);
     assert.deepEqual(s.samples.map((x) => x.samples[0]?.response), ['a', 'b']);
     assert.equal(s.config?.['neftune_noise_alpha'], 5);

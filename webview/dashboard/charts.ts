@@ -9,9 +9,12 @@ import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/d
 import { emaExtend, emaStart, type EmaState } from '../../src/shared/smoothing';
 import { el } from '../shared/dom';
 import { formatMetric } from '../../src/shared/format';
+import { hasTrainLoss } from '../../src/shared/overfitGap';
 import { cssVar, runColor, withAlpha } from './colors';
 
 export type MetricKey = 'loss' | 'evalLoss' | 'lr' | 'gradNorm' | 'tokensPerS' | 'noiseNorm' | 'noiseAlpha';
+/** What one line draws: a chart's metric, or the noise-off training loss drawn on the eval chart. */
+export type LineKey = MetricKey | 'trainLossNoiseOff';
 
 export interface ChartSpec {
   readonly key: MetricKey;
@@ -23,13 +26,20 @@ export interface ChartSpec {
 
 export const CHARTS: readonly ChartSpec[] = [
   { key: 'loss', title: 'Training loss', wide: true, smooth: true, logAllowed: true },
-  { key: 'evalLoss', title: 'Eval loss (held out, no noise)', logAllowed: true },
+  { key: 'evalLoss', title: 'Eval loss (held out, no noise; dashed: training sample, no noise)', logAllowed: true },
   { key: 'lr', title: 'Learning rate' },
   { key: 'gradNorm', title: 'Gradient norm', smooth: true, logAllowed: true },
   { key: 'tokensPerS', title: 'Real tokens / second', smooth: true },
   { key: 'noiseNorm', title: 'NEFTune noise norm (measured per example)' },
   { key: 'noiseAlpha', title: 'NEFTune alpha (after schedule)' },
 ];
+
+interface Line {
+  readonly run: RunData;
+  readonly key: LineKey;
+  readonly label: string;
+  readonly dashed?: boolean;
+}
 
 export interface ViewOptions {
   readonly smoothing: number;
@@ -42,19 +52,20 @@ const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.
 const X_LABEL: Record<XAxis, string> = { step: 'step', tokens: 'tokens seen', time: 'wall time (s)' };
 
 /** x and y of one run for one metric, on the chosen axis; points without an x are dropped. */
-export function runXY(run: RunData, key: MetricKey, axis: XAxis): { x: number[]; y: number[] } {
+export function runXY(run: RunData, key: LineKey, axis: XAxis): { x: number[]; y: number[] } {
   const s = run.series;
   const t0 = s.time[0] ?? 0;
   const xOfIndex = (i: number): number => (axis === 'step' ? (s.step[i] ?? NaN) : axis === 'tokens' ? (s.tokens[i] ?? NaN) : (s.time[i] ?? NaN) - t0);
   const x: number[] = [];
   const y: number[] = [];
-  if (key === 'evalLoss') {
+  if (key === 'evalLoss' || key === 'trainLossNoiseOff') {
+    const losses = key === 'evalLoss' ? run.evals.loss : (run.evals.trainLoss ?? []);
     // Eval points sit at a step; on the tokens/time axes take that step's position.
     let j = 0;
     run.evals.step.forEach((st, k) => {
       while (j + 1 < s.step.length && (s.step[j + 1] ?? Infinity) <= st) j++;
       const xv = axis === 'step' ? st : s.step.length && (s.step[j] ?? Infinity) <= st ? xOfIndex(j) : axis === 'time' ? 0 : 0;
-      const yv = run.evals.loss[k];
+      const yv = losses[k];
       if (Number.isFinite(xv) && yv !== null && yv !== undefined) {
         x.push(xv);
         y.push(yv);
@@ -81,6 +92,8 @@ export class Chart {
   private readonly readout: HTMLElement;
   private plot: uPlot | null = null;
   private shownRuns: readonly RunData[] = [];
+  /** The lines of the plot now drawn (a run's training-loss line appears with its first point). */
+  private shownLines: readonly Line[] = [];
   /** Column index in the aligned data of each run's main (smoothed or only) series. */
   /** Each shown run's own points (x, main series), for the hover readout. */
   private readoutSource: Array<{ x: readonly number[]; y: readonly number[] }> = [];
@@ -128,14 +141,25 @@ export class Chart {
     return this.spec.wide ? 300 : 200;
   }
 
+  /** The lines drawn: one per run, plus on the eval chart the noise-off training loss of each
+   * run that has it (older runs get no empty line). */
+  private lines(runs: readonly RunData[]): Line[] {
+    const out: Line[] = [];
+    for (const run of runs) {
+      out.push({ run, key: this.spec.key, label: run.runId });
+      if (this.spec.key === 'evalLoss' && hasTrainLoss(run.evals)) out.push({ run, key: 'trainLossNoiseOff', label: `${run.runId} train (noise off)`, dashed: true });
+    }
+    return out;
+  }
+
   /** Builds the aligned, downsampled data for the runs. */
   /** `allY` holds the drawn raw values (each bucket's extremes), so the y range and the log-scale
    * check see what is drawn, at a fraction of the cost of the full data. */
   private data(runs: readonly RunData[], view: ViewOptions): { data: uPlot.AlignedData; allY: number[] } {
     const buckets = Math.max(100, Math.floor(this.width()));
-    const perRun = runs.map((run) => {
-      const { x, y } = runXY(run, this.spec.key, view.xAxis);
-      return { x, y, sm: this.spec.smooth ? this.smoothed(run.runId, y, view.smoothing) : null };
+    const perRun = this.lines(runs).map((line) => {
+      const { x, y } = runXY(line.run, line.key, view.xAxis);
+      return { x, y, sm: this.spec.smooth ? this.smoothed(line.run.runId, y, view.smoothing) : null };
     });
     this.readoutSource = perRun.map((p) => ({ x: p.x, y: p.sm ?? p.y }));
     this.readoutSlack = 0;
@@ -184,22 +208,33 @@ export class Chart {
       this.plot?.destroy();
       this.plot = null;
       this.shownRuns = runs;
+      this.shownLines = [];
       return;
     }
-    const sameRuns = this.shownRuns.length === runs.length && this.shownRuns.every((r, i) => r.runId === runs[i]?.runId && r.color === runs[i]?.color);
+    const lines = this.lines(runs);
+    const sameRuns =
+      this.shownRuns.length === runs.length &&
+      this.shownRuns.every((r, i) => r.runId === runs[i]?.runId && r.color === runs[i]?.color) &&
+      this.shownLines.length === lines.length &&
+      this.shownLines.every((l, i) => l.label === lines[i]?.label);
     if (!rebuild && this.plot && sameRuns) {
       this.plot.setData(data);
       this.shownRuns = runs;
+      this.shownLines = lines;
       return;
     }
     this.shownRuns = runs;
+    this.shownLines = lines;
     this.plot?.destroy();
     const fg = cssVar('--vscode-foreground', '#888');
     const gridColor = withAlpha(cssVar('--vscode-editorWidget-border', '#888888'), 0.35);
     const series: uPlot.Series[] = [{ label: X_LABEL[view.xAxis] }];
-    for (const run of runs) {
+    for (const line of lines) {
+      const run = line.run;
       const color = runColor(run.color);
-      if (this.spec.smooth) {
+      if (line.dashed) {
+        series.push({ label: line.label, stroke: color, width: 1.5, dash: [6, 4], spanGaps: true, points: { show: true } });
+      } else if (this.spec.smooth) {
         series.push({ label: `${run.runId} (raw)`, stroke: withAlpha(color, 0.3), width: 1, spanGaps: true, points: { show: false } });
         series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: false } });
       } else {
@@ -233,14 +268,15 @@ export class Chart {
     const x = u.data[0]?.[idx];
     if (x === undefined) return;
     this.readout.append(el('span', { class: 'x' }, `${u.series[0]?.label ?? 'x'} ${formatMetric(x)}`));
-    this.shownRuns.forEach((run, i) => {
+    this.shownLines.forEach((line, i) => {
+      const run = line.run;
       const src = this.readoutSource[i];
       const r = src ? readoutAt(src.x, src.y, x, this.readoutSlack) : ({ kind: 'none' } as const);
       const ended = isEnded(run.summary.status);
       const item = el('span', { class: r.kind === 'point' ? 'run' : 'run no-point' });
       const sw = el('span', { class: 'swatch' });
       sw.style.background = runColor(run.color);
-      item.append(sw, document.createTextNode(`${run.runId}: ${readoutText(r, this.xAxis, ended, formatMetric)}`));
+      item.append(sw, document.createTextNode(`${line.label}: ${readoutText(r, this.xAxis, ended, formatMetric)}`));
       this.readout.append(item);
     });
   }

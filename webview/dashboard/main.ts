@@ -106,6 +106,7 @@ function appendTo(run: RunData, add: RunData): RunData {
   for (let i = 0; i < add.evals.step.length; i++) {
     run.evals.step.push(add.evals.step[i] ?? 0);
     run.evals.loss.push(add.evals.loss[i] ?? null);
+    run.evals.trainLoss.push(add.evals.trainLoss?.[i] ?? null);
   }
   return { ...add, series: run.series, evals: run.evals, samples: run.samples.concat(add.samples) };
 }

@@ -2,6 +2,7 @@
 // config diff of the compared runs, and the eval sample generations side by side.
 import type { RunChoice, RunData } from '../../src/protocol/dashboardMessages';
 import { configDiff } from '../../src/shared/configDiff';
+import { latestOverfitGap } from '../../src/shared/overfitGap';
 import { el } from '../shared/dom';
 import { formatDuration, formatMetric } from '../../src/shared/format';
 import { runColor } from './colors';
@@ -22,10 +23,21 @@ function neftuneOptions(run: RunData): string {
   return `α ${alpha}${opts.length ? ` · ${opts.join(', ')}` : ''}`;
 }
 
+const GAP_TITLE = 'Overfitting gap at the latest eval: held-out eval loss minus the loss on a fixed training sample, both without noise and with the same weights';
+
+/** The gap as text; '–' for runs whose trainer writes no training-sample loss (older runs). */
+function gapCell(run: RunData): HTMLElement {
+  const g = latestOverfitGap(run.evals);
+  if (!g) return el('td', { title: 'No training-sample loss in this run\u2019s evals' }, '–');
+  return el('td', { class: 'gap', title: `step ${g.step}: eval ${formatMetric(g.evalLoss)} − train ${formatMetric(g.trainLoss)} (no noise)` }, `${g.gap > 0 ? '+' : ''}${formatMetric(g.gap)}`);
+}
+
 export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[], choices: readonly RunChoice[], actions: RunsTableActions): void {
   const head = el('thead');
   const hr = el('tr');
-  for (const h of ['', 'run', 'status', 'step', 'loss', 'best eval', 'ETA', 'NEFTune', 'device', 'model', '']) hr.append(el('th', { scope: 'col' }, h));
+  for (const h of ['', 'run', 'status', 'step', 'loss', 'best eval', 'gap', 'ETA', 'NEFTune', 'device', 'model', '']) {
+    hr.append(el('th', h === 'gap' ? { scope: 'col', title: GAP_TITLE } : { scope: 'col' }, h));
+  }
   head.append(hr);
   const body = el('tbody');
   for (const run of runs) {
@@ -45,6 +57,7 @@ export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[
       el('td', {}, `${s.step} / ${s.totalSteps ?? '?'}`),
       el('td', {}, formatMetric(s.lastLoss)),
       el('td', {}, formatMetric(s.bestEvalLoss)),
+      gapCell(run),
       el('td', {}, s.etaSeconds === null ? '–' : formatDuration(s.etaSeconds)),
       el('td', {}, neftuneOptions(run)),
       el('td', {}, s.device ?? '–'),
@@ -73,7 +86,7 @@ export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[
     body.append(tr);
     if (s.failure) {
       const fr = el('tr', { class: 'failure-row' });
-      fr.append(el('td'), el('td', { colspan: '10', class: 'failure', role: 'alert' }, s.failure));
+      fr.append(el('td'), el('td', { colspan: '11', class: 'failure', role: 'alert' }, s.failure));
       body.append(fr);
     }
   }
@@ -81,7 +94,7 @@ export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[
   const foot = el('tfoot');
   if (others.length) {
     const fr = el('tr');
-    const cell = el('td', { colspan: '11' });
+    const cell = el('td', { colspan: '12' });
     const label = el('label', {}, 'Compare with ');
     const select = el('select', { 'aria-label': 'Add a run to the comparison' });
     select.append(el('option', { value: '' }, 'add a run…'));
