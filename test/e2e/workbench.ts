@@ -85,9 +85,18 @@ export class Workbench {
 
   /** Run a command from the palette by its full title, e.g. "NEFTune: Start NEFTune run". */
   async runCommand(title: string): Promise<void> {
-    await this.openPalette();
-    const box = this.quickInput.locator('input');
-    await box.fill(`>${title}`);
+    // Under CPU contention the palette can close again between opening and typing (focus moves
+    // to a view that finished loading); open it again rather than fail on the first try.
+    for (let attempt = 0; ; attempt++) {
+      await this.openPalette();
+      try {
+        await this.quickInput.locator('input').fill(`>${title}`, { timeout: 10_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 2) throw err;
+        await this.escape();
+      }
+    }
     const row = this.quickInput
       .locator('.monaco-list-row')
       .filter({ has: this.page.locator('.label-name', { hasText: title }) })

@@ -120,18 +120,18 @@ describe('CSV export', () => {
   it('writes every point of every run, eval losses at their steps, and quotes where needed', () => {
     const state = new RunState('run,"1"');
     state.apply([
-      ev({ type: 'eval', step: 0, eval_loss: 3.0 }),
+      ev({ type: 'eval', step: 0, eval_loss: 3.0, train_loss_noise_off: 3.1 }),
       ev({ type: 'step', time: 101, step: 1, total_steps: 2, epoch: 0.5, loss: 2.5, lr: 1e-4, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, tokens: 100 }),
       ev({ type: 'step', time: 102, step: 2, total_steps: 2, epoch: 1, loss: 2.25, lr: 5e-5, grad_norm: 1, tokens_per_s: 10, noise_alpha: 5, noise_norm: 2.9, tokens: 100 }),
       ev({ type: 'eval', step: 2, eval_loss: 2.0 }),
     ]);
     const run: RunData = { runId: state.runId, color: 0, summary: state.summary(), config: null, series: state.series, evals: state.evals, samples: [] };
     const lines = runsToCsv([run]).trim().split('\n');
-    assert.equal(lines[0], 'run_id,step,time,tokens,loss,lr,grad_norm,tokens_per_s,noise_alpha,noise_norm,eval_loss');
+    assert.equal(lines[0], 'run_id,step,time,tokens,loss,lr,grad_norm,tokens_per_s,noise_alpha,noise_norm,eval_loss,train_loss_noise_off');
     assert.equal(lines.length, 4);
-    assert.equal(lines[1], '"run,""1""",1,101,100,2.5,0.0001,1,10,5,2.9,');
-    assert.equal(lines[2], '"run,""1""",2,102,200,2.25,0.00005,1,10,5,2.9,2');
-    assert.match(lines[3] ?? '', /^"run,""1""",0,,,,,,,,,3$/);
+    assert.equal(lines[1], '"run,""1""",1,101,100,2.5,0.0001,1,10,5,2.9,,');
+    assert.equal(lines[2], '"run,""1""",2,102,200,2.25,0.00005,1,10,5,2.9,2,');
+    assert.match(lines[3] ?? '', /^"run,""1""",0,,,,,,,,,3,3.1$/);
   });
 });
 
