@@ -105,7 +105,8 @@ def generation_prompt(ex: Example, tokenizer, template: str) -> str:
 
 
 def plan_prompts(prompts: Optional[List[str]], eval_raw: List[Example], tokenizer, template: str) -> List[Tuple[str, str]]:
-    if prompts:
+    # An explicit empty list means no generations (losses only); absent means the default prompts.
+    if prompts is not None:
         exs = [(p, Example(instruction=p)) for p in prompts]
     else:
         exs = [(e.first_prompt(), e) for e in eval_raw if not e.is_completion][:N_DEFAULT_PROMPTS]

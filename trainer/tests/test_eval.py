@@ -159,6 +159,16 @@ def test_eval_prompts_without_eval_data(tmp_path, tiny_model):
         assert all(len(tok(s["response"], add_special_tokens=False)["input_ids"]) <= 5 for s in e["samples"])
 
 
+def test_empty_eval_prompts_means_losses_only(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(20))
+    text = alpaca_config(tiny_model, max_steps=1, val_set_size=4, eval_max_new_tokens=2) + "eval_prompts: []\n"
+    rc, events = run_train(write_config(tmp_path, text), tmp_path / "run")
+    assert rc == 0
+    assert_events_valid(events)
+    evals = of_type(events, "eval")
+    assert evals and all(e["samples"] == [] and math.isfinite(e["eval_loss"]) for e in evals)
+
+
 def test_no_eval_events_without_eval_config(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
     rc, events = run_train(write_config(tmp_path, alpaca_config(tiny_model, max_steps=2)), tmp_path / "run")
