@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import json
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -48,6 +50,8 @@ DYNAMO = "torch-dynamo"
 EXPORTERS = ("auto", "builder", DYNAMO)
 MANIFEST_FILE = "manifest.json"
 TMP_PREFIX = ".tmp-export-"  # + DIR's name + random: the temporary folder beside DIR
+OWNER_FILE = ".owner"  # in the temporary folder: "<pid> <host>" of the export writing it
+STALE_WITHOUT_OWNER_S = 3600
 EXPORT_DIR = "onnx"  # <run>/onnx/<checkpoint-name>/ (the training run's export hook)
 
 # Bounds, set from what the default model (SmolLM2-135M-Instruct, builder route) measured on CPU
@@ -354,10 +358,46 @@ def export(checkpoint: str, out: str, options: Optional[ExportOptions] = None,
         raise InputError(f"--out {out}: cannot create its parent folder: {e.strerror or e}", Where(file=out))
 
     with cancel_on_signals():
+        remove_stale_temps(parent, os.path.basename(out), log)
         tmp = tempfile.mkdtemp(prefix=TMP_PREFIX + os.path.basename(out) + "-", dir=parent)
+        with open(os.path.join(tmp, OWNER_FILE), "w", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {socket.gethostname()}\n")
         try:
             return _export(source, out, tmp, existing, opts, emit, log)
         finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _owner_alive(tmp: str) -> bool:
+    """Whether the export that made `tmp` may still be running (then its folder is not ours to remove)."""
+    try:
+        with open(os.path.join(tmp, OWNER_FILE), encoding="utf-8") as f:
+            pid_text, host = (f.read().split() + [""])[:2]
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        # No owner file: a folder from before owners were written, or one killed before writing
+        # it (within microseconds of mkdtemp). Old enough, it is a leftover.
+        try:
+            return time.time() - os.path.getmtime(tmp) < STALE_WITHOUT_OWNER_S
+        except OSError:
+            return False
+    if host != socket.gethostname():
+        return True  # another machine sharing the folder: its processes cannot be seen from here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(parent: str, name: str, log) -> None:
+    """Removes temporary folders a killed export of `name` left in `parent` (SIGKILL, power loss:
+    no `finally` ran). A folder whose export process is alive stays."""
+    for tmp in glob.glob(os.path.join(glob.escape(parent), glob.escape(TMP_PREFIX + name) + "-*")):
+        if os.path.isdir(tmp) and not _owner_alive(tmp):
+            log(f"removing {tmp}: left by an export that was killed")
             shutil.rmtree(tmp, ignore_errors=True)
 
 

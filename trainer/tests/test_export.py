@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -239,6 +240,34 @@ def test_sigterm_mid_export_leaves_nothing(tmp_path, tiny_model):
     # No builder child left behind.
     left = subprocess.run(["pgrep", "-f", f"onnxruntime_genai.models.builder.*{tmp_path}"], capture_output=True)
     assert left.stdout.strip() == b""
+
+
+def test_sigkilled_export_leftover_is_removed_by_the_next_export(tmp_path, tiny_model, capsys):
+    # SIGKILL runs no `finally`: the temporary folder stays until the next export of that folder.
+    out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=TRAINER, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "neftune_trainer", "export", tiny_model, "--out", str(out),
+                             "--precision", "fp32"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                            text=True)
+    for line in proc.stdout:
+        if json.loads(line)["stage"] == "build":
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    subprocess.run(["pkill", "-KILL", "-f", f"onnxruntime_genai.models.builder.*{tmp_path}"], check=False)
+    left = leftovers(tmp_path)
+    assert len(left) == 1 and not out.exists()
+    # A leftover of another export still running (this process) and one of another folder stay.
+    alive = tmp_path / ".tmp-export-killed-alive"
+    alive.mkdir()
+    (alive / ".owner").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    other = tmp_path / ".tmp-export-other-x"
+    other.mkdir()
+    rc, events, err = run_export(capsys, tiny_model, "--out", out, "--precision", "fp32")
+    assert rc == 0, err
+    assert not os.path.exists(left[0])
+    assert sorted(leftovers(tmp_path)) == sorted([str(alive), str(other)])
+    assert manifest_of(out)["precisions"]["fp32"]["file"] == "onnx/model.onnx"
 
 
 # ----------------------------------------------------------------------------- torch-dynamo
