@@ -18,12 +18,14 @@ export function escapeHtml(s: string): string {
 export function escapeMarkdown(s: string): string {
   return s
     .replace(/\r\n?/g, '\n')
-    .replace(/[\\`*_{}[\]()#|~!]/g, (c) => `\\${c}`)
+    .replace(/[\\`*_[\]#|~]/g, (c) => `\\${c}`)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    // What starts a list, a heading underline or a numbered item only at a line's start.
-    .replace(/^([ \t]*)([-+=]|\d+\.)/gm, (_m, sp: string, c: string) => `${sp}${c.replace(/([-+=.])/, '\\$1')}`)
+    // A list item or a numbered item only at a line's start, followed by a blank; a line of
+    // only = or - underlines the one before as a heading.
+    .replace(/^([ \t]*)([-+]|\d+[.)])(?=[ \t]|$)/gm, (_m, sp: string, c: string) => `${sp}${c.replace(/([-+.)])$/, '\\$1')}`)
+    .replace(/^([ \t]*)([=-])(?=[=-]*[ \t]*$)/gm, '$1\\$2')
     .replace(/\n/g, '<br>');
 }
 
