@@ -4,7 +4,7 @@
 // webview, the host and the exports (src/core/compareReportExport.ts) share these types and the
 // pure functions at the end (sorting, filtering), so the table sorts and filters the same way
 // everywhere.
-import type { RunData } from './dashboardMessages';
+import { PNG_DATA_URL, type RunData } from './dashboardMessages';
 import { command, hasFields, isObject, isString, notification } from './webviewIpc';
 
 /** One table cell: the value it sorts by and the text every view shows (made once, on the host). */
@@ -216,3 +216,8 @@ export const ExportReport = command(
 export const OpenReportFile = command('openReportFile', hasFields<{ readonly file: string; readonly line?: number }>({ file: isString, line: (v) => v === undefined || (typeof v === 'number' && Number.isInteger(v) && v > 0) }));
 /** Reads the files again. */
 export const RefreshReport = command('refreshReport');
+/** A loss chart as PNG (the dashboard's chart component makes the data: URL), saved by the host. */
+export const ExportChartPng = command(
+  'exportChartPng',
+  hasFields<{ readonly name: string; readonly dataUrl: string }>({ name: isString, dataUrl: (v) => isString(v) && v.startsWith(PNG_DATA_URL) }),
+);
