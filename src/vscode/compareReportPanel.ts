@@ -9,6 +9,7 @@ import { loadCompareReport, type ReportRunInput } from '../core/evalReports';
 import type { CompareReport, CompareReportWebviewState } from '../protocol/compareReportMessages';
 import { DidSnapshot, ExportChartPng, ExportReport, OpenReportFile, RefreshReport, RunDataCommand } from '../protocol/compareReportMessages';
 import { PNG_DATA_URL, type RunData } from '../protocol/dashboardMessages';
+import { plural } from '../shared/format';
 import type { RunColors } from './runColors';
 import type { RunManager, RunRef } from './runManager';
 import { createPanel, registerPanelSerializer, WebviewPanelHost, type PanelKind } from './webviewPanelHost';
@@ -84,7 +85,7 @@ export class CompareReportPanel extends WebviewPanelHost {
   private setSelection(refs: readonly RunRef[]): void {
     this.selected = [...refs];
     for (const ref of refs) this.runs.monitor(ref);
-    this.panel.title = `NEFTune: compare report (${refs.length} runs)`;
+    this.panel.title = `NEFTune: compare report (${plural(refs.length, 'run')})`;
     this.watch();
     if (this.isReady) this.refresh();
   }

@@ -81,7 +81,8 @@ describe('scenario 16: compare report', () => {
       await head.locator('button').click();
       await waitFor('ascending', async () => ((await head.getAttribute('aria-sort')) === 'ascending' ? true : undefined), 5_000);
       assert.deepEqual(await rowOrder(frame!), [A5.runId, A0.runId], 'held-out loss ascending: 1.5 before 1.52');
-      // The header button keeps the focus: Enter sorts the other way.
+      // The keyboard: Enter on the focused header sorts the other way.
+      await head.locator('button').focus();
       await wb.page.keyboard.press('Enter');
       await waitFor('descending', async () => ((await head.getAttribute('aria-sort')) === 'descending' ? true : undefined), 5_000);
       assert.deepEqual(await rowOrder(frame!), [A0.runId, A5.runId]);

@@ -8,6 +8,7 @@ import { DidSnapshot, ExportChartPng, ExportReport, nextSort, OpenReportFile, pr
 import type { RunData } from '../../src/protocol/dashboardMessages';
 import { Chart, CHARTS, type ViewOptions } from '../dashboard/charts';
 import { runColor } from '../dashboard/colors';
+import { plural } from '../../src/shared/format';
 import { el } from '../shared/dom';
 import { connectToHost } from '../shared/host';
 
@@ -82,7 +83,7 @@ function swatch(color: number): HTMLElement {
 }
 
 function renderHeader(r: CompareReport): void {
-  title.textContent = `NEFTune: compare report (${r.runs.length} runs)`;
+  title.textContent = `NEFTune: compare report (${plural(r.runs.length, 'run')})`;
   runChips.replaceChildren(
     ...r.runs.map((run) => {
       const chip = el('span', { class: 'chip', 'data-run-id': run.runId });
@@ -148,18 +149,20 @@ function renderProblems(r: CompareReport): void {
 
 function renderTable(r: CompareReport): void {
   metricsSection.hidden = r.rows.length === 0;
+  // A header keeps the keyboard focus through a re-render (a sort, a refresh of the files).
+  const focused = document.activeElement?.closest('th[data-column]')?.getAttribute('data-column') ?? null;
   const head = el('thead');
   const hr = el('tr');
   for (const c of r.columns) {
     const sorted = sort?.column === c.id ? sort.dir : null;
     const th = el('th', { scope: 'col', 'data-column': c.id, 'aria-sort': sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none' });
-    const b = el('button', { class: 'sort', title: `${c.description}${c.better ? ` (${c.better} is better)` : ''}. Sort by this column.` }, c.label);
+    // Non-breaking hyphens: "Rep-2" and "ROUGE-L" do not wrap at their hyphen.
+    const b = el('button', { class: 'sort', title: `${c.description}${c.better ? ` (${c.better} is better)` : ''}. Sort by this column.` }, c.label.replace(/-/g, '\u2011'));
     if (sorted) b.append(el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted === 'asc' ? ' ▲' : ' ▼'));
     b.addEventListener('click', () => {
       sort = nextSort(sort, c.id);
       saveState();
       renderTable(r);
-      (metricsTable.querySelector(`th[data-column="${CSS.escape(c.id)}"] button`) as HTMLButtonElement | null)?.focus();
     });
     th.append(b);
     hr.append(th);
@@ -182,6 +185,7 @@ function renderTable(r: CompareReport): void {
     body.append(tr);
   }
   metricsTable.replaceChildren(head, body);
+  if (focused !== null) (metricsTable.querySelector(`th[data-column="${CSS.escape(focused)}"] button`) as HTMLButtonElement | null)?.focus();
 }
 
 function verdictLabelText(winner: string, a: string, b: string, labelOf: (k: string) => string): string {
