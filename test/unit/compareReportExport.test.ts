@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { escapeHtml, escapeMarkdown, reportToHtml, reportToMarkdown } from '../../src/core/compareReportExport';
 import { loadCompareReport } from '../../src/core/evalReports';
-import { nextSort, promptCategories, promptMatches, rowLabel, sortRows, type CompareReport, type ReportRow } from '../../src/protocol/compareReportMessages';
+import { ExportChartPng, ExportReport, nextSort, OpenReportFile, promptCategories, promptMatches, rowLabel, RunDataCommand, sortRows, type CompareReport, type ReportRow } from '../../src/protocol/compareReportMessages';
 import { CHECKPOINT, EVAL_KEY, MARKUP, RUNS, writeEval, writePairwise, writeVotes } from '../fixtures/compareReportFixtures';
 
 let store: string;
@@ -143,5 +143,26 @@ describe('sorting and filters', () => {
       { ...row('r/b', 1), runId: 'r', checkpoint: 'step-20' },
     ];
     assert.equal(rowLabel(two[1]!, two), 'r · step-20');
+  });
+});
+
+describe('messages from the webview (untrusted input)', () => {
+  it('runs only the two data commands, never another command id', () => {
+    const ok = RunDataCommand.isParams;
+    assert.ok(ok({ command: 'neftune.evaluateRun', runId: 'tiny-a0' }));
+    assert.ok(ok({ command: 'neftune.judgeRuns' }));
+    for (const bad of [{ command: 'workbench.action.terminal.new' }, { command: 'neftune.deleteRun', runId: 'x' }, { command: 'neftune.evaluateRun', runId: 7 }, 'neftune.judgeRuns', null]) assert.equal(ok(bad), false, JSON.stringify(bad));
+  });
+
+  it('export: a known format and a sort or null; PNG only as a PNG data URL; file lines positive', () => {
+    assert.ok(ExportReport.isParams({ format: 'html', sort: null }));
+    assert.ok(ExportReport.isParams({ format: 'markdown', sort: { column: 'heldout', dir: 'desc' } }));
+    assert.equal(ExportReport.isParams({ format: 'pdf', sort: null }), false);
+    assert.equal(ExportReport.isParams({ format: 'html', sort: { column: 'x', dir: 'up' } }), false);
+    assert.ok(ExportChartPng.isParams({ name: 'a+b-loss', dataUrl: 'data:image/png;base64,AAAA' }));
+    assert.equal(ExportChartPng.isParams({ name: 'x', dataUrl: 'data:text/html;base64,PHNjcmlwdD4=' }), false);
+    assert.ok(OpenReportFile.isParams({ file: '/a/report.json', line: 3 }));
+    assert.ok(OpenReportFile.isParams({ file: '/a/report.json' }));
+    assert.equal(OpenReportFile.isParams({ file: '/a', line: 0 }), false);
   });
 });
