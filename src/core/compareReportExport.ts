@@ -37,7 +37,8 @@ function mdQuote(s: string): string {
 
 function verdictText(v: ReportPrompt['verdicts'][number], label: (key: string) => string): string {
   const who = v.winner === 'tie' ? 'tie' : `${label(v.winner === 'a' ? v.a : v.b)} wins`;
-  return `${label(v.a)} vs ${label(v.b)}: ${who} (a first: ${v.ab}, b first: ${v.ba}${v.ab !== v.ba ? ', the orders disagree' : ''})`;
+  const pick = (p: string): string => (p === 'a' ? label(v.a) : p === 'b' ? label(v.b) : p);
+  return `${label(v.a)} vs ${label(v.b)}: ${who} (picked with ${label(v.a)} shown first: ${pick(v.ab)}; with ${label(v.b)} shown first: ${pick(v.ba)}${v.ab !== v.ba ? '; the orders disagree' : ''})`;
 }
 
 function labels(report: CompareReport): (key: string) => string {
@@ -100,6 +101,7 @@ const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;b
 @media (prefers-color-scheme:dark){body{color:#ddd;background:#1e1e1e}th,td{border-color:#444!important}.muted{color:#aaa!important}}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:8px 0 16px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}
+td{white-space:nowrap}th{min-width:4em;max-width:10em}.scroll{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}
 .answers{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:10px}
 .answer,.quote{white-space:pre-wrap;border:1px solid #8884;border-radius:3px;padding:6px 8px;margin:4px 0}
@@ -124,9 +126,9 @@ export function reportToHtml(report: CompareReport, sort: SortState | null = nul
   out.push('<h2>Metrics</h2>');
   if (rows.length === 0) out.push('<p>No evaluations yet: run NEFTune: Evaluate run on these runs.</p>');
   else {
-    out.push('<table><thead><tr>', ...report.columns.map((c) => `<th title="${e(c.description)}">${e(c.label)}</th>`), '</tr></thead><tbody>');
+    out.push('<div class="scroll"><table><thead><tr>', ...report.columns.map((c) => `<th title="${e(c.description)}">${e(c.label)}</th>`), '</tr></thead><tbody>');
     for (const r of rows) out.push(`<tr>${report.columns.map((c) => cellHtml(r, c.id, label)).join('')}</tr>`);
-    out.push('</tbody></table>', '<p class="muted">Win rates: ties counted half, both answer orders, 95% bootstrap interval in brackets; LC: length-controlled.</p>');
+    out.push('</tbody></table></div>', '<p class="muted">Win rates: ties counted half, both answer orders, 95% bootstrap interval in brackets; LC: length-controlled.</p>');
   }
   if (report.pairs.length) {
     out.push('<h2>Judgements</h2><ul>');

@@ -222,6 +222,8 @@ function renderPrompts(r: CompareReport): void {
   promptCount.textContent = `${shown.length} of ${r.prompts.length} prompts`;
   if (!shown.some((p) => p.key === selectedPrompt)) selectedPrompt = shown[0]?.key ?? null;
   const labelOf = labeler(r);
+  // A refresh of the files keeps the list where it was scrolled to.
+  const scroll = promptList.scrollTop;
   promptList.replaceChildren(
     ...shown.map((p) => {
       const li = el('li', { role: 'option', 'data-prompt': p.key, id: `prompt-${cssId(p.key)}`, 'aria-selected': String(p.key === selectedPrompt) });
@@ -237,6 +239,7 @@ function renderPrompts(r: CompareReport): void {
   else promptList.removeAttribute('aria-activedescendant');
   renderDetail(r, shown.find((p) => p.key === selectedPrompt) ?? null);
   if (shown.length === 0) promptList.append(el('li', { class: 'muted empty' }, 'No prompt matches the filters.'));
+  promptList.scrollTop = scroll;
 }
 
 function cssId(key: string): string {
@@ -266,10 +269,11 @@ function renderDetail(r: CompareReport, p: ReportPrompt | null): void {
   promptDetail.append(answers);
   if (p.verdicts.length === 0) promptDetail.append(el('p', { class: 'muted' }, r.pairs.length ? 'Not judged.' : 'No judge verdicts yet (Judge runs).'));
   for (const v of p.verdicts) {
+    const pick = (x: string): string => (x === 'a' ? labelOf(v.a) : x === 'b' ? labelOf(v.b) : x);
     const box = el('div', { class: `verdict-box${v.ab !== v.ba ? ' split' : ''}`, 'data-winner': v.winner });
     box.append(
       el('b', {}, `${labelOf(v.a)} vs ${labelOf(v.b)}: ${verdictLabelText(v.winner, v.a, v.b, labelOf)}`),
-      el('span', { class: 'muted' }, ` (${labelOf(v.a)} shown first: ${v.ab}; ${labelOf(v.b)} shown first: ${v.ba}${v.ab !== v.ba ? ': the orders disagree, so it counts as a tie' : ''})`),
+      el('span', { class: 'muted' }, ` (picked with ${labelOf(v.a)} shown first: ${pick(v.ab)}; with ${labelOf(v.b)} shown first: ${pick(v.ba)}${v.ab !== v.ba ? ': the orders disagree, so it counts as a tie' : ''})`),
     );
     if (v.judgeText?.length) {
       const d = el('details');
