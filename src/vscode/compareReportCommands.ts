@@ -14,8 +14,16 @@ export interface CompareReportContext {
 
 const isNode = (n: unknown): n is { ref: RunRef } => !!n && typeof n === 'object' && 'ref' in n;
 
-/** The runs of a Runs view multi-selection; fewer than two: a pick, the clicked run pre-checked. */
+/**
+ * The runs to report on: run ids given by another command (`[runId, ...]`, e.g. after "Evaluate
+ * run" or "Judge runs"), as they are; a Runs view multi-selection of two or more; else a pick,
+ * the clicked run pre-checked.
+ */
 async function runsToReport(ctx: CompareReportContext, arg: unknown, many: unknown): Promise<RunRef[] | undefined> {
+  if (Array.isArray(arg) && arg.length > 0) {
+    const given = arg.map((a) => (typeof a === 'string' ? ctx.runs.findRun(a) : isNode(a) ? a.ref : undefined)).filter((r): r is RunRef => r !== undefined);
+    if (given.length) return given;
+  }
   const refs = Array.isArray(many) ? many.filter(isNode).map((n) => n.ref) : [];
   if (refs.length >= 2) return refs;
   const clicked = isNode(arg) ? arg.ref.runId : typeof arg === 'string' ? arg : undefined;
