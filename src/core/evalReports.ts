@@ -469,7 +469,11 @@ export function buildCompareReport(input: ReportInput): CompareReport {
           cells[`lc:${x}`] = { v: lrate, text: `${pct(lrate)} ${interval(lci)}`, title: `length difference regressed out${inc}` };
         } else cells[`lc:${x}`] = { v: null, text: '–', title: 'not computed by the judge' };
         const d = pr.mean_length_diff_chars;
-        cells[`dlen:${x}`] = d === undefined ? { v: null, text: '–' } : { v: flip ? -d : d, text: `${(flip ? -d : d) >= 0 ? '+' : ''}${formatMetric(flip ? -d : d)}` };
+        if (d === undefined) cells[`dlen:${x}`] = { v: null, text: '–' };
+        else {
+          const mine = flip ? -d : d;
+          cells[`dlen:${x}`] = { v: mine, text: `${mine > 0 ? '+' : ''}${formatMetric(mine)}`, title: 'characters, this row minus the other' };
+        }
       } else {
         cells[`win:${x}`] = { v: null, text: '–', title: `not judged against ${x} (Judge runs)` };
         cells[`lc:${x}`] = { v: null, text: '–' };
