@@ -471,8 +471,8 @@ export function buildCompareReport(input: ReportInput): CompareReport {
         const d = pr.mean_length_diff_chars;
         if (d === undefined) cells[`dlen:${x}`] = { v: null, text: '–' };
         else {
-          const mine = flip ? -d : d;
-          cells[`dlen:${x}`] = { v: mine, text: `${mine > 0 ? '+' : ''}${formatMetric(mine)}`, title: 'characters, this row minus the other' };
+          const diff = flip ? -d : d;
+          cells[`dlen:${x}`] = { v: diff, text: `${diff > 0 ? '+' : ''}${formatMetric(diff)}`, title: 'characters, this row minus the other' };
         }
       } else {
         cells[`win:${x}`] = { v: null, text: '–', title: `not judged against ${x} (Judge runs)` };
