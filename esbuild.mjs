@@ -82,6 +82,19 @@ const builds = [
     entryPoints: { chat: 'webview/chat/chat.css' },
     outdir: 'dist/webview',
   },
+  {
+    ...common,
+    entryPoints: { compareReport: 'webview/compareReport/main.ts' },
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: { compareReport: 'webview/compareReport/compareReport.css' },
+    outdir: 'dist/webview',
+  },
 ];
 
 if (watch) {

@@ -4,6 +4,7 @@ import { registerChatCommands } from './vscode/chatCommands';
 import { registerChatParticipant } from './vscode/chatParticipant';
 import { ChatRuntime } from './vscode/chatRuntime';
 import { registerCommands } from './vscode/commands';
+import { registerCompareReport } from './vscode/compareReportCommands';
 import { ConfigCodeLens } from './vscode/configCodeLens';
 import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ConfigCodeLens.register(),
     vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),
     ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log, colors }),
+    ...registerCompareReport({ extensionUri: context.extensionUri, runs, colors }),
     chat,
     ...registerChatCommands({ extensionUri: context.extensionUri, runs, runtime: chat, log, refreshRuns: () => runsView.refreshSoon() }),
     ...registerChatParticipant(context.extensionUri, runs, chat),

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 
 export interface WebviewShell {
   /** Bundle name in dist/webview: `<entry>.js` and `<entry>.css`. */
-  readonly entry: 'dashboard' | 'datasetPreview' | 'chat';
+  readonly entry: 'dashboard' | 'datasetPreview' | 'chat' | 'compareReport';
   readonly title: string;
   /** `data-*` attributes of <body> (escaped). */
   readonly bodyData?: Readonly<Record<string, string>>;
