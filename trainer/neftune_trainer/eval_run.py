@@ -305,8 +305,9 @@ def _write_jsonl_atomic(path: str, rows: List[dict]) -> None:
         raise
 
 
-def read_rows(path: str) -> Tuple[List[dict], bool]:
-    """(rows, clean) of a generations file; a torn last line (a killed append) is dropped, clean False."""
+def read_rows(path: str, field: str = "output") -> Tuple[List[dict], bool]:
+    """(rows, clean) of a JSONL file of records with a string `id` and `field` (generations,
+    verdicts); a torn last line (a killed append) is dropped, clean False."""
     if not os.path.isfile(path):
         return [], True
     rows, clean = [], True
@@ -317,14 +318,15 @@ def read_rows(path: str) -> Tuple[List[dict], bool]:
             continue
         try:
             r = json.loads(line)
-            if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get("output"), str):
-                raise ValueError("not a Generation")
+            if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get(field), str):
+                raise ValueError("not a record")
             rows.append(r)
         except ValueError:
             if i >= len(lines) - 2:  # the last line: torn by a kill
                 clean = False
                 continue
-            raise InputError(f"{path}:{i + 1}: not a generation record; delete the folder to start over",
+            raise InputError(f"{path}:{i + 1}: not a record of this file (no id or {field}); delete the folder to "
+                             "start over",
                              Where(file=path, line=i + 1))
     return rows, clean
 

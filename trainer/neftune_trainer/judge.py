@@ -77,6 +77,7 @@ _BRACKETED = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.I)
 _LEAD = re.compile(r"^(?:[\s*_#>`\"'(\[]|final|verdict|winner|the|better|best|answer\s+is|answer:|is|:|-)*", re.I)
 _FIRST = re.compile(r"^(?:(?:answer|assistant|response)\s+)?(A|B)(?![A-Za-z0-9'])|^(tie|equal|both|neither|draw)\b", re.I)
 _NAMED = re.compile(r"\b(?:answer|assistant|response)\s+(A|B)\b", re.I)
+_BETTER = re.compile(r"\b(?:answer|assistant|response)\s+(A|B)\s+is\s+(?:better|superior|preferable|the better)", re.I)
 _TIE_WORD = re.compile(r"\b(tie|equally good|equal|draw)\b", re.I)
 
 
@@ -99,7 +100,13 @@ def parse_verdict(text: str) -> Optional[str]:
             if m.group(1) == "a" and not re.match(r"^a\s*($|[.!:)*\]])", head):
                 pass
             else:
-                return m.group(1).upper()
+                x = m.group(1).upper()
+                others = {y.upper() for y in _NAMED.findall(head[m.end():])} - {x}
+                if not others:
+                    return x
+                # "Answer A is long but Answer B is right": both named; only "X is better" settles it.
+                better = {y.upper() for y in _BETTER.findall(t)}
+                return better.pop() if len(better) == 1 else None
         else:
             return "tie"
     named = {x.upper() for x in _NAMED.findall(t)}
@@ -464,7 +471,7 @@ def run_judge(opts: JudgeOptions, progress: Callable[..., None], log: Callable[[
     pairwise_path, verdicts_path = os.path.join(out, PAIRWISE_FILE), os.path.join(out, VERDICTS_FILE)
     judge = make_judge(opts, log, stop)
     info = {**judge.info(), "prompt_file": prompt_file, "prompt_sha256": prompt_sha}
-    done_rows, clean = read_rows(verdicts_path) if os.path.isfile(verdicts_path) else ([], True)
+    done_rows, clean = read_rows(verdicts_path, "winner") if os.path.isfile(verdicts_path) else ([], True)
     if os.path.isfile(pairwise_path):
         try:
             with open(pairwise_path, encoding="utf-8") as f:
