@@ -480,7 +480,7 @@ def run_eval(run_dir: str, opts: EvalOptions, progress: Progress, log: Callable[
         return torch.autocast(device_type=device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
     lm = load_for_eval(cfg, ckpt_path, device, log)
-    model = lm.model.to(device)
+    model = lm.model if getattr(lm.model, "is_loaded_in_4bit", False) else lm.model.to(device)  # 4-bit: placed already
     model.eval()  # the NEFTune hook is not attached here at all; eval mode also turns dropout off
     raw, held_out = read_run_records(cfg) if need_records else ([], [])
 

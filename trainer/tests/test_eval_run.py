@@ -270,3 +270,33 @@ def test_bad_input_exit_2_names_file_line_field(run, capsys, tmp_path):
     assert rc == 2 and "no such run folder" in err
     rc, _, err = eval_cli(capsys, d / "run", "--prompts", bad, "--max-new-tokens", 0)
     assert rc == 2 and "--max-new-tokens" in err
+
+
+def test_sigint_stops_after_the_batch_keeping_the_answers(run, tmp_path):
+    """The real signal, in a child process: exit 0, a `stopped` line, the answers so far kept, and
+    a report that says it is not complete."""
+    import signal
+    import subprocess
+    import sys
+    d, _ = run
+    many = write_jsonl(tmp_path / "many.jsonl", [{"instruction": f"Add {i % 10} and {i // 10}."} for i in range(60)])
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    proc = subprocess.Popen([sys.executable, "-m", "neftune_trainer", "eval", str(d / "run"), "--prompts", many,
+                             "--max-new-tokens", "48", "--memorization", "0", "--no-losses", "--batch-size", "2",
+                             "--out", str(tmp_path / "e")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    lines = []
+    for raw in proc.stdout:
+        lines.append(json.loads(raw))
+        if lines[-1]["stage"] == "generate":
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, err = proc.communicate(timeout=120)
+    lines += [json.loads(x) for x in rest.splitlines() if x.strip()]
+    assert proc.returncode == 0, err
+    assert lines[-1]["stage"] == "stopped"
+    rows = read_jsonl(tmp_path / "e" / GENERATIONS_FILE)
+    with open(tmp_path / "e" / REPORT_FILE, encoding="utf-8") as f:
+        rep = json.load(f)
+    assert 1 <= len(rows) < 60 and rep["count"] == len(rows) and not rep["complete"]
+    assert [r["id"] for r in rows] == [str(i + 1) for i in range(len(rows))]
