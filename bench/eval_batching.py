@@ -50,13 +50,15 @@ def main() -> None:
     settings = GenSettings(greedy=True, repetition_penalty=1.2, max_new_tokens=args.tokens)
     times = {1: [], args.batch: []}
     answers = {}
-    order = [1, args.batch, args.batch, 1] * args.reps
-    for b in order[:2 * args.reps]:
+    # Batched first: on a busy machine the long batch-1 pass is the one a timeout may cut.
+    order = ([args.batch, 1, 1, args.batch] * args.reps)[:2 * args.reps]
+    for b in order:
         gen = Generator(model, tok, template, settings, "cpu", b, None, contextlib.nullcontext)
         t0 = time.perf_counter()
         out = []
         for s in range(0, len(prompts), b):
             out += gen.answer(prompts[s:s + b])
+            print(f"  batch {b}: {len(out)} prompts, {time.perf_counter() - t0:.1f} s", flush=True)
         times[b].append(time.perf_counter() - t0)
         answers[b] = [o[0][0] for o in out]
         print(f"batch {b}: {times[b][-1]:.1f} s", flush=True)
