@@ -31,6 +31,8 @@ export function describeEvent(e: TrainerEvent): string {
       return `stopped at step ${e.step}${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}`;
     case 'export':
       return `export ${e.stage}${e.precision ? ` (${e.precision})` : ''} ${Math.round(e.progress * 100)}%: ${e.message}${e.stage === 'done' && e.path && !e.message.includes(e.path) ? ` -> ${e.path}` : ''}`;
+    case 'eval_progress':
+      return `${e.command} ${e.stage} ${e.done}/${e.total}: ${e.message}`;
   }
 }
 

@@ -115,6 +115,18 @@ export interface ExportEvent extends EventBase {
   readonly precisions?: Readonly<Record<string, unknown>>;
 }
 
+/** Progress of `python -m neftune_trainer eval` / `judge` (stdout only; their files: eval-report.schema.json). */
+export interface EvalProgressEvent extends EventBase {
+  readonly type: 'eval_progress';
+  readonly command: 'eval' | 'judge';
+  readonly stage: 'load' | 'losses' | 'generate' | 'memorization' | 'judge' | 'done' | 'stopped' | 'failed';
+  readonly done: number;
+  readonly total: number;
+  readonly id?: string;
+  readonly path?: string;
+  readonly message: string;
+}
+
 export type TrainerEvent =
   | RunStartedEvent
   | StepEvent
@@ -124,7 +136,8 @@ export type TrainerEvent =
   | ErrorEvent
   | FinishedEvent
   | StoppedEvent
-  | ExportEvent;
+  | ExportEvent
+  | EvalProgressEvent;
 
 export type TrainerEventType = TrainerEvent['type'];
 
@@ -138,6 +151,7 @@ export const TRAINER_EVENT_TYPES: readonly TrainerEventType[] = [
   'finished',
   'stopped',
   'export',
+  'eval_progress',
 ];
 
 /** Events after which the trainer process exits. */

@@ -31,6 +31,7 @@ describe('event parsing', () => {
       { v: 1, type: 'stopped', time: 4, step: 1, checkpoint: null },
       { v: 1, type: 'export', time: 4, stage: 'verify', precision: 'int8', progress: 0.6, message: 'int8: top-1 0.97', parity: { max_abs_logits_diff: 2 } },
       { v: 1, type: 'export', time: 5, stage: 'done', precision: null, progress: 1, message: 'exported', path: '/r/onnx/step-000001', checkpoint: 'checkpoints/step-000001' },
+      { v: 1, type: 'eval_progress', time: 6, command: 'eval', stage: 'generate', done: 3, total: 80, id: '83', message: 'answered 83' },
     ];
     // Every type the schema defines has a line here (a new type without one fails).
     const defs = Object.keys((eventsSchema as { definitions: Record<string, unknown> }).definitions).filter((t) => t !== 'base' && t !== 'where');

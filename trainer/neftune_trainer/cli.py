@@ -9,6 +9,8 @@
     python -m neftune_trainer check-config FILE... [--json]
     python -m neftune_trainer export CHECKPOINT --out DIR [--precision fp32|int8|int4 ...]
                                      [--exporter auto|builder|torch-dynamo] [--min-agreement X]
+    python -m neftune_trainer eval RUN_DIR --prompts FILE [--checkpoint NAME|latest|base] ... (eval_run.py)
+    python -m neftune_trainer judge EVAL_DIR_A EVAL_DIR_B --out DIR (--judge-model F | --endpoint URL | --rule-judge)
 
 Exit codes: 0 success (also after a SIGINT/SIGTERM stop), 2 bad input, 1 anything else, 128 + signal
 when a stop signal came again after the grace period (stopping.py). The reason of a failure is the
@@ -16,6 +18,9 @@ last event of RUN_DIR/events.jsonl and a one-line message on stderr. check-confi
 dist/cli.js check-config`: 0 no problem (warnings alone are none), 1 problems, 2 a file cannot be read.
 export: 0 written, 2 bad input, 1 parity out of bounds (figures on stderr) or a route broke, 128 + signal
 when cancelled (nothing left behind); stdout carries one `export` JSON event per stage.
+eval / judge: 0 done or stopped by SIGINT/SIGTERM (what was answered is kept; the report says complete:
+false), 2 bad input (file:line: field), 1 anything else; stdout carries one `eval_progress` JSON line per
+answer (verdict), the log goes to stderr.
 """
 
 from __future__ import annotations
@@ -265,6 +270,140 @@ def cmd_export(args) -> int:
         return 1
 
 
+# --- eval and judge (issue 13): progress on stdout, log on stderr ---
+def _progress_printer(command: str):
+    import time as _time
+
+    def progress(**fields) -> None:
+        line = json.dumps({"v": 1, "type": "eval_progress", "time": _time.time(), "command": command, **fields},
+                          ensure_ascii=False)
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # a reader that went away must not fail the evaluation
+    return progress
+
+
+class _StderrLog:
+    """What StopFlag logs to (it wants an EventWriter-like .log)."""
+
+    def log(self, message: str, level: str = "info") -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _run_with_stop(command: str, body) -> int:
+    from .stopping import StopFlag
+    progress = _progress_printer(command)
+    stop = StopFlag(_StderrLog())
+    stop.install()
+    try:
+        return body(progress, lambda m: print(m, file=sys.stderr, flush=True), stop)
+    except InputError as e:
+        print(f"error: {e.message.splitlines()[0]}", file=sys.stderr)
+        progress(stage="failed", done=0, total=0, message=e.message.splitlines()[0])
+        return e.exit_code
+    except Exception as e:  # noqa: BLE001 - unexpected: a failed line, and the traceback for us
+        message = oom_message() if _is_oom(e) else f"internal error: {type(e).__name__}: {e}"
+        progress(stage="failed", done=0, total=0, message=message)
+        if _is_oom(e):
+            print(f"error: {message}", file=sys.stderr)
+        else:
+            traceback.print_exc(file=sys.stderr)
+        return 1
+    finally:
+        stop.uninstall()
+
+
+def cmd_eval(args) -> int:
+    from .eval_run import EvalOptions, GenSettings, run_eval
+
+    def body(progress, log, stop) -> int:
+        if args.greedy and (args.temperature is not None or args.top_p is not None):
+            raise InputError("--greedy: not with --temperature/--top-p (those sample)")
+        sample = args.temperature is not None or args.top_p is not None
+        g = GenSettings(greedy=not sample, repetition_penalty=args.repetition_penalty,
+                        max_new_tokens=args.max_new_tokens,
+                        temperature=args.temperature if args.temperature is not None else 0.7,
+                        top_p=args.top_p if args.top_p is not None else 1.0, seed=args.seed)
+        opts = EvalOptions(prompts=args.prompts, checkpoint=args.checkpoint, generation=g,
+                           diversity_tokens=args.diversity_tokens, memorization=args.memorization,
+                           losses=args.losses, out=args.out, batch_size=args.batch_size)
+        result = run_eval(args.run_dir, opts, progress, log, stop)
+        rep = result["report"]
+        stage = "stopped" if result["stopped"] else "done"
+        progress(stage=stage, done=rep["count"], total=rep["prompt_set"]["count"], path=result["path"],
+                 message=f"{stage}: {rep['count']} of {rep['prompt_set']['count']} answered")
+        return 0
+    return _run_with_stop("eval", body)
+
+
+def cmd_judge(args) -> int:
+    from .judge import JudgeFailed, JudgeOptions, run_judge
+
+    def body(progress, log, stop) -> int:
+        opts = JudgeOptions(eval_a=args.eval_a, eval_b=args.eval_b, out=args.out, judge_model=args.judge_model,
+                            endpoint=args.endpoint, endpoint_model=args.endpoint_model, rule=args.rule_judge,
+                            prompt_file=args.prompt_file, bootstrap=args.bootstrap, seed=args.seed, votes=args.votes,
+                            max_new_tokens=args.judge_max_tokens)
+        try:
+            result = run_judge(opts, progress, log, stop)
+        except JudgeFailed as e:
+            print(f"error: {e}", file=sys.stderr)
+            progress(stage="failed", done=0, total=0, message=str(e))
+            return e.exit_code
+        rep = result["report"]
+        stage = "stopped" if result["stopped"] else "done"
+        wr = rep["win_rate"]
+        progress(stage=stage, done=rep["count"], total=result["total"], path=result["path"],
+                 message=f"{stage}: a wins {wr['a']:.3f} [{wr['ci95'][0]:.3f}, {wr['ci95'][1]:.3f}] over {rep['count']} prompts")
+        if rep["judge"]["kind"] == "rule":
+            print("note: --rule-judge tests the flow (it prefers the longer answer); its figures are not a result",
+                  file=sys.stderr)
+        return 0
+    return _run_with_stop("judge", body)
+
+
+def _add_eval_parsers(sub) -> None:
+    ev = sub.add_parser("eval", help="evaluate a run's checkpoint: noise-off losses, answers to a prompt set, "
+                        "metrics (JSON progress on stdout)")
+    ev.add_argument("run_dir", help="the run folder (holds config.yaml and checkpoints/)")
+    ev.add_argument("--checkpoint", default="latest", help="a checkpoint folder name (step-000040), latest (default), "
+                    "or base (the run's base model)")
+    ev.add_argument("--prompts", required=True, help="prompt file: JSON/JSONL of strings, {instruction[, input, "
+                    "output]} or MT-Bench {question_id, turns[, reference]}")
+    ev.add_argument("--max-new-tokens", type=int, default=256)
+    ev.add_argument("--repetition-penalty", type=float, default=1.2, help="1.2 as the paper (1 = none)")
+    ev.add_argument("--greedy", action="store_true", help="greedy decoding (the default)")
+    ev.add_argument("--temperature", type=float, help="sample at this temperature instead of greedy")
+    ev.add_argument("--top-p", type=float, help="nucleus sampling (with --temperature; default 1)")
+    ev.add_argument("--seed", type=int, default=0, help="sampling seed (a seed per prompt is derived from it)")
+    ev.add_argument("--diversity-tokens", type=int, default=128, help="N: repetition and diversity on the first N "
+                    "whitespace tokens")
+    ev.add_argument("--memorization", type=int, default=32, help="answer N of the run's training prompts and score "
+                    "them against the training answers (0: off)")
+    ev.add_argument("--losses", "--heldout", dest="losses", action=argparse.BooleanOptionalAction, default=True,
+                    help="noise-off held-out and training-sample losses (default on; --no-losses skips them)")
+    ev.add_argument("--batch-size", type=int, default=8, help="prompts per greedy generation batch (left-padded)")
+    ev.add_argument("--out", help="the eval folder (default RUN_DIR/eval/<checkpoint>/<key>)")
+    ev.set_defaults(func=cmd_eval)
+    j = sub.add_parser("judge", help="pairwise judging of two evals, both orders; win rate with bootstrap CI")
+    j.add_argument("eval_a", help="eval folder of side a (holds report.json, generations.jsonl)")
+    j.add_argument("eval_b", help="eval folder of side b")
+    j.add_argument("--out", required=True, help="folder for pairwise.json and verdicts.jsonl (resumable)")
+    who = j.add_mutually_exclusive_group(required=True)
+    who.add_argument("--judge-model", help="a local model folder (transformers, safetensors)")
+    who.add_argument("--endpoint", help="OpenAI-compatible endpoint URL; the key is read from NEFTUNE_JUDGE_API_KEY")
+    who.add_argument("--rule-judge", action="store_true", help="test only: prefers the longer answer (not a result)")
+    j.add_argument("--endpoint-model", help="the model name sent to the endpoint")
+    j.add_argument("--prompt-file", help="the judge prompt (default: judge_prompt.txt in the package)")
+    j.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the intervals")
+    j.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    j.add_argument("--votes", help="ab-votes.jsonl of the chat panel: count this pair's human votes too")
+    j.add_argument("--judge-max-tokens", type=int, default=32, help="the judge's reply length (tokens)")
+    j.set_defaults(func=cmd_judge)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m neftune_trainer", description="NEFTune Studio trainer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -310,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--min-agreement", type=float, help="override the quantized teacher-forced top-1 bound (0..1)")
     e.add_argument("--greedy-tokens", type=int, help="greedy tokens per prompt in the parity check (default 32)")
     e.set_defaults(func=cmd_export)
+    _add_eval_parsers(sub)
     return p
 
 
