@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { EVENTS_FILE, EXIT_FILE, PID_FILE, REQUEST_FILE, RunStore, writeJsonAtomic } from './runStore';
 import { isTrainerAlive, startTrainer, type StartedTrainer } from './trainerProcess';
 
+/** Top-level config keys the run overrides (`train --set KEY=VALUE`), e.g. a sweep's alpha. */
+export type ConfigOverrides = Readonly<Record<string, string | number | boolean | null>>;
+
 export interface RunRequest {
   readonly python: string;
   readonly configPath: string;
@@ -14,6 +17,19 @@ export interface RunRequest {
   readonly extraArgs: readonly string[];
   /** Unix ms when queued: the queue's order. */
   readonly queuedAt: number;
+  /** Kept with the run (a resume keeps them too), so a reload starts it as it was queued. */
+  readonly overrides?: ConfigOverrides;
+  /** What queued it, for people: "sweep α=5". */
+  readonly label?: string;
+}
+
+/** `--set KEY=VALUE` arguments; a string is written as a JSON string (a YAML scalar that stays a string). */
+export function overrideArgs(overrides: ConfigOverrides | undefined): string[] {
+  return Object.entries(overrides ?? {}).flatMap(([key, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`config override: '${key}' is not a top-level config key`);
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`config override ${key}: ${value} is not a finite number`);
+    return ['--set', `${key}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`];
+  });
 }
 
 export interface StartedRun extends StartedTrainer {
@@ -42,23 +58,38 @@ export class Supervisor {
 
   /** Queues a new run (a new folder) and starts it at once if a slot is free. */
   async enqueue(req: Omit<RunRequest, 'queuedAt' | 'extraArgs'>): Promise<string> {
+    overrideArgs(req.overrides); // a bad override fails here, not at start
     const { runId } = this.store.createRun(req.configPath);
     writeJsonAtomic(path.join(this.store.runDir(runId), REQUEST_FILE), { ...req, extraArgs: [], queuedAt: Date.now() } satisfies RunRequest);
     await this.pump();
     return runId;
   }
 
-  /** Queues a resume of an existing run: same folder, same run id, one continuous event file. */
-  async resume(runId: string, python: string, cwd: string): Promise<void> {
+  /**
+   * Queues a resume of an existing run: same folder, same run id, one continuous event file. It
+   * keeps the run's overrides; `overrides` adds to them (the tuner's larger `max_steps`).
+   */
+  async resume(runId: string, python: string, cwd: string, overrides: ConfigOverrides = {}): Promise<void> {
     const dir = this.store.runDir(runId);
     const prev = this.readRequest(runId);
     const pid = this.store.readPid(runId);
     if (pid && isTrainerAlive(pid.pid)) throw new Error(`run ${runId} is still running`);
     const configPath = prev?.configPath ?? pid?.config;
     if (!configPath) throw new Error(`run ${runId} has no record of its config`);
+    const merged = { ...prev?.overrides, ...overrides };
+    overrideArgs(merged);
     fs.rmSync(path.join(dir, PID_FILE), { force: true });
     fs.rmSync(path.join(dir, EXIT_FILE), { force: true });
-    writeJsonAtomic(path.join(dir, REQUEST_FILE), { python, configPath, cwd, extraArgs: ['--resume'], queuedAt: Date.now() } satisfies RunRequest);
+    const request: RunRequest = {
+      python,
+      configPath,
+      cwd,
+      extraArgs: ['--resume'],
+      queuedAt: Date.now(),
+      ...(Object.keys(merged).length ? { overrides: merged } : {}),
+      ...(prev?.label !== undefined ? { label: prev.label } : {}),
+    };
+    writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
     await this.pump();
   }
 
@@ -106,7 +137,7 @@ export class Supervisor {
         const req = this.readRequest(next);
         if (!req) return;
         try {
-          const started = await startTrainer(this.store, { python: req.python, configPath: req.configPath, runId: next, cwd: req.cwd, extraArgs: req.extraArgs });
+          const started = await startTrainer(this.store, { python: req.python, configPath: req.configPath, runId: next, cwd: req.cwd, extraArgs: [...req.extraArgs, ...overrideArgs(req.overrides)] });
           void started.exited.then(() => this.pump());
           for (const l of this.startedListeners) l({ ...started, runId: next });
         } catch (err) {
