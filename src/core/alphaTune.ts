@@ -153,7 +153,7 @@ export function planRungs(sizes: ReadonlyArray<{ candidates: number; keep: numbe
       return { steps, candidates: s.candidates, keep: s.keep };
     });
   };
-  const minimum = rungsCost(build(fromSteps + K));
+  const minimum = rungsCost(build(fromSteps + K), fromSteps);
   if (minimum > budgetSteps) {
     throw new Error(`a budget of ${budgetSteps} steps is too small for ${sizes[0]!.candidates} candidates in ${K} rungs: it needs at least ${minimum} steps`);
   }
@@ -162,7 +162,7 @@ export function planRungs(sizes: ReadonlyArray<{ candidates: number; keep: numbe
   let hi = fromSteps + K + budgetSteps;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (rungsCost(build(mid)) <= budgetSteps) lo = mid;
+    if (rungsCost(build(mid), fromSteps) <= budgetSteps) lo = mid;
     else hi = mid - 1;
   }
   return build(lo);
