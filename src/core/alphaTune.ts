@@ -21,6 +21,15 @@ export interface TuneBudget {
   readonly amount: number;
 }
 
+/** "200", "200 steps", "30 min": the tune's budget. */
+export function parseBudget(text: string): TuneBudget | { error: string } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(steps?|min|mins|minutes?|m)?\s*$/i.exec(text);
+  if (!m) return { error: 'a number of optimizer steps ("200") or minutes ("30 min")' };
+  const amount = Number(m[1]);
+  if (!(amount > 0)) return { error: 'the budget must be more than 0' };
+  return /^m/i.test(m[2] ?? '') ? { unit: 'minutes', amount } : { unit: 'steps', amount: Math.floor(amount) };
+}
+
 export interface Rung {
   /** max_steps of every candidate that enters this rung. */
   readonly steps: number;

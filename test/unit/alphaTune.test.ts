@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import {
   advanceTune,
   observeRun,
+  parseBudget,
   planRungs,
   planTune,
   rungSizes,
@@ -223,6 +224,18 @@ describe('tune on synthetic runs', () => {
       { neftune_noise_alpha: 5, learning_rate: 3e-4, max_steps: s.rungs[0]!.steps },
     ]);
     assert.throws(() => planTune('/w/q.neftune.yaml', { alphas: [5], budget: { unit: 'steps', amount: 10 } }), /at least two candidates/);
+  });
+});
+
+describe('budget typed in the input box', () => {
+  it('steps by default, minutes with min/minutes', () => {
+    assert.deepEqual(parseBudget('400'), { unit: 'steps', amount: 400 });
+    assert.deepEqual(parseBudget(' 250 steps '), { unit: 'steps', amount: 250 });
+    assert.deepEqual(parseBudget('30 min'), { unit: 'minutes', amount: 30 });
+    assert.deepEqual(parseBudget('1.5minutes'), { unit: 'minutes', amount: 1.5 });
+    assert.ok('error' in parseBudget('0'));
+    assert.ok('error' in parseBudget('ten'));
+    assert.ok('error' in parseBudget('30 hours'));
   });
 });
 
