@@ -37,6 +37,11 @@ function trusted(action: string): boolean {
   return false;
 }
 
+/** The Compare report panel's command, with the arguments a Runs view multi-selection gives it. */
+function openCompareReport(refs: readonly RunRef[]): void {
+  void vscode.commands.executeCommand(COMPARE_REPORT_COMMAND, refs[0] ? { ref: refs[0] } : undefined, refs.map((ref) => ({ ref })));
+}
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 function folderOf(uri: vscode.Uri): vscode.WorkspaceFolder | undefined {
@@ -171,7 +176,7 @@ async function evaluateRun(ctx: EvalCommandsContext, arg: unknown): Promise<void
     const pick = await (r.stage === 'stopped'
       ? vscode.window.showInformationMessage(`NEFTune: evaluation stopped, ${what}; run it again to resume.`, 'Open compare report')
       : vscode.window.showInformationMessage(`NEFTune: evaluated ${what}.`, 'Open compare report', 'Judge against another run'));
-    if (pick === 'Open compare report') void vscode.commands.executeCommand(COMPARE_REPORT_COMMAND, [ref.runId]);
+    if (pick === 'Open compare report') openCompareReport([ref]);
     if (pick === 'Judge against another run') void vscode.commands.executeCommand('neftune.judgeRuns', ref.runId);
   } catch (err) {
     ctx.log.error(`[${ref.runId}] eval failed: ${message(err)}`);
@@ -287,7 +292,7 @@ async function judgeRuns(ctx: EvalCommandsContext, arg: unknown, many: unknown):
       });
     });
     const pick = await vscode.window.showInformationMessage(`NEFTune: ${a.runId} vs ${b.runId}: ${r.message || r.stage}`, 'Open compare report');
-    if (pick) void vscode.commands.executeCommand(COMPARE_REPORT_COMMAND, [a.runId, b.runId]);
+    if (pick) openCompareReport([a, b]);
   } catch (err) {
     if (err instanceof TrainerError && err.kind === 'cancelled') return;
     ctx.log.error(`[judge] failed: ${message(err)}`);
@@ -411,16 +416,16 @@ class SweepRunner implements vscode.Disposable {
       if (pick !== 'Evaluate and compare') return;
       const prompts = await pickPrompts(folder);
       if (!prompts) return;
-      const evaluated: string[] = [];
+      const evaluated: RunRef[] = [];
       for (const [i, ref] of refs.entries()) {
         if (!this.ctx.runs.summary(ref).checkpoints.length) continue;
         const r = await runEvaluation(this.ctx, ref, 'latest', prompts, `NEFTune: sweep evaluation ${i + 1}/${refs.length}: ${ref.runId}`);
         if (r?.stage !== 'done') break;
-        evaluated.push(ref.runId);
+        evaluated.push(ref);
       }
       state = { ...state, phase: 'evaluated' };
       store.write(state);
-      if (evaluated.length) void vscode.commands.executeCommand(COMPARE_REPORT_COMMAND, evaluated);
+      if (evaluated.length) openCompareReport(evaluated);
     } catch (err) {
       this.ctx.log.error(`[sweep ${state.id}] ${message(err)}`);
       void vscode.window.showErrorMessage(`NEFTune: sweep ${state.id}: ${message(err)}`, 'Show log').then((p) => p && this.ctx.log.show());
@@ -476,7 +481,14 @@ class SweepRunner implements vscode.Disposable {
       if (state.phase !== 'running') finished();
     };
     let report = (): void => {};
-    this.followed.set(state.id, () => void round());
+    // Runs change at every step; reading every candidate's events that often is waste: at most every 2 s.
+    let pending: NodeJS.Timeout | undefined;
+    this.followed.set(state.id, () => {
+      pending ??= setTimeout(() => {
+        pending = undefined;
+        void round();
+      }, 2000);
+    });
     const timer = setInterval(() => void round(), 5000); // a run that ended unseen (its monitor gone) is still noticed
     try {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `NEFTune: tuning noise alpha of ${path.basename(state.configPath)}`, cancellable: true }, (progress, token) => {
@@ -493,6 +505,7 @@ class SweepRunner implements vscode.Disposable {
       await this.tuneEnded(state, host, store);
     } finally {
       clearInterval(timer);
+      if (pending) clearTimeout(pending);
       this.followed.delete(state.id);
     }
   }
