@@ -410,8 +410,12 @@ class SweepRunner implements vscode.Disposable {
       if (!sweepProgress(state, statusOf).allEnded) return; // the notification was dismissed; a reload follows it again
       state = { ...state, phase: 'trained' };
       store.write(state);
-      const refs = state.runs.flatMap((r) => (r.runId ? this.ctx.runs.findRun(r.runId) ?? [] : []));
-      const pick = await vscode.window.showInformationMessage(`NEFTune: the sweep of ${path.basename(state.configPath)} ended: ${refs.map((r) => `${r.runId} ${this.ctx.runs.summary(r).status}`).join(', ')}.`, 'Evaluate and compare', 'Compare curves');
+      const found = state.runs.flatMap((r) => {
+        const ref = r.runId ? this.ctx.runs.findRun(r.runId) : undefined;
+        return ref ? [{ ref, alpha: r.alpha }] : [];
+      });
+      const refs = found.map((f) => f.ref);
+      const pick = await vscode.window.showInformationMessage(`NEFTune: the sweep of ${path.basename(state.configPath)} ended: ${found.map((f) => `α ${f.alpha} ${this.ctx.runs.summary(f.ref).status} (${f.ref.runId})`).join(', ')}.`, 'Evaluate and compare', 'Compare curves');
       if (pick === 'Compare curves') void vscode.commands.executeCommand('neftune.compareRuns', undefined, refs.map((ref) => ({ ref })));
       if (pick !== 'Evaluate and compare') return;
       const prompts = await pickPrompts(folder);
