@@ -32,6 +32,13 @@ export function overrideArgs(overrides: ConfigOverrides | undefined): string[] {
   });
 }
 
+/**
+ * A request that did not start (a resume taken off the queue, a spawn that failed), kept so the
+ * next resume still has the run's overrides: without them it would train on with the config
+ * file's own alpha.
+ */
+const SHELVED_REQUEST_FILE = 'request.shelved.json';
+
 export interface StartedRun extends StartedTrainer {
   readonly runId: string;
 }
@@ -71,7 +78,7 @@ export class Supervisor {
    */
   async resume(runId: string, python: string, cwd: string, overrides: ConfigOverrides = {}): Promise<void> {
     const dir = this.store.runDir(runId);
-    const prev = this.readRequest(runId);
+    const prev = this.readRequest(runId) ?? this.readRequestFile(runId, SHELVED_REQUEST_FILE);
     const pid = this.store.readPid(runId);
     if (pid && isTrainerAlive(pid.pid)) throw new Error(`run ${runId} is still running`);
     const configPath = prev?.configPath ?? pid?.config;
@@ -90,12 +97,22 @@ export class Supervisor {
       ...(prev?.label !== undefined ? { label: prev.label } : {}),
     };
     writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
+    fs.rmSync(path.join(dir, SHELVED_REQUEST_FILE), { force: true });
     await this.pump();
   }
 
   readRequest(runId: string): RunRequest | null {
+    return this.readRequestFile(runId, REQUEST_FILE);
+  }
+
+  /** The label the run was queued with, also after its request was shelved. */
+  label(runId: string): string | undefined {
+    return (this.readRequest(runId) ?? this.readRequestFile(runId, SHELVED_REQUEST_FILE))?.label;
+  }
+
+  private readRequestFile(runId: string, name: string): RunRequest | null {
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.store.runDir(runId), REQUEST_FILE), 'utf8')) as RunRequest;
+      return JSON.parse(fs.readFileSync(path.join(this.store.runDir(runId), name), 'utf8')) as RunRequest;
     } catch {
       return null;
     }
@@ -122,9 +139,18 @@ export class Supervisor {
     if (this.store.readPid(runId) !== null || this.readRequest(runId) === null) return false;
     const dir = this.store.runDir(runId);
     const hasEvents = fs.existsSync(path.join(dir, EVENTS_FILE));
-    if (hasEvents) fs.rmSync(path.join(dir, REQUEST_FILE)); // a resume that never started: keep the run
+    if (hasEvents) this.shelveRequest(runId); // a resume that never started: keep the run
     else fs.rmSync(dir, { recursive: true, force: true });
     return true;
+  }
+
+  private shelveRequest(runId: string): void {
+    const dir = this.store.runDir(runId);
+    try {
+      fs.renameSync(path.join(dir, REQUEST_FILE), path.join(dir, SHELVED_REQUEST_FILE));
+    } catch {
+      /* already gone */
+    }
   }
 
   /** Starts queued runs while slots are free. Serialized: two pumps never race for one slot. */
@@ -147,7 +173,7 @@ export class Supervisor {
             path.join(this.store.runDir(next), EVENTS_FILE),
             JSON.stringify({ v: 1, type: 'error', time: Date.now() / 1000, message, where: null }) + '\n',
           );
-          fs.rmSync(path.join(this.store.runDir(next), REQUEST_FILE), { force: true });
+          this.shelveRequest(next);
           for (const l of this.failedListeners) l(next, err instanceof Error ? err : new Error(message));
         }
       }

@@ -216,7 +216,7 @@ export class RunManager implements vscode.Disposable {
 
   /** The label a run was queued with ("sweep α=5"), if any. */
   label(ref: RunRef): string | undefined {
-    return this.supervisor(ref.folder).readRequest(ref.runId)?.label;
+    return this.supervisor(ref.folder).label(ref.runId);
   }
 
   async stop(ref: RunRef): Promise<void> {

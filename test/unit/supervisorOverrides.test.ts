@@ -70,6 +70,28 @@ describe('supervisor: overrides and labels per queued run', () => {
     assert.deepEqual(reloaded.readRequest(runId)?.overrides, { neftune_noise_alpha: 5, max_steps: 12 });
   });
 
+  it('a resume taken off the queue keeps the run\'s overrides for the next resume', async () => {
+    const store = new RunStore(path.join(work, 'runs-shelved'));
+    let cap = 1;
+    const sup = new Supervisor(store, () => cap);
+    const started: StartedRun[] = [];
+    sup.onStarted((r) => started.push(r));
+    const runId = await sup.enqueue({ python: fakePython, configPath: path.join(work, 'c.neftune.yaml'), cwd: work, overrides: { neftune_noise_alpha: 10 }, label: 'sweep α=10' });
+    await started[0]!.exited;
+    fs.writeFileSync(path.join(store.runDir(runId), 'events.jsonl'), '{}\n'); // it ran: a resume keeps the folder
+    cap = 0;
+    await sup.resume(runId, fakePython, work, { max_steps: 8 });
+    assert.deepEqual(sup.queued(), [runId]);
+    assert.equal(sup.cancelQueued(runId), true);
+    assert.deepEqual(sup.queued(), []);
+    assert.equal(sup.label(runId), 'sweep α=10');
+    cap = 1;
+    await sup.resume(runId, fakePython, work);
+    await started[1]!.exited;
+    // Not the config file's alpha: the run's own, and the max_steps of the resume that was taken off the queue.
+    assert.deepEqual(argvOf(store, runId).slice(6), ['--resume', '--set', 'neftune_noise_alpha=10', '--set', 'max_steps=8']);
+  });
+
   it('a bad override is refused when queued, before a run folder exists', async () => {
     const store = new RunStore(path.join(work, 'runs-bad'));
     const sup = new Supervisor(store, () => 1);
