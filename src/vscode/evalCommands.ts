@@ -241,12 +241,14 @@ async function judgeRuns(ctx: EvalCommandsContext, arg: unknown, many: unknown):
     refs = picks.map((p) => p.ref);
   }
   const [a, b] = refs as [RunRef, RunRef];
-  const evalA = await pickEval(a);
-  const evalB = evalA && (await pickEval(b, evalA));
-  if (!evalA || !evalB) {
-    if (evalA !== undefined || !completeEvals(a).length) void vscode.window.showInformationMessage(`NEFTune: ${!completeEvals(a).length ? a.runId : b.runId} has no complete evaluation; evaluate it first.`);
+  const missing = [a, b].find((r) => completeEvals(r).length === 0);
+  if (missing) {
+    void vscode.window.showInformationMessage(`NEFTune: ${missing.runId} has no complete evaluation; evaluate it first ("NEFTune: Evaluate run").`);
     return;
   }
+  const evalA = await pickEval(a);
+  const evalB = evalA && (await pickEval(b, evalA));
+  if (!evalA || !evalB) return; // a pick was dismissed
   const judge = await judgeFromSettings(ctx, a.folder);
   if (!judge) return;
   if (judge.spec.kind === 'endpoint' && !judge.key) {
