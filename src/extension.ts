@@ -9,6 +9,7 @@ import { ConfigCodeLens } from './vscode/configCodeLens';
 import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
 import { registerDatasets } from './vscode/datasetCommands';
+import { registerEvalCommands } from './vscode/evalCommands';
 import { RunManager } from './vscode/runManager';
 import { RunColors } from './vscode/runColors';
 import { RunsView } from './vscode/runsView';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): void {
     chat,
     ...registerChatCommands({ extensionUri: context.extensionUri, runs, runtime: chat, log, refreshRuns: () => runsView.refreshSoon() }),
     ...registerChatParticipant(context.extensionUri, runs, chat),
+    ...registerEvalCommands({ runs, log, secrets: context.secrets }),
   );
   // Trainers outlive a window reload; follow the ones still running.
   if (vscode.workspace.isTrusted) runs.reattach();

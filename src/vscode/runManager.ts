@@ -8,7 +8,7 @@ import { RunMonitor, type RunUpdate } from '../core/runMonitor';
 import { RunRegistry, runKey, type RunEntry } from '../core/runRegistry';
 import { LOG_FILE, RunStore } from '../core/runStore';
 import { stopTrainer, isTrainerAlive } from '../core/trainerProcess';
-import { Supervisor, type StartedRun } from '../core/supervisor';
+import { Supervisor, type ConfigOverrides, type StartedRun } from '../core/supervisor';
 import { trainerInterpreter } from './interpreter';
 import { describeEvent, readableLog } from '../core/eventText';
 import { formatDuration } from '../shared/format';
@@ -140,31 +140,36 @@ export class RunManager implements vscode.Disposable {
     return folder;
   }
 
-  /** Queues a new run of a config; it starts at once unless the concurrency cap is reached. */
-  async start(configUri: vscode.Uri): Promise<RunRef> {
+  /**
+   * Queues a new run of a config; it starts at once unless the concurrency cap is reached.
+   * `overrides` (`train --set`) and `label` are kept with the queued run (a reload keeps them).
+   */
+  async start(configUri: vscode.Uri, opts: { overrides?: ConfigOverrides; label?: string; showProgress?: boolean } = {}): Promise<RunRef> {
     if (!vscode.workspace.isTrusted) throw new Error('NEFTune runs start only in a trusted workspace.');
     const folder = this.folderOf(configUri);
     const { python, source } = await trainerInterpreter(folder);
     const sup = this.supervisor(folder);
-    const runId = await sup.enqueue({ python, configPath: configUri.fsPath, cwd: folder.uri.fsPath });
+    const { overrides, label } = opts;
+    const runId = await sup.enqueue({ python, configPath: configUri.fsPath, cwd: folder.uri.fsPath, ...(overrides ? { overrides } : {}), ...(label ? { label } : {}) });
     const ref: RunRef = { store: sup.store, runId, folder };
-    this.log.info(`[${runId}] ${sup.store.isQueued(runId) ? 'queued (concurrency cap reached)' : 'started'}: ${python} (${source}) -m neftune_trainer train ${configUri.fsPath} --run-dir ${sup.store.runDir(runId)}`);
+    const set = Object.entries(overrides ?? {}).map(([k, v]) => ` --set ${k}=${JSON.stringify(v)}`).join('');
+    this.log.info(`[${runId}]${label ? ` (${label})` : ''} ${sup.store.isQueued(runId) ? 'queued (concurrency cap reached)' : 'started'}: ${python} (${source}) -m neftune_trainer train ${configUri.fsPath} --run-dir ${sup.store.runDir(runId)}${set}`);
     this.listChanged.fire();
     this.monitor(ref);
-    this.showProgress(ref);
+    if (opts.showProgress !== false) this.showProgress(ref);
     return ref;
   }
 
-  /** Resumes an ended run from its newest complete checkpoint: same run id, one curve. */
-  async resume(ref: RunRef): Promise<void> {
+  /** Resumes an ended run from its newest complete checkpoint: same run id, one curve; `overrides` add to the run's own. */
+  async resume(ref: RunRef, opts: { overrides?: ConfigOverrides; showProgress?: boolean } = {}): Promise<void> {
     const { python } = await trainerInterpreter(ref.folder);
     const sup = this.supervisor(ref.folder);
     this.announcements.forget(ref.store, ref.runId);
     this.resetMonitor(ref);
-    await sup.resume(ref.runId, python, ref.folder.uri.fsPath);
-    this.log.info(`[${ref.runId}] resume ${ref.store.isQueued(ref.runId) ? 'queued' : 'started'} (--resume)`);
+    await sup.resume(ref.runId, python, ref.folder.uri.fsPath, opts.overrides);
+    this.log.info(`[${ref.runId}] resume ${ref.store.isQueued(ref.runId) ? 'queued' : 'started'} (--resume${Object.entries(opts.overrides ?? {}).map(([k, v]) => ` --set ${k}=${JSON.stringify(v)}`).join('')})`);
     this.monitor(ref);
-    this.showProgress(ref);
+    if (opts.showProgress !== false) this.showProgress(ref);
     this.listChanged.fire();
   }
 
@@ -207,6 +212,11 @@ export class RunManager implements vscode.Disposable {
       this.log.info(`[${ref.runId}] trainer exited (${signal ?? `code ${code}`})`);
     });
     this.listChanged.fire();
+  }
+
+  /** The label a run was queued with ("sweep α=5"), if any. */
+  label(ref: RunRef): string | undefined {
+    return this.supervisor(ref.folder).label(ref.runId);
   }
 
   async stop(ref: RunRef): Promise<void> {

@@ -170,6 +170,8 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     const { icon, color } = RUN_STATUS_ICONS[s.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     const bits: string[] = [s.status];
+    const label = this.runs.label(node.ref); // what queued it: "sweep α=5"
+    if (label) bits.unshift(label);
     if (s.totalSteps !== null || s.step > 0) bits.push(`${s.step}/${s.totalSteps ?? '?'}`);
     if (s.lastLoss !== null) bits.push(`loss ${s.lastLoss.toFixed(3)}`);
     if (s.noiseAlpha !== null) bits.push(`α ${s.noiseAlpha}`);

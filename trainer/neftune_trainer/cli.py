@@ -1,6 +1,6 @@
 """Command line:
 
-    python -m neftune_trainer train CONFIG --run-dir DIR [--resume]
+    python -m neftune_trainer train CONFIG --run-dir DIR [--resume] [--set KEY=VALUE ...]
     python -m neftune_trainer render CONFIG_OR_MODEL --dataset FILE (--index N | --lengths [--bins 40])
     python -m neftune_trainer doctor
     python -m neftune_trainer validate DATASET [--json]
@@ -77,7 +77,8 @@ def cmd_train(args) -> int:
     cfg = None
     try:
         from .config import load_config
-        cfg = load_config(args.config)
+        from .config_overrides import parse_set_options
+        cfg = load_config(args.config, overrides=parse_set_options(args.set or []))
         from .train import train
         train(cfg, run_dir, events, resume=args.resume)
         return 0
@@ -411,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", help="run config (*.neftune.yaml)")
     t.add_argument("--run-dir", required=True, help="run folder: events.jsonl, config.yaml, checkpoints/")
     t.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a top-level config key (VALUE read as YAML, e.g. neftune_noise_alpha=5); repeatable")
     t.set_defaults(func=cmd_train)
     r = sub.add_parser("render", help="the text, loss mask and token lengths the trainer trains on (JSON on stdout)")
     r.add_argument("config_or_model", help="run config (*.neftune.yaml), model folder, or the default model id")

@@ -104,6 +104,7 @@ class RunConfig:
     # Not config keys: where it came from, for error messages.
     config_path: str = ""
     lines: Dict[str, int] = field(default_factory=dict, repr=False)
+    overrides: Dict[str, Any] = field(default_factory=dict, repr=False)  # from `train --set`
 
     def to_json(self) -> dict:
         """The resolved config (defaults filled, paths absolute) as written to run_started and
@@ -111,6 +112,7 @@ class RunConfig:
         d = asdict(self)
         d.pop("config_path")
         d.pop("lines")
+        d.pop("overrides")
         return {k: v for k, v in d.items() if v is not None}
 
     def where(self, key_path: str) -> Where:
@@ -575,14 +577,57 @@ def check_config(path: str) -> List[ConfigProblem]:
 # ----------------------------------------------------------------------------- entry point
 
 
-def load_config(path: str, check_files: bool = True) -> RunConfig:
-    """Read, validate and resolve a run config. Raises InputError naming file, line and key."""
+def _shown_value(value: Any) -> str:
+    """A value as it would be written on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _is_under(key: str, top: str) -> bool:
+    return key == top or key.startswith(top + ".") or key.startswith(top + "[")
+
+
+def _with_overrides(check: ConfigCheck, overrides: Dict[str, Any], path: str, check_files: bool) -> ConfigCheck:
+    """The config check of the file with `overrides` merged in. Raises InputError for a problem of an
+    overridden key; the file's own problems come back in the check, as without overrides."""
+    if check.data is None or not overrides:
+        return check
+    data = {**check.data, **overrides}
+    schema = load_schema("run-config.schema.json")
+    found: List[Tuple[str, str, str]] = []
+    for err in jsonschema.Draft7Validator(schema).iter_errors(data):
+        found.extend((key, msg, "error") for key, msg in _schema_problems(err, schema))
+    found.extend(_rule_problems(data, os.path.dirname(path), check_files))
+
+    def owner(key: str):
+        return next((top for top in overrides if _is_under(key, top)), None)
+
+    mine = [(owner(k), k, m) for k, m, sev in found if sev == "error" and owner(k) is not None]
+    if mine:
+        raise InputError("\n".join(f"--set {top}={_shown_value(overrides[top])}: {k}: {m} (given with --set, not in {path})"
+                                   for top, k, m in mine), Where(file=path, field=mine[0][0]))
+    # The file's problems on keys the overrides replace are gone; its other problems stay where they are.
+    problems = [p for p in check.problems if owner(p.key) is None]
+    lines = {k: v for k, v in check.lines.items() if owner(k) is None}
+    return ConfigCheck(problems, data, lines)
+
+
+
+
+def load_config(path: str, check_files: bool = True, overrides: Optional[Dict[str, Any]] = None) -> RunConfig:
+    """Read, validate and resolve a run config. Raises InputError naming file, line and key.
+    `overrides`: top-level keys given with `train --set` (config_overrides.py), checked as the file is."""
     path = os.path.abspath(path)
     shown = path
     if not os.path.isfile(path):
         raise InputError(f"{shown}: config file not found", Where(file=path))
     text, problem = read_config_text(path)
     check = check_config_text(text, path, check_files) if problem is None else ConfigCheck([problem], None, {})
+    if overrides:
+        check = _with_overrides(check, overrides, path, check_files)
     errors = [p for p in check.problems if p.severity == "error"]
     if errors:
         first = errors[0]
@@ -606,6 +651,7 @@ def load_config(path: str, check_files: bool = True) -> RunConfig:
         neftune=NoiseOptions(**data["neftune"]),
         config_path=path,
         lines=lines,
+        overrides=dict(overrides or {}),
         **{k: v for k, v in data.items() if k not in ("base_model", "datasets", "eval_datasets", "neftune")},
     )
     return cfg
@@ -617,4 +663,6 @@ RESOLVED_CONFIG_FILE = "config.yaml"  # in the run folder: dump_resolved's outpu
 def dump_resolved(cfg: RunConfig, path: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"# Resolved from {cfg.config_path}: every default filled in, paths absolute.\n")
+        if cfg.overrides:
+            f.write("# Overridden with --set: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cfg.overrides.items()) + "\n")
         yaml.safe_dump(cfg.to_json(), f, sort_keys=False)
