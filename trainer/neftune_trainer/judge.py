@@ -78,6 +78,8 @@ _LEAD = re.compile(r"^(?:[\s*_#>`\"'(\[]|final|verdict|winner|the|better|best|an
 _FIRST = re.compile(r"^(?:(?:answer|assistant|response)\s+)?(A|B)(?![A-Za-z0-9'])|^(tie|equal|both|neither|draw)\b", re.I)
 _NAMED = re.compile(r"\b(?:answer|assistant|response)\s+(A|B)\b", re.I)
 _BETTER = re.compile(r"\b(?:answer|assistant|response)\s+(A|B)\s+is\s+(?:better|superior|preferable|the better)", re.I)
+# "The answer that is better is B.", "the best one is answer A" (SmolLM2 replies like this).
+_IS_X = re.compile(r"\b(?:better|best)\b[^.!?\n]{0,20}?\bis\s+(?:answer\s+|assistant\s+|response\s+)?((?-i:A|B))(?![A-Za-z0-9'])", re.I)
 _TIE_WORD = re.compile(r"\b(tie|equally good|equal|draw)\b", re.I)
 
 
@@ -109,6 +111,9 @@ def parse_verdict(text: str) -> Optional[str]:
                 return better.pop() if len(better) == 1 else None
         else:
             return "tie"
+    is_x = {x.upper() for x in _IS_X.findall(t)}
+    if len(is_x) == 1:
+        return is_x.pop()
     named = {x.upper() for x in _NAMED.findall(t)}
     if len(named) == 1:
         return named.pop()

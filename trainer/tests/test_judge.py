@@ -60,6 +60,8 @@ def judge_cli(capsys, *args):
     ("a", "A"), ("a tie, honestly", "tie"), ("", None), ("I cannot decide.", None),
     ("Answer A is long but Answer B is right", None),
     ("Answer B is better than Answer A.", "B"), ("Bananas", None),
+    ("The answer that is better is B.", "B"), ("The answer that is better is answer A.", "A"),
+    ("The best one is a good question", None),
 ])
 def test_parse_verdict(text, want):
     assert parse_verdict(text) == want
