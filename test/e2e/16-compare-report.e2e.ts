@@ -210,7 +210,8 @@ describe('scenario 16: compare report', () => {
       // otherwise its own pick or progress shows: either way the click reached the host.
       await waitFor('the command to run', async () => {
         const n = await wb.notifications();
-        if (n.some((x) => /Evaluate run/.test(x.message))) return true;
+        // The command answers with its pick, or a message naming the run (here: no checkpoint yet).
+        if (n.some((x) => /Evaluate run|to evaluate/.test(x.message))) return true;
         return (await wb.quickInput.isVisible()) ? true : undefined;
       }, 15_000);
       await wb.screenshot('report-evaluate-clicked');

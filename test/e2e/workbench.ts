@@ -192,7 +192,19 @@ export class Workbench {
       await this.escape();
       throw new Error(`context menu has no item "${label}"; items: ${JSON.stringify(items)}`);
     }
-    await item.click();
+    // A click that lands while the menu is still laying out is swallowed and leaves it open:
+    // hover first, and if it is still open, choose the item again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await item.hover().catch(() => undefined);
+      await item.click().catch(() => undefined);
+      try {
+        await menu.first().waitFor({ state: 'hidden', timeout: 3_000 });
+        return;
+      } catch {
+        // still open: try again
+      }
+    }
+    throw new Error(`context menu item "${label}" did not respond to clicks`);
   }
 
   // ------------------------------------------------------------------ window
