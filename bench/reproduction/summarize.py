@@ -101,13 +101,14 @@ def main(folder):
                   f"{col('log_diversity')} | {col('distinct_1')} | {col('distinct_2')} | {col('rouge_l')} | {col('memorization_rouge_l')} |")
     pairs = judgements(folder)
     if pairs:
-        print("\n| pair | seed | judge | prompts | win rate of A (95% CI) | length-controlled (95% CI) | mean length diff A − B (chars) |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| pair | seed | judge | prompts | win rate of A (95% CI) | length-controlled (95% CI) | mean length diff A − B (chars) | same position picked in both orders | invalid replies |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for p in pairs:
             wr, lc = p["win_rate"], p.get("length_controlled") or {}
             lc_s = f"{lc['a']:.3f} [{lc['ci95'][0]:.3f}, {lc['ci95'][1]:.3f}]" if lc.get("ci95") else "n/a"
             print(f"| {p['a']['label']} vs {p['b']['label']} | {p.get('_seed', '')} | {p['judge'].get('kind')} {os.path.basename(p['judge'].get('model', ''))} | "
-                  f"{p['count']} | {wr['a']:.3f} [{wr['ci95'][0]:.3f}, {wr['ci95'][1]:.3f}] | {lc_s} | {p.get('mean_length_diff_chars', float('nan')):.1f} |")
+                  f"{p['count']} | {wr['a']:.3f} [{wr['ci95'][0]:.3f}, {wr['ci95'][1]:.3f}] | {lc_s} | {p.get('mean_length_diff_chars', float('nan')):.1f} | "
+                  f"{p['_same_position']} | {p['_invalid']} |")
     return 0
 
 
@@ -119,6 +120,8 @@ def eval_rows(rs):
         if reports:
             rep = max(reports, key=lambda x: x.get("count", 0))
             out[r["alpha"]].append((r["seed"], rep["metrics"], rep["count"]))
+    for rows in out.values():
+        rows.sort(key=lambda x: x[0])
     return out
 
 
@@ -128,6 +131,12 @@ def judgements(folder):
         p = json.load(open(f, encoding="utf-8"))
         m = re.search(r"seed(\d+)", os.path.basename(os.path.dirname(f)))
         p["_seed"] = m.group(1) if m else ""
+        # Position bias: a judge that picks the first (or the second) shown answer in both orders
+        # names different sides (ab = a, ba = b or the reverse): the verdict is a tie.
+        with open(os.path.join(os.path.dirname(f), "verdicts.jsonl"), encoding="utf-8") as vf:
+            verdicts = [json.loads(x) for x in vf if x.strip()]
+        p["_same_position"] = sum({v["ab"], v["ba"]} == {"a", "b"} for v in verdicts)
+        p["_invalid"] = sum(v["ab"] == "invalid" for v in verdicts) + sum(v["ba"] == "invalid" for v in verdicts)
         out.append(p)
     return out
 
