@@ -26,10 +26,11 @@ def mean_ci(xs):
     if not xs:
         return "n/a"
     m = statistics.fmean(xs)
+    digits = 1 if abs(m) >= 10 else 4  # lengths in characters and words need no more
     if len(xs) < 2:
-        return f"{m:.4f} (n=1)"
+        return f"{m:.{digits}f} (n=1)"
     half = T95.get(len(xs) - 1, 1.96) * statistics.stdev(xs) / math.sqrt(len(xs))
-    return f"{m:.4f} ± {half:.4f}"
+    return f"{m:.{digits}f} ± {half:.{digits}f}"
 
 
 def read_events(path):
