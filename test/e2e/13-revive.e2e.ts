@@ -30,10 +30,10 @@ describe('scenario 13: panels revive after a window reload', () => {
       await f.locator('#grid').press('End');
       await f.locator('#row-4999[aria-selected="true"]').waitFor({ timeout: 10_000 });
       await f.locator('#tab-panel', { hasText: 'Record 5000' }).waitFor();
-      await new Promise((r) => setTimeout(r, 1500));
+      await new Promise((r) => setTimeout(r, 3000));
       await wb.reloadWindow();
-      f = await wb.webview('Dataset: big.jsonl');
-      await f.locator('#facts', { hasText: '5,000 records' }).waitFor({ timeout: 30_000 });
+      f = await wb.webview('Dataset: big.jsonl', 90_000);
+      await f.locator('#facts', { hasText: '5,000 records' }).waitFor({ timeout: 60_000 });
       await f.locator('#row-4999[aria-selected="true"]').waitFor({ timeout: 15_000 });
       await f.locator('#tab-panel', { hasText: 'Record 5000' }).waitFor({ timeout: 15_000 });
       await f.locator('#row-4990').waitFor({ timeout: 5_000 });
@@ -49,10 +49,13 @@ describe('scenario 13: panels revive after a window reload', () => {
       let f = await wb.webview(`NEFTune: ${runId}`);
       await f.locator('#points', { hasText: '12' }).waitFor({ timeout: 30_000 });
       await f.locator('#smoothing').fill('0.9');
-      await new Promise((r) => setTimeout(r, 1500));
+      await f.locator('#smoothing-value', { hasText: '0.90' }).waitFor({ timeout: 10_000 });
+      // The webview's setState reaches the workbench asynchronously; give it time under load.
+      await new Promise((r) => setTimeout(r, 3000));
       await wb.reloadWindow();
-      f = await wb.webview(`NEFTune: ${runId}`);
-      await f.locator('#points', { hasText: '12' }).waitFor({ timeout: 30_000 });
+      // After a reload under load the revived panel's page and its data take a while.
+      f = await wb.webview(`NEFTune: ${runId}`, 90_000);
+      await f.locator('#points', { hasText: '12' }).waitFor({ timeout: 60_000 });
       assert.equal((await f.locator('#status').innerText()).trim(), 'finished');
       assert.equal((await f.locator('#smoothing-value').innerText()).trim(), '0.90');
       await wb.screenshot('revived-dashboard');

@@ -211,7 +211,8 @@ export class Workbench {
 
   /** "Developer: Reload Window", then wait for the new workbench (and `waitForActivity` in the activity bar). */
   async reloadWindow(waitForActivity = 'NEFTune'): Promise<void> {
-    const loaded = this.page.waitForEvent('load', { timeout: 60_000 });
+    // Generous: under CPU load the palette may need its retries (runCommand) before the reload starts.
+    const loaded = this.page.waitForEvent('load', { timeout: 150_000 });
     await this.runCommand('Developer: Reload Window');
     await loaded;
     await this.ready();
