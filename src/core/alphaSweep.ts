@@ -149,6 +149,12 @@ export class SweepStore {
     return path.join(this.dir, `${id}.json`);
   }
 
+  /** Where a judged tune's judgement of two runs at a rung goes (a folder holds one pair of evaluations). */
+  judgementDir(id: string, rung: number, runA: string, runB: string): string {
+    for (const x of [runA, runB]) if (!/^[A-Za-z0-9._-]+$/.test(x)) throw new Error(`bad run id ${x}`);
+    return path.join(this.file(id).replace(/\.json$/, '.judgements'), `rung-${rung + 1}`, `${runA}__${runB}`);
+  }
+
   /** Write-then-rename: a reader (another window, a reload mid-write) never sees half a state. */
   write<T extends { readonly id: string }>(state: T): void {
     fs.mkdirSync(this.dir, { recursive: true });

@@ -3,7 +3,14 @@
 // best 1/eta by the noise-off held-out loss (the `eval` events' eval_loss at the rung's step) go on,
 // resumed in their own run folder with a larger max_steps (`--set max_steps=N`); the others stop
 // there. The state is a file in <runStore>/sweeps/ (core/alphaSweep.ts), so a window reload resumes
-// the tune; every decision is a pure function of that state and the runs' events.
+// the tune; every decision is a pure function of that state, the runs' events and the judgements
+// recorded in it.
+//
+// Where a judge is set (`judging`), a rung is decided by the judge first: every candidate with a
+// held-out loss is judged against the rung's best-by-loss candidate (the reference) on the rung's
+// checkpoint, both answer orders; the rung keeps the best by win rate against the reference (the
+// reference counts 0.5, a failed judgement too), the held-out loss breaking ties. The loss picks
+// the reference, the judge the survivors: a candidate whose answers lose to it goes.
 //
 // Each run's learning-rate schedule spans its own max_steps, so a resumed run restarts its
 // schedule's tail over the longer total (a warm restart at each rung). All candidates see the same
@@ -69,6 +76,49 @@ export interface EvidenceRow {
   readonly step: number;
   readonly heldoutLoss: number | null;
   readonly kept: boolean;
+  /** Judged tunes: the win rate against the rung's reference (0.5 for the reference itself). */
+  readonly winRate?: number | null;
+}
+
+/** How a judged tune judges: what answers, and who judges (for people). */
+export interface TuneJudging {
+  /** The prompt set every candidate answers at each rung. */
+  readonly prompts: string;
+  /** The judge, as people read it: a model folder or an endpoint URL. */
+  readonly judge: string;
+}
+
+/** One candidate judged against its rung's reference. */
+export interface TuneJudgement {
+  readonly rung: number;
+  readonly candidate: string;
+  readonly reference: string;
+  /** The candidate's win rate against the reference (ties count half), null when judging failed. */
+  readonly winRate: number | null;
+  readonly ci95: readonly [number, number] | null;
+  /** Prompts judged (both orders each). */
+  readonly count: number;
+  /** Where the judgement is (pairwise.json), when it was written. */
+  readonly dir: string | null;
+  /** Why judging failed; the candidate then counts as a tie with the reference. */
+  readonly error: string | null;
+}
+
+/** One judge action as the host gets it. */
+export interface TuneJudgeJob {
+  readonly tuneId: string;
+  readonly rung: number;
+  readonly runId: string;
+  readonly referenceRunId: string;
+  readonly judging: TuneJudging;
+}
+
+/** What a judge says of a candidate's run against the reference's (core/evalJobs.ts evaluateAndJudge). */
+export interface JudgeOutcome {
+  readonly winRate: number | null;
+  readonly ci95: readonly [number, number] | null;
+  readonly count: number;
+  readonly dir: string | null;
 }
 
 export interface Recommendation {
@@ -80,6 +130,9 @@ export interface Recommendation {
   readonly runId: string | null;
   /** The recommended config file, once written. */
   readonly configPath?: string;
+  /** Judged tunes: its win rate against the last rung's reference (itself: 0.5). */
+  readonly winRate?: number | null;
+  readonly reference?: string;
 }
 
 export interface TuneState {
@@ -103,6 +156,9 @@ export interface TuneState {
   readonly note: string | null;
   /** The pace measured so far (minutes budgets): wall seconds per optimizer step. */
   readonly secondsPerStep: number | null;
+  /** Set: each rung is decided by the judge's win rates (see the top of this file). */
+  readonly judging?: TuneJudging | null;
+  readonly judgements?: readonly TuneJudgement[];
 }
 
 /** What the tuner sees of one candidate's run (from its events and status). */
@@ -120,6 +176,7 @@ export type TuneAction =
   | { readonly type: 'start'; readonly candidate: string; readonly overrides: ConfigOverrides; readonly label: string }
   | { readonly type: 'resume'; readonly candidate: string; readonly runId: string; readonly overrides: ConfigOverrides }
   | { readonly type: 'stop'; readonly candidate: string; readonly runId: string }
+  | { readonly type: 'judge'; readonly rung: number; readonly candidate: string; readonly runId: string; readonly reference: string; readonly referenceRunId: string }
   | { readonly type: 'done'; readonly recommendation: Recommendation | null };
 
 /** Candidates entering each rung: n, ceil(n/eta), ... while more than one is left. */
@@ -185,6 +242,8 @@ export interface TuneOptions {
   readonly eta?: number;
   /** Minutes budgets: the pace to plan the first rung with, wall seconds per step (re-measured after each rung). */
   readonly secondsPerStep?: number;
+  /** Decide each rung by a judge's win rates (the held-out loss picks the reference). */
+  readonly judging?: TuneJudging;
 }
 
 export function planTune(configPath: string, opts: TuneOptions, now = new Date()): TuneState {
@@ -225,7 +284,20 @@ export function planTune(configPath: string, opts: TuneOptions, now = new Date()
     recommendation: null,
     note: null,
     secondsPerStep,
+    judging: opts.judging ?? null,
+    judgements: [],
   };
+}
+
+/** The judgement of a candidate against a reference at a rung, if recorded. */
+export function judgementOf(state: TuneState, rung: number, candidate: string, reference: string): TuneJudgement | undefined {
+  return (state.judgements ?? []).find((j) => j.rung === rung && j.candidate === candidate && j.reference === reference);
+}
+
+/** The state with a judgement recorded (replacing an earlier one of the same pair at that rung). */
+export function recordJudgement(state: TuneState, j: TuneJudgement): TuneState {
+  const rest = (state.judgements ?? []).filter((x) => !(x.rung === j.rung && x.candidate === j.candidate && x.reference === j.reference));
+  return { ...state, judgements: [...rest, j] };
 }
 
 /** The held-out loss at a step: the eval at that step, else the last one before it. */
@@ -308,26 +380,49 @@ export function advanceTune(state: TuneState, observe: (runId: string) => RunObs
   if (waiting > 0) return { state: { ...state, candidates }, actions };
 
   // 2. The rung is complete: keep the best `keep` by held-out loss (failed ones last).
-  const ranked = [...reached].sort((a, b) => (a.loss ?? Infinity) - (b.loss ?? Infinity) || a.c.alpha - b.c.alpha);
-  const withLoss = ranked.filter((r) => r.loss !== null && !r.failed);
-  if (withLoss.length === 0) {
+  const byLoss = [...reached].sort((a, b) => (a.loss ?? Infinity) - (b.loss ?? Infinity) || a.c.alpha - b.c.alpha);
+  const lossRanked = byLoss.filter((r) => r.loss !== null && !r.failed);
+  if (lossRanked.length === 0) {
     return finish({ ...state, candidates }, null, `no candidate reported a held-out loss at rung ${state.rung + 1} (step ${rung.steps}): does the config hold out data (val_set_size or eval_datasets)?`, 'failed');
   }
+  // 2b. Judged tunes: every other candidate against the best by loss, on the rung's checkpoint
+  // (so each trainer must have ended: its last checkpoint is the rung's step).
+  const reference = lossRanked[0]!.c;
+  let winRate = (_id: string): number | null => null;
+  if (state.judging && lossRanked.length > 1) {
+    if (lossRanked.some((r) => !r.ended)) return { state: { ...state, candidates }, actions };
+    const missing = lossRanked.slice(1).filter((r) => !judgementOf(state, state.rung, r.c.id, reference.id));
+    if (missing.length) {
+      const judge = missing.map((r): TuneAction => ({ type: 'judge', rung: state.rung, candidate: r.c.id, runId: r.c.runId!, reference: reference.id, referenceRunId: reference.runId! }));
+      return { state: { ...state, candidates }, actions: [...actions, ...judge] };
+    }
+    winRate = (id) => (id === reference.id ? 0.5 : judgementOf(state, state.rung, id, reference.id)?.winRate ?? null);
+  }
+  const judged = !!state.judging && lossRanked.length > 1;
+  // A failed judgement counts as a tie with the reference.
+  const score = (id: string): number => winRate(id) ?? 0.5;
+  const withLoss = judged ? [...lossRanked].sort((a, b) => score(b.c.id) - score(a.c.id) || a.loss! - b.loss! || a.c.alpha - b.c.alpha) : lossRanked;
+  const ranked = [...withLoss, ...byLoss.filter((r) => !withLoss.includes(r))];
   const keep = new Set(withLoss.slice(0, rung.keep).map((r) => r.c.id));
   const evidence = [...state.evidence];
   for (const [i, r] of ranked.entries()) {
     const kept = keep.has(r.c.id);
-    evidence.push({ candidate: r.c.id, alpha: r.c.alpha, lr: r.c.lr, rung: state.rung, step: r.step, heldoutLoss: r.loss, kept });
+    evidence.push({ candidate: r.c.id, alpha: r.c.alpha, lr: r.c.lr, rung: state.rung, step: r.step, heldoutLoss: r.loss, kept, ...(judged ? { winRate: r.failed ? null : winRate(r.c.id) } : {}) });
     if (kept) continue;
+    const j = judged ? judgementOf(state, state.rung, r.c.id, reference.id) : undefined;
     const reason = r.failed
       ? `its run ${r.c.runId} ended (${observe(r.c.runId!).status ?? 'gone'}) before step ${rung.steps}`
-      : `held-out loss ${r.loss!.toFixed(4)} ranked ${i + 1} of ${ranked.length} at step ${rung.steps} (kept the best ${rung.keep})`;
+      : judged && r.c.id === reference.id
+        ? `the best held-out loss ${r.loss!.toFixed(4)} at step ${rung.steps}, the judge's reference, but the kept candidates' answers beat it (ranked ${i + 1} of ${ranked.length} by win rate; kept the best ${rung.keep})`
+        : judged
+        ? `win rate ${j?.winRate != null ? `${j.winRate.toFixed(2)}${j.ci95 ? ` [${j.ci95[0].toFixed(2)}, ${j.ci95[1].toFixed(2)}]` : ''}` : `unknown (${j?.error ?? 'not judged'}; counted 0.5)`} against ${reference.id} (the best held-out loss) ranked ${i + 1} of ${ranked.length} at step ${rung.steps}, held-out loss ${r.loss!.toFixed(4)} (kept the best ${rung.keep})`
+        : `held-out loss ${r.loss!.toFixed(4)} ranked ${i + 1} of ${ranked.length} at step ${rung.steps} (kept the best ${rung.keep})`;
     if (!r.ended) actions.push({ type: 'stop', candidate: r.c.id, runId: r.c.runId! });
     update(r.c.id, (x) => ({ ...x, eliminated: { rung: state.rung, step: r.step, loss: r.loss, at: now, reason, stoppedRunning: !r.ended } }));
   }
   const next = { ...state, candidates, evidence };
   const best = withLoss[0]!;
-  const bestRec: Recommendation = { candidate: best.c.id, alpha: best.c.alpha, lr: best.c.lr, heldoutLoss: best.loss, step: rung.steps, runId: best.c.runId };
+  const bestRec: Recommendation = { candidate: best.c.id, alpha: best.c.alpha, lr: best.c.lr, heldoutLoss: best.loss, step: rung.steps, runId: best.c.runId, ...(judged ? { winRate: winRate(best.c.id), reference: reference.id } : {}) };
   if (state.rung + 1 >= state.rungs.length) return withActions(finish(next, bestRec, null), actions);
 
   // 3. Minutes budgets: re-plan the remaining rungs with the pace measured so far.
@@ -369,6 +464,8 @@ export interface TuneHost {
   resume(runId: string, overrides: ConfigOverrides): Promise<void>;
   stop(runId: string): Promise<void>;
   observe(runId: string): RunObservation;
+  /** Judged tunes: evaluates both runs' last checkpoints on the tune's prompts and judges the first against the second. */
+  judge?(job: TuneJudgeJob): Promise<JudgeOutcome>;
 }
 
 /**
@@ -384,9 +481,25 @@ export async function stepTune(state: TuneState, host: TuneHost, save: (s: TuneS
       save(s);
     } else if (a.type === 'resume') await host.resume(a.runId, a.overrides);
     else if (a.type === 'stop') await host.stop(a.runId);
+    else if (a.type === 'judge') {
+      s = recordJudgement(s, await judgeCandidate(s, host, a));
+      save(s);
+    }
   }
   save(s);
   return { state: s, actions: decided.actions };
+}
+
+/** A judge action's outcome; a judge that fails is recorded as such (the tune goes on, counting a tie). */
+async function judgeCandidate(state: TuneState, host: TuneHost, a: Extract<TuneAction, { type: 'judge' }>): Promise<TuneJudgement> {
+  const base = { rung: a.rung, candidate: a.candidate, reference: a.reference };
+  if (!state.judging || !host.judge) return { ...base, winRate: null, ci95: null, count: 0, dir: null, error: 'no judge is available to this tune' };
+  try {
+    const r = await host.judge({ tuneId: state.id, rung: a.rung, runId: a.runId, referenceRunId: a.referenceRunId, judging: state.judging });
+    return { ...base, winRate: r.winRate, ci95: r.ci95, count: r.count, dir: r.dir, error: r.winRate === null ? 'the judge gave no valid verdict' : null };
+  } catch (err) {
+    return { ...base, winRate: null, ci95: null, count: 0, dir: null, error: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** The tune's state after a start action: the candidate's run and its max_steps. */
@@ -406,14 +519,20 @@ export function tuneEvidenceMarkdown(state: TuneState, observe: (runId: string) 
   const rec = state.recommendation;
   lines.push(
     rec
-      ? `Recommended: **α = ${rec.alpha}**${rec.lr !== null ? `, learning rate ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}, noise off)${rec.configPath ? ` → \`${path.basename(rec.configPath)}\`` : ''}.`
+      ? `Recommended: **α = ${rec.alpha}**${rec.lr !== null ? `, learning rate ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}, noise off${rec.reference !== undefined ? (rec.reference === rec.candidate ? '; no candidate beat it before the judge' : `; win rate ${rec.winRate?.toFixed(2) ?? '?'} against ${rec.reference}, the best held-out loss`) : ''})${rec.configPath ? ` → \`${path.basename(rec.configPath)}\`` : ''}.`
       : `No recommendation${state.note ? `: ${state.note}` : ''}.`,
   );
   if (rec && state.note) lines.push('', state.note);
   lines.push('', `Successive halving, eta ${state.eta}: ${state.rungs.map((r, k) => `rung ${k + 1}: ${r.candidates} candidates to step ${r.steps}, keep ${r.keep}`).join('; ')}.`);
-  lines.push('', '| candidate | α | lr | rung | step | held-out loss | kept |', '| --- | --- | --- | --- | --- | --- | --- |');
+  if (state.judging) {
+    lines.push('', `Judged: at each rung every candidate answered ${path.basename(state.judging.prompts)} and was judged (${state.judging.judge}, both answer orders) against the rung's best held-out loss; the rung kept the best by win rate, the loss breaking ties.`);
+  }
+  const winCol = !!state.judging;
+  lines.push('', `| candidate | α | lr | rung | step | held-out loss |${winCol ? ' win rate vs best loss |' : ''} kept |`, `| --- | --- | --- | --- | --- | --- |${winCol ? ' --- |' : ''} --- |`);
   for (const e of state.evidence) {
-    lines.push(`| ${e.candidate} | ${e.alpha} | ${e.lr ?? 'config'} | ${e.rung + 1} | ${e.step} | ${e.heldoutLoss?.toFixed(4) ?? '—'} | ${e.kept ? 'yes' : 'no'} |`);
+    const j = winCol ? (state.judgements ?? []).find((x) => x.rung === e.rung && x.candidate === e.candidate) : undefined;
+    const win = e.winRate == null ? (j?.error ? `— (${j.error.split('\n')[0]})` : '—') : `${e.winRate.toFixed(2)}${j?.ci95 ? ` [${j.ci95[0].toFixed(2)}, ${j.ci95[1].toFixed(2)}]` : j ? '' : ' (reference)'}`;
+    lines.push(`| ${e.candidate} | ${e.alpha} | ${e.lr ?? 'config'} | ${e.rung + 1} | ${e.step} | ${e.heldoutLoss?.toFixed(4) ?? '—'} |${winCol ? ` ${win} |` : ''} ${e.kept ? 'yes' : 'no'} |`);
   }
   const out = state.candidates.filter((c) => c.eliminated);
   if (out.length) {
@@ -443,8 +562,8 @@ export function writeRecommendedConfig(state: TuneState, rec: Recommendation, ev
   if (rec.lr !== null) doc.set('learning_rate', rec.lr);
   const header = [
     ` Recommended by NEFTune Studio's "Tune noise alpha" (${state.id}, ${new Date(state.createdAt).toISOString()})`,
-    ` from ${path.basename(state.configPath)}: ${ALPHA_KEY} ${rec.alpha}${rec.lr !== null ? `, learning_rate ${rec.lr}` : ''}, the lowest held-out loss`,
-    ` (noise off) ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step} by successive halving; evidence: ${evidenceFile}`,
+    ` from ${path.basename(state.configPath)}: ${ALPHA_KEY} ${rec.alpha}${rec.lr !== null ? `, learning_rate ${rec.lr}` : ''}, ${rec.reference !== undefined ? 'the best by the judge\'s win rate' : 'the lowest held-out loss'}`,
+    ` (held-out loss, noise off, ${rec.heldoutLoss?.toFixed(4) ?? '?'}) at step ${rec.step} by successive halving; evidence: ${evidenceFile}`,
   ].join('\n');
   doc.commentBefore = doc.commentBefore ? `${header}\n${doc.commentBefore}` : header;
   const out = doc.toString();

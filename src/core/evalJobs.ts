@@ -256,3 +256,53 @@ export function listRunEvals(runDir: string): EvalEntry[] {
   }
   return out.sort((a, b) => b.mtimeMs - a.mtimeMs);
 }
+
+export interface PairJudgement {
+  readonly python: string;
+  readonly cwd?: string;
+  /** Side A (the candidate) and side B (the reference): each run's last checkpoint is evaluated. */
+  readonly runDirA: string;
+  readonly runDirB: string;
+  readonly prompts: string;
+  readonly maxNewTokens?: number;
+  readonly repetitionPenalty?: number;
+  readonly judge: JudgeSpec;
+  readonly apiKey?: string;
+  readonly promptFile?: string;
+  /** A folder of its own: a judge folder holds one pair of evaluations only. */
+  readonly out: string;
+  readonly signal?: AbortSignal;
+  readonly onLog?: (line: string) => void;
+  readonly onProgress?: (p: EvalProgress) => void;
+}
+
+export interface PairOutcome {
+  /** A's win rate against B (ties half), null when the judge gave no valid verdict. */
+  readonly winRate: number | null;
+  readonly ci95: readonly [number, number] | null;
+  readonly count: number;
+  readonly dir: string;
+}
+
+/**
+ * Evaluates two runs' last checkpoints on one prompt set (cached: an evaluation already done is
+ * reused) and judges A against B: what "Tune noise alpha" asks at each rung when a judge is set.
+ */
+export async function evaluateAndJudge(job: PairJudgement): Promise<PairOutcome> {
+  const common = { python: job.python, ...(job.cwd ? { cwd: job.cwd } : {}), ...(job.signal ? { signal: job.signal } : {}), ...(job.onLog ? { onLog: job.onLog } : {}), ...(job.onProgress ? { onProgress: job.onProgress } : {}) };
+  const evalOf = async (runDir: string): Promise<string> => {
+    const r = await runEvalJob({ ...common, args: evalArgs({ runDir, checkpoint: 'latest', prompts: job.prompts, ...(job.maxNewTokens ? { maxNewTokens: job.maxNewTokens } : {}), ...(job.repetitionPenalty ? { repetitionPenalty: job.repetitionPenalty } : {}) }) });
+    if (r.stage !== 'done' || !r.path) throw new TrainerError('cancelled', `the evaluation of ${path.basename(runDir)} stopped before every prompt was answered`, { command: 'eval', code: null });
+    return r.path;
+  };
+  const evalA = await evalOf(job.runDirA);
+  const evalB = await evalOf(job.runDirB);
+  const r = await runEvalJob({ ...common, args: judgeArgs({ evalA, evalB, out: job.out, judge: job.judge, ...(job.promptFile ? { promptFile: job.promptFile } : {}) }), env: judgeEnv(job.apiKey) });
+  if (r.stage !== 'done') throw new TrainerError('cancelled', 'judging stopped before every prompt was judged', { command: 'judge', code: null });
+  const file = path.join(job.out, PAIRWISE_FILE);
+  const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as { count?: unknown; win_rate?: { a?: unknown; ci95?: unknown } };
+  const winRate = typeof rep.win_rate?.a === 'number' ? rep.win_rate.a : null;
+  const ci = rep.win_rate?.ci95;
+  const ci95: readonly [number, number] | null = Array.isArray(ci) && ci.length === 2 && ci.every((x) => typeof x === 'number') ? [ci[0] as number, ci[1] as number] : null;
+  return { winRate, ci95, count: typeof rep.count === 'number' ? rep.count : 0, dir: job.out };
+}

@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_SWEEP_ALPHAS, parseAlphaList, parseValueList, planSweep, SweepStore, sweepProgress, withRunId, type SweepState } from '../core/alphaSweep';
-import { observeRun, parseBudget, planTune, stepTune, tuneEvidenceMarkdown, writeRecommendedConfig, type RunObservation, type TuneHost, type TuneState } from '../core/alphaTune';
+import { observeRun, parseBudget, planTune, stepTune, tuneEvidenceMarkdown, writeRecommendedConfig, type RunObservation, type TuneHost, type TuneJudging, type TuneState } from '../core/alphaTune';
 import { votesFile } from '../core/chat/abVotes';
 import { checkRunConfig } from '../core/configValidation';
 import { readAllEvents } from '../core/eventLog';
-import { DEFAULT_REPETITION_PENALTY, evalArgs, judgeArgs, judgeEnv, judgementDir, listRunEvals, runEvalJob, type EvalEntry, type JudgeSpec } from '../core/evalJobs';
+import { DEFAULT_REPETITION_PENALTY, evalArgs, evaluateAndJudge, judgeArgs, judgeEnv, judgementDir, listRunEvals, runEvalJob, type EvalEntry, type JudgeSpec } from '../core/evalJobs';
 import { EVENTS_FILE } from '../core/runStore';
 import { TrainerError } from '../core/trainerCli';
 import { isEnded } from '../protocol/runSummary';
@@ -184,8 +184,13 @@ async function evaluateRun(ctx: EvalCommandsContext, arg: unknown): Promise<void
   }
 }
 
-/** The judge from the settings, or a message saying how to set one. */
-async function judgeFromSettings(ctx: EvalCommandsContext, folder: vscode.WorkspaceFolder): Promise<{ spec: JudgeSpec; key?: string } | undefined> {
+/** What judges, for people: the model folder or the endpoint. */
+function judgeLabel(spec: JudgeSpec): string {
+  return spec.kind === 'model' ? `judge model ${path.basename(spec.folder)}` : `judge endpoint ${spec.url}${spec.model ? ` (${spec.model})` : ''}`;
+}
+
+/** The judge from the settings, or (unless quiet) a message saying how to set one. */
+async function judgeFromSettings(ctx: EvalCommandsContext, folder: vscode.WorkspaceFolder, quiet = false): Promise<{ spec: JudgeSpec; key?: string } | undefined> {
   const cfg = vscode.workspace.getConfiguration('neftune.judge', folder.uri);
   const model = cfg.get<string>('model', '');
   const endpoint = cfg.get<string>('endpoint', '');
@@ -195,6 +200,7 @@ async function judgeFromSettings(ctx: EvalCommandsContext, folder: vscode.Worksp
     const endpointModel = cfg.get<string>('endpointModel', '');
     return { spec: { kind: 'endpoint', url: endpoint, ...(endpointModel ? { model: endpointModel } : {}) }, ...(key ? { key } : {}) };
   }
+  if (quiet) return undefined;
   const pick = await vscode.window.showWarningMessage(
     'NEFTune: no judge is configured. Set neftune.judge.model to a local model folder, or neftune.judge.endpoint to an OpenAI-compatible URL (its key with "NEFTune: Set judge API key").',
     'Open settings',
@@ -440,8 +446,10 @@ class SweepRunner implements vscode.Disposable {
     }
   }
 
-  private host(config: vscode.Uri): TuneHost {
+  private host(config: vscode.Uri, folder: vscode.WorkspaceFolder, status: (text: string) => void = () => {}): TuneHost {
     const runs = this.ctx.runs;
+    const ctx = this.ctx;
+    const store = this.store(folder);
     const refOf = (runId: string): RunRef => {
       const ref = runs.findRun(runId);
       if (!ref) throw new Error(`run ${runId} is gone (deleted?)`);
@@ -456,13 +464,42 @@ class SweepRunner implements vscode.Disposable {
         if (!ref) return { status: null, step: 0, evals: [], seconds: 0 };
         return observeRun(readAllEvents(path.join(ref.store.runDir(runId), EVENTS_FILE)), runs.summary(ref).status);
       },
+      judge: async (job) => {
+        const a = refOf(job.runId);
+        const b = refOf(job.referenceRunId);
+        const judge = await judgeFromSettings(ctx, folder, true);
+        if (!judge) throw new Error('no judge is configured any more (neftune.judge.model or neftune.judge.endpoint)');
+        const { python } = await trainerInterpreter(folder);
+        const s = evalSettings(folder);
+        const promptFile = vscode.workspace.getConfiguration('neftune.judge', folder.uri).get<string>('promptFile', '');
+        const what = `rung ${job.rung + 1}: ${job.runId} against ${job.referenceRunId}`;
+        ctx.log.info(`[tune ${job.tuneId}] judging ${what} on ${path.basename(job.judging.prompts)} (${judgeLabel(judge.spec)})`);
+        const r = await evaluateAndJudge({
+          python,
+          cwd: folder.uri.fsPath,
+          runDirA: a.store.runDir(a.runId),
+          runDirB: b.store.runDir(b.runId),
+          prompts: job.judging.prompts,
+          maxNewTokens: s.maxNewTokens,
+          repetitionPenalty: s.repetitionPenalty,
+          judge: judge.spec,
+          ...(judge.key ? { apiKey: judge.key } : {}),
+          ...(promptFile ? { promptFile: settingPath(folder, promptFile) } : {}),
+          out: store.judgementDir(job.tuneId, job.rung, job.runId, job.referenceRunId),
+          onLog: (l) => ctx.log.info(`[tune ${job.tuneId}] ${l}`),
+          onProgress: (p) => status(`${what}: ${p.command === 'eval' ? 'answering' : 'judging'} ${p.done}/${p.total}`),
+        });
+        ctx.log.info(`[tune ${job.tuneId}] ${what}: win rate ${r.winRate?.toFixed(3) ?? '?'} over ${plural(r.count, 'prompt')} (${r.dir})`);
+        return r;
+      },
     };
   }
 
   async followTune(folder: vscode.WorkspaceFolder, initial: TuneState): Promise<void> {
     if (this.followed.has(initial.id)) return;
     const store = this.store(folder);
-    const host = this.host(vscode.Uri.file(initial.configPath));
+    let judgeStatus: (text: string) => void = () => {};
+    const host = this.host(vscode.Uri.file(initial.configPath), folder, (text) => judgeStatus(text));
     let state = initial;
     let busy = false;
     let again = false;
@@ -503,6 +540,7 @@ class SweepRunner implements vscode.Disposable {
           const alive = state.candidates.filter((c) => !c.eliminated).length;
           progress.report({ message: rung ? `rung ${state.rung + 1}/${state.rungs.length}: ${plural(alive, 'candidate')} to step ${rung.steps}` : state.phase });
         };
+        judgeStatus = (text) => progress.report({ message: text });
         token.onCancellationRequested(() => finished()); // hides it; the tune goes on, and resumes after a reload
         void round();
         return done;
@@ -535,7 +573,7 @@ class SweepRunner implements vscode.Disposable {
     this.ctx.log.info(`[tune ${state.id}]\n${md}`);
     const rec = final.recommendation;
     const buttons = rec?.configPath ? ['Open recommended config', 'Show evidence'] : ['Show evidence'];
-    const text = rec ? `NEFTune: tuning ${path.basename(state.configPath)} recommends α ${rec.alpha}${rec.lr !== null ? `, lr ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}).` : `NEFTune: tuning ${path.basename(state.configPath)} ended without a recommendation: ${final.note ?? 'see the evidence'}`;
+    const text = rec ? `NEFTune: tuning ${path.basename(state.configPath)} recommends α ${rec.alpha}${rec.lr !== null ? `, lr ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}${rec.reference !== undefined && rec.reference !== rec.candidate ? `, win rate ${rec.winRate?.toFixed(2) ?? '?'} against ${rec.reference}` : ''}).` : `NEFTune: tuning ${path.basename(state.configPath)} ended without a recommendation: ${final.note ?? 'see the evidence'}`;
     const pick = await (rec ? vscode.window.showInformationMessage(text, ...buttons) : vscode.window.showWarningMessage(text, ...buttons));
     if (pick === 'Open recommended config' && rec?.configPath) await vscode.window.showTextDocument(vscode.Uri.file(rec.configPath));
     if (pick === 'Show evidence') await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(mdFile));
@@ -630,11 +668,29 @@ async function tuneNoiseAlpha(ctx: EvalCommandsContext, runner: SweepRunner, arg
   const lrList = lrs.trim() ? parseValueList(lrs, 'learning_rate', 'learning rate') : { values: [] };
   if ('error' in budget || 'error' in alphaList || 'error' in lrList) return;
   const eta = Math.max(2, vscode.workspace.getConfiguration('neftune.tune', folder.uri).get<number>('eta', 2));
+  // With a judge set, the rungs can be decided by its win rates (slower: every candidate answers the prompts at each rung).
+  let judging: TuneJudging | undefined;
+  const judge = await judgeFromSettings(ctx, folder, true);
+  if (judge) {
+    const how = await vscode.window.showQuickPick(
+      [
+        { label: 'Held-out loss, then the judge', detail: `At each rung every candidate answers a prompt set and the ${judgeLabel(judge.spec)} judges it against the best held-out loss; the better answers go on. Slower.`, judged: true },
+        { label: 'Held-out loss only', detail: 'The lowest noise-off held-out loss goes on at each rung.', judged: false },
+      ],
+      { title: 'NEFTune: tune noise alpha: how to rank the candidates', placeHolder: 'A judge is configured (neftune.judge.*)' },
+    );
+    if (!how) return;
+    if (how.judged) {
+      const prompts = await pickPrompts(folder);
+      if (!prompts) return;
+      judging = { prompts, judge: judgeLabel(judge.spec) };
+    }
+  }
   let state: TuneState;
   try {
     const pace = budget.unit === 'minutes' ? measuredPace(ctx, uri.fsPath) : null;
     if (budget.unit === 'minutes') ctx.log.info(`[tune] planning the first rung at ${pace ? `${pace.toFixed(2)} s per step (the last run of this config)` : '5 s per step (no earlier run of this config to measure)'}; re-planned from the measured pace after each rung`);
-    state = planTune(uri.fsPath, { alphas: alphaList.values, learningRates: lrList.values, budget, eta, ...(budget.unit === 'minutes' ? { secondsPerStep: pace ?? 5 } : {}) });
+    state = planTune(uri.fsPath, { alphas: alphaList.values, learningRates: lrList.values, budget, eta, ...(budget.unit === 'minutes' ? { secondsPerStep: pace ?? 5 } : {}), ...(judging ? { judging } : {}) });
   } catch (err) {
     void vscode.window.showErrorMessage(`NEFTune: ${message(err)}`);
     return;

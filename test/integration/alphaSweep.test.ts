@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { planSweep, SweepStore, sweepProgress, withRunId } from '../../src/core/alphaSweep';
 import { observeRun, planTune, stepTune, stepsUsed, tuneEvidenceMarkdown, writeRecommendedConfig, type TuneHost, type TuneState } from '../../src/core/alphaTune';
 import { checkRunConfig } from '../../src/core/configValidation';
+import { evaluateAndJudge, listRunEvals } from '../../src/core/evalJobs';
 import { readAllEvents } from '../../src/core/eventLog';
 import { RunRegistry } from '../../src/core/runRegistry';
 import { CONFIG_FILE, EVENTS_FILE, RunStore } from '../../src/core/runStore';
@@ -175,5 +176,51 @@ describe('sweep and tune on the real trainer (tiny model)', { timeout: 300_000 }
     const md = tuneEvidenceMarkdown(state, host.observe);
     assert.match(md, /Budget: 12 steps; used 10 optimizer steps over 3 runs/);
     assert.match(md, new RegExp(`- ${firstOut.id} \\(run ${firstOut.runId}\\) after rung 1 at step 2`));
+  });
+
+  it('tune with a judge: each rung evaluates the candidates and judges them against the best loss, into the tune\'s folder', async () => {
+    const store = new RunStore(path.join(work, 'judged-runs'));
+    const sup = new Supervisor(store, () => 1);
+    const started = tracked(sup);
+    const registry = new RunRegistry(() => [store]);
+    const config = writeConfig('judged');
+    const prompts = path.join(work, 'prompts.jsonl');
+    fs.writeFileSync(prompts, [1, 2].map((i) => JSON.stringify({ instruction: `Add ${i} and 3.` })).join('\n') + '\n');
+    const sweeps = new SweepStore(store.root);
+    const host: TuneHost = {
+      start: (overrides, label) => sup.enqueue({ python, configPath: config, cwd: work, overrides, label }),
+      resume: (runId, overrides) => sup.resume(runId, python, work, overrides),
+      stop: async (runId) => void sup.cancelQueued(runId),
+      observe: (runId) => observeRun(events(store, runId), registry.summary({ store, runId }).status),
+      // The tiny model judges: its verdicts are noise, but every file and figure is the real flow's.
+      judge: (job) =>
+        evaluateAndJudge({ python, cwd: work, runDirA: store.runDir(job.runId), runDirB: store.runDir(job.referenceRunId), prompts: job.judging.prompts, maxNewTokens: 3, judge: { kind: 'model', folder: path.join(work, 'tiny-model') }, out: sweeps.judgementDir(job.tuneId, job.rung, job.runId, job.referenceRunId) }),
+    };
+    let state: TuneState = planTune(config, { alphas: [0, 15], budget: { unit: 'steps', amount: 4 }, judging: { prompts, judge: 'judge model tiny-model' } });
+    assert.deepEqual(state.rungs.map((r) => [r.candidates, r.steps, r.keep]), [[2, 2, 1]]);
+    const deadline = Date.now() + 240_000;
+    while (state.phase === 'running') {
+      assert.ok(Date.now() < deadline, `tune still running: ${JSON.stringify(state)}`);
+      state = (await stepTune(state, host, (s) => sweeps.write(s))).state;
+      state = sweeps.read(state.id) as unknown as TuneState;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await Promise.all(started.map((s) => s.exited));
+    assert.equal(state.phase, 'done', state.note ?? '');
+    const [j, ...more] = state.judgements ?? [];
+    assert.equal(more.length, 0, 'one pair judged once');
+    assert.ok(j, 'a judgement recorded');
+    assert.equal(j.error === null || j.error === 'the judge gave no valid verdict', true, j.error ?? '');
+    assert.equal(j.count, 2);
+    const ids = state.candidates.map((c) => c.runId!);
+    // The candidate that was judged is not the reference, and both answered on their last checkpoint (step 2).
+    assert.notEqual(j.candidate, j.reference);
+    for (const id of ids) assert.deepEqual(listRunEvals(store.runDir(id)).map((e) => [e.checkpoint, e.complete, e.count]), [['step-000002', true, 2]]);
+    const pairwise = JSON.parse(fs.readFileSync(path.join(j.dir!, 'pairwise.json'), 'utf8')) as { count: number; a: { eval_dir: string } };
+    assert.equal(pairwise.count, 2);
+    assert.ok(j.dir!.startsWith(path.join(store.root, 'sweeps', `${state.id}.judgements`, 'rung-1')));
+    assert.equal(state.evidence.length, 2);
+    assert.ok(state.evidence.every((e) => e.winRate === undefined || e.winRate === null || (e.winRate >= 0 && e.winRate <= 1)));
+    assert.match(tuneEvidenceMarkdown(state, host.observe), /win rate vs best loss/);
   });
 });

@@ -18,8 +18,10 @@ import {
   stepsUsed,
   tuneEvidenceMarkdown,
   writeRecommendedConfig,
+  type JudgeOutcome,
   type RunObservation,
   type TuneHost,
+  type TuneJudgeJob,
   type TuneState,
 } from '../../src/core/alphaTune';
 import { checkRunConfig } from '../../src/core/configValidation';
@@ -224,6 +226,93 @@ describe('tune on synthetic runs', () => {
       { neftune_noise_alpha: 5, learning_rate: 3e-4, max_steps: s.rungs[0]!.steps },
     ]);
     assert.throws(() => planTune('/w/q.neftune.yaml', { alphas: [5], budget: { unit: 'steps', amount: 10 } }), /at least two candidates/);
+  });
+});
+
+/** A judge over the World's runs: the win rate of a candidate's alpha against the reference's, from a table. */
+class JudgedWorld extends World {
+  readonly judged: string[] = [];
+  constructor(
+    lossOf: (alpha: number, step: number) => number,
+    private readonly win: (alpha: number, refAlpha: number) => number | null | Error,
+  ) {
+    super(lossOf);
+  }
+  async judge(job: TuneJudgeJob): Promise<JudgeOutcome> {
+    const a = this.runs.get(job.runId)!.alpha;
+    const b = this.runs.get(job.referenceRunId)!.alpha;
+    this.judged.push(`rung ${job.rung + 1}: α${a} vs α${b} on ${job.judging.prompts}`);
+    const w = this.win(a, b);
+    if (w instanceof Error) throw w;
+    return { winRate: w, ci95: w === null ? null : [Math.max(0, w - 0.1), Math.min(1, w + 0.1)], count: 16, dir: `/j/${job.runId}__${job.referenceRunId}` };
+  }
+}
+
+describe('tune with a judge', () => {
+  const judging = { prompts: '/w/mt_bench.jsonl', judge: 'judge model m' };
+
+  it('a rung keeps the best by win rate against the best held-out loss; the loss only picks the reference', async () => {
+    // Loss order: 5, 10, 0, 15. The judge prefers 15's answers, then 0's, over alpha 5's.
+    const wins: Record<number, number> = { 15: 0.8, 0: 0.6, 10: 0.3 };
+    const world = new JudgedWorld(loss, (a) => wins[a] ?? 0.5);
+    const s = await drive(planTune('/w/q.neftune.yaml', { alphas: [0, 5, 10, 15], budget: { unit: 'steps', amount: 60 }, judging }), world);
+    assert.equal(s.phase, 'done', s.note ?? '');
+    // Rung 1: 15 (0.8) and 0 (0.6) go on; 5, the reference (0.5), and 10 (0.3) stop.
+    assert.deepEqual(world.judged.slice(0, 3).sort(), ['rung 1: α0 vs α5 on /w/mt_bench.jsonl', 'rung 1: α10 vs α5 on /w/mt_bench.jsonl', 'rung 1: α15 vs α5 on /w/mt_bench.jsonl']);
+    assert.deepEqual(s.evidence.filter((e) => e.rung === 0).map((e) => [e.alpha, e.winRate, e.kept]), [[15, 0.8, true], [0, 0.6, true], [5, 0.5, false], [10, 0.3, false]]);
+    assert.match(s.candidates.find((c) => c.alpha === 10)!.eliminated!.reason, /win rate 0\.30 \[0\.20, 0\.40\] against a5 \(the best held-out loss\) ranked 4 of 4 at step 10, held-out loss 2\.0900/);
+    // Rung 2: the survivors 0 and 15; 0 has the better loss, so 15 is judged against it and wins (0.8).
+    assert.deepEqual(world.judged.slice(3), ['rung 2: α15 vs α0 on /w/mt_bench.jsonl']);
+    assert.equal(s.recommendation?.alpha, 15);
+    assert.equal(s.recommendation?.winRate, 0.8);
+    assert.equal(s.recommendation?.reference, 'a0');
+    const md = tuneEvidenceMarkdown(s, (id) => world.observe(id));
+    assert.match(md, /Recommended: \*\*α = 15\*\* .*win rate 0\.80 against a0, the best held-out loss/);
+    assert.match(md, /Judged: at each rung every candidate answered mt_bench\.jsonl and was judged \(judge model m, both answer orders\)/);
+    assert.match(md, /\| a15 \| 15 \| config \| 2 \| 20 \| 2\.2800 \| 0\.80 \[0\.70, 0\.90\] \| yes \|/);
+    assert.match(md, /\| a0 \| 0 \| config \| 2 \| 20 \| 2\.1800 \| 0\.50 \(reference\) \| no \|/);
+    assert.match(s.candidates.find((c) => c.alpha === 0)!.eliminated!.reason, /the best held-out loss 2\.1800 at step 20, the judge's reference, but the kept candidates' answers beat it/);
+  });
+
+  it('judges only once every candidate of the rung has ended, and each pair once (idempotent)', async () => {
+    const world = new JudgedWorld(loss, () => 0.5);
+    let s = planTune('/w/q.neftune.yaml', { alphas: [0, 5], budget: { unit: 'steps', amount: 10 }, judging });
+    s = (await stepTune(s, world, () => {})).state; // starts both; they end at once
+    const judged = advanceTune(s, (id) => world.observe(id));
+    assert.deepEqual(judged.actions.map((a) => a.type), ['judge']);
+    const lingering: TuneState = s;
+    const running = advanceTune(lingering, (id) => ({ ...world.observe(id), status: 'running' }));
+    assert.deepEqual(running.actions, [], 'no judging while a trainer still writes its checkpoint');
+    s = (await stepTune(s, world, () => {})).state; // judges, and records it: the decision comes next
+    assert.equal(world.judged.length, 1);
+    assert.equal(s.judgements?.length, 1);
+    assert.equal(s.phase, 'running');
+    s = (await stepTune(s, world, () => {})).state;
+    // A tie with the reference: the better loss wins.
+    assert.equal(s.phase, 'done');
+    assert.equal(s.recommendation?.alpha, 5);
+    assert.equal(world.judged.length, 1);
+  });
+
+  it('a judge that fails counts a tie and says why; the tune goes on', async () => {
+    const world = new JudgedWorld(loss, (a) => (a === 0 ? new Error('endpoint refused the key (401)') : null));
+    const s = await drive(planTune('/w/q.neftune.yaml', { alphas: [0, 5, 10], budget: { unit: 'steps', amount: 40 }, judging }), world);
+    assert.equal(s.phase, 'done');
+    const j = s.judgements!.find((x) => x.candidate === 'a0' && x.rung === 0)!;
+    assert.equal(j.winRate, null);
+    assert.match(j.error ?? '', /401/);
+    assert.equal(s.judgements!.find((x) => x.candidate === 'a10' && x.rung === 0)!.error, 'the judge gave no valid verdict');
+    // All tie at 0.5: the loss decides, as without a judge.
+    assert.equal(s.recommendation?.alpha, 5);
+    const md = tuneEvidenceMarkdown(s, (id) => world.observe(id));
+    assert.match(md, /— \(endpoint refused the key \(401\)\)/);
+  });
+
+  it('a judged tune whose host cannot judge records that instead of hanging', async () => {
+    const world = new World(loss);
+    const s = await drive(planTune('/w/q.neftune.yaml', { alphas: [0, 5], budget: { unit: 'steps', amount: 10 }, judging }), world);
+    assert.equal(s.phase, 'done');
+    assert.equal(s.judgements?.[0]?.error, 'no judge is available to this tune');
   });
 });
 
