@@ -519,7 +519,7 @@ export function tuneEvidenceMarkdown(state: TuneState, observe: (runId: string) 
   const rec = state.recommendation;
   lines.push(
     rec
-      ? `Recommended: **α = ${rec.alpha}**${rec.lr !== null ? `, learning rate ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}, noise off${rec.reference !== undefined ? (rec.reference === rec.candidate ? '; no candidate beat it before the judge' : `; win rate ${rec.winRate?.toFixed(2) ?? '?'} against ${rec.reference}, the best held-out loss`) : ''})${rec.configPath ? ` → \`${path.basename(rec.configPath)}\`` : ''}.`
+      ? `Recommended: **α = ${rec.alpha}**${rec.lr !== null ? `, learning rate ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}, noise off${rec.reference !== undefined ? (rec.reference === rec.candidate ? "; the judge preferred no other candidate's answers" : `; win rate ${rec.winRate?.toFixed(2) ?? '?'} against ${rec.reference}, the best held-out loss`) : ''})${rec.configPath ? ` → \`${path.basename(rec.configPath)}\`` : ''}.`
       : `No recommendation${state.note ? `: ${state.note}` : ''}.`,
   );
   if (rec && state.note) lines.push('', state.note);

@@ -573,7 +573,7 @@ class SweepRunner implements vscode.Disposable {
     this.ctx.log.info(`[tune ${state.id}]\n${md}`);
     const rec = final.recommendation;
     const buttons = rec?.configPath ? ['Open recommended config', 'Show evidence'] : ['Show evidence'];
-    const text = rec ? `NEFTune: tuning ${path.basename(state.configPath)} recommends α ${rec.alpha}${rec.lr !== null ? `, lr ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}${rec.reference !== undefined && rec.reference !== rec.candidate ? `, win rate ${rec.winRate?.toFixed(2) ?? '?'} against ${rec.reference}` : ''}).` : `NEFTune: tuning ${path.basename(state.configPath)} ended without a recommendation: ${final.note ?? 'see the evidence'}`;
+    const text = rec ? `NEFTune: tuning ${path.basename(state.configPath)} recommends α ${rec.alpha}${rec.lr !== null ? `, lr ${rec.lr}` : ''} (held-out loss ${rec.heldoutLoss?.toFixed(4) ?? '?'} at step ${rec.step}${rec.reference === undefined ? '' : rec.reference !== rec.candidate ? `, win rate ${rec.winRate?.toFixed(2) ?? '?'} against ${rec.reference}` : "; the judge preferred no other candidate's answers"}).` : `NEFTune: tuning ${path.basename(state.configPath)} ended without a recommendation: ${final.note ?? 'see the evidence'}`;
     const pick = await (rec ? vscode.window.showInformationMessage(text, ...buttons) : vscode.window.showWarningMessage(text, ...buttons));
     if (pick === 'Open recommended config' && rec?.configPath) await vscode.window.showTextDocument(vscode.Uri.file(rec.configPath));
     if (pick === 'Show evidence') await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(mdFile));

@@ -22,12 +22,15 @@ describe('scenario 17: sweep noise alpha', () => {
   before(async () => {
     s = await launch({
       scenario: '17-sweep',
-      settings: { 'neftune.maxConcurrentRuns': 1 },
-      prepareWorkspace: (ws) =>
+      // A judge is set (the tiny model: its verdicts are noise, the flow is real), so Tune asks how to rank.
+      settings: { 'neftune.maxConcurrentRuns': 1, 'neftune.judge.model': 'models/tiny', 'neftune.eval.prompts': 'tune-prompts.jsonl', 'neftune.eval.maxNewTokens': 3 },
+      prepareWorkspace: (ws) => {
         writeFileSync(
           join(ws, 'heldout.neftune.yaml'),
           '# Tune scenario: the tiny run with held-out data (its eval loss decides)\nbase_model: models/tiny\ndatasets:\n  - path: data.jsonl\n    type: alpaca\nval_set_size: 8\neval_max_new_tokens: 2\neval_train_sample_size: 4\nsequence_len: 64\nmicro_batch_size: 2\nlearning_rate: 0.001\nneftune_noise_alpha: 5\ndevice: cpu\n',
-        ),
+        );
+        writeFileSync(join(ws, 'tune-prompts.jsonl'), '{"instruction": "Add 2 and 3."}\n{"instruction": "Name a colour."}\n');
+      },
     });
   });
   after(async () => {
@@ -108,6 +111,9 @@ describe('scenario 17: sweep noise alpha', () => {
       await box.fill('12');
       await waitFor('the budget to be accepted', async () => !/a number of optimizer steps/.test(await wb.quickInputMessage()), 10_000);
       await wb.page.keyboard.press('Enter');
+      await wb.quickInputTitle(/how to rank the candidates/);
+      await wb.screenshot('rank-by');
+      await wb.pick('Held-out loss only');
 
       const sweeps = join(ses.workspace, '.neftune', 'runs', 'sweeps');
       const tuneFile = await waitFor('the tune state file', () => readdirSync(sweeps).find((n) => /alpha-tune.*\.json$/.test(n)), 30_000);
@@ -137,6 +143,51 @@ describe('scenario 17: sweep noise alpha', () => {
       await wb.clickNotificationButton(/recommends α/, 'Show evidence');
       await waitFor('the evidence preview', async () => (await wb.tabTitles()).some((t) => /Preview .*alpha-tune/.test(t)), 20_000).catch(() => log('no markdown preview tab (code-server without the markdown extension?)'));
       await wb.screenshot('tune-evidence');
+    });
+  });
+
+  it('Tune noise alpha with the judge: the rung is judged against the best loss, the evidence shows the win rate', async () => {
+    await guard(s, 'tune-judged', async () => {
+      const ses = s!;
+      const { wb } = ses;
+      await wb.clearNotifications();
+      await wb.escape();
+      const sweeps = join(ses.workspace, '.neftune', 'runs', 'sweeps');
+      const earlier = new Set(readdirSync(sweeps));
+      await wb.runCommand('NEFTune: Tune noise alpha');
+      await chooseConfig(ses, 'heldout.neftune.yaml');
+      await wb.quickInputTitle(/tune noise alpha \(1\/3\)/);
+      const box = wb.quickInput.locator('.quick-input-box input').first();
+      await box.fill('0, 15');
+      await wb.page.keyboard.press('Enter');
+      await wb.quickInputTitle(/tune noise alpha \(2\/3\)/);
+      await wb.page.keyboard.press('Enter');
+      await wb.quickInputTitle(/tune noise alpha \(3\/3\)/);
+      await box.fill('4');
+      await waitFor('the budget to be accepted', async () => !/a number of optimizer steps/.test(await wb.quickInputMessage()), 10_000);
+      await wb.page.keyboard.press('Enter');
+      await wb.quickInputTitle(/how to rank the candidates/);
+      await wb.pick('Held-out loss, then the judge');
+
+      const tuneFile = await waitFor('the judged tune state file', () => readdirSync(sweeps).find((n) => /alpha-tune.*\.json$/.test(n) && !earlier.has(n)), 30_000);
+      type State = { phase: string; note: string | null; judging: { prompts: string } | null; judgements: Array<{ candidate: string; reference: string; count: number; dir: string | null; error: string | null }>; recommendation: { alpha: number; configPath?: string } | null };
+      const read = (): State => JSON.parse(readFileSync(join(sweeps, tuneFile), 'utf8')) as State;
+      const done = await waitFor('the judged tune to end', () => {
+        const st = read();
+        return st.phase !== 'running' && (st.phase === 'failed' || st.recommendation?.configPath) ? st : undefined;
+      }, 300_000, 500);
+      assert.equal(done.phase, 'done', done.note ?? '');
+      assert.equal(done.judging?.prompts, join(ses.workspace, 'tune-prompts.jsonl'));
+      assert.equal(done.judgements.length, 1);
+      const j = done.judgements[0]!;
+      assert.ok(j.error === null || j.error === 'the judge gave no valid verdict', j.error ?? '');
+      assert.equal(j.count, 2);
+      assert.ok(existsSync(join(j.dir!, 'pairwise.json')), `no pairwise.json in ${j.dir}`);
+      const md = readFileSync(join(sweeps, tuneFile.replace(/\.json$/, '.md')), 'utf8');
+      assert.match(md, /\| win rate vs best loss \|/);
+      assert.match(md, /Judged: at each rung every candidate answered tune-prompts\.jsonl/);
+      await waitFor('the tune-ended notification', async () => (await wb.notifications()).find((n) => /recommends α/.test(n.message)), 30_000);
+      await wb.screenshot('judged-tune-ended');
     });
   });
 });
