@@ -22,12 +22,24 @@ export type DoctorResult =
   | { readonly ok: false; readonly problems: string[] };
 
 const REQUIRED = ['neftune-trainer', 'transformers', 'accelerate', 'safetensors', 'pyyaml', 'jsonschema'];
+/** Needed by one feature each; training works without them. */
+const FEATURES: ReadonlyArray<[string, string]> = [
+  ['onnx', 'Export for chat'],
+  ['onnxruntime', 'Export for chat (its parity check)'],
+  ['onnxruntime-genai', 'Export for chat'],
+  ['onnxscript', 'Export for chat (the torch exporter)'],
+  ['rouge-score', 'Evaluate run (ROUGE-L, memorization)'],
+];
 
-function doctorProblems(info: DoctorInfo): string[] {
+export function doctorProblems(info: DoctorInfo): string[] {
   const out: string[] = [];
   if (!info.torch) out.push(`PyTorch is not installed or does not import (${info.torch_error ?? 'no torch'}). Fix: run "NEFTune: Set up trainer environment".`);
   for (const p of REQUIRED) {
     if (!info.packages[p]) out.push(`Python package ${p} is missing. Fix: run "NEFTune: Set up trainer environment".`);
+  }
+  for (const [p, feature] of FEATURES) {
+    // Only where the trainer reports it (an older trainer does not list these).
+    if (p in info.packages && !info.packages[p]) out.push(`Python package ${p} is missing: ${feature} needs it (training does not). Fix: run "NEFTune: Set up trainer environment", or pip install '${p}'.`);
   }
   if (info.default_model && !info.default_model.cached && !info.default_model.source) {
     out.push(

@@ -25,6 +25,9 @@ export interface SetupOptions {
   readonly cuda: boolean;
 }
 
+/** The trainer's optional dependency groups (trainer/pyproject.toml) that the extension uses. */
+export const TRAINER_EXTRAS = ['gguf', 'export', 'eval'] as const;
+
 export function planSetup(o: SetupOptions): SetupStep[] {
   const py = venvPython(o.folder);
   const steps: SetupStep[] = [];
@@ -38,7 +41,9 @@ export function planSetup(o: SetupOptions): SetupStep[] {
     // Pinned: an unpinned torch pulls a newer multi-GB build; these versions are the tested ones.
     steps.push(pip('Installing PyTorch and the tested dependencies (CPU)', '-r', pinned));
   }
-  steps.push(pip('Installing the NEFTune trainer', `${o.trainerDir}[gguf]`));
+  // With what Export for chat (ONNX) and Evaluate run (ROUGE-L) need: a CUDA machine gets no
+  // pinned file, so the extras bring them there.
+  steps.push(pip('Installing the NEFTune trainer', `${o.trainerDir}[${TRAINER_EXTRAS.join(',')}]`));
   steps.push({ title: 'Checking the environment', command: py, args: trainerArgv('doctor') });
   return steps;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { planSetup, runSetup } from '../../src/core/environmentSetup';
+import { doctorProblems, type DoctorInfo } from '../../src/core/doctor';
+import { planSetup, runSetup, TRAINER_EXTRAS } from '../../src/core/environmentSetup';
 
 describe('trainer environment set-up', () => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-env-'));
@@ -13,7 +14,7 @@ describe('trainer environment set-up', () => {
     assert.deepEqual(steps.map((s) => s.title), ['Creating the virtual environment', 'Installing PyTorch and the tested dependencies (CPU)', 'Installing the NEFTune trainer', 'Checking the environment']);
     assert.deepEqual(steps[0]!.args, ['-m', 'venv', path.join(folder, '.venv')]);
     assert.ok(steps[1]!.args.includes('/ext/trainer/requirements-cpu.txt'));
-    assert.equal(steps[2]!.args.at(-1), '/ext/trainer[gguf]');
+    assert.equal(steps[2]!.args.at(-1), '/ext/trainer[gguf,export,eval]');
     for (const s of steps.slice(1)) assert.equal(s.command, path.join(folder, '.venv', 'bin', 'python'));
   });
 
@@ -23,6 +24,15 @@ describe('trainer environment set-up', () => {
     const steps = planSetup({ basePython: 'python3', folder, trainerDir: '/ext/trainer', cuda: true });
     assert.equal(steps[0]!.title, 'Installing PyTorch (CUDA build)');
     assert.deepEqual(steps[0]!.args.slice(-1), ['torch']);
+    // No pinned file there: the trainer's extras bring the export and eval packages.
+    assert.equal(steps[1]!.args.at(-1), '/ext/trainer[gguf,export,eval]');
+  });
+
+  it('the extras named are those trainer/pyproject.toml declares', () => {
+    const toml = fs.readFileSync(path.join(__dirname, '..', '..', 'trainer', 'pyproject.toml'), 'utf8');
+    const section = toml.split('[project.optional-dependencies]')[1]!.split(/^\[/m)[0]!;
+    const declared = [...section.matchAll(/^([a-z0-9_-]+)\s*=/gm)].map((m) => m[1]);
+    for (const e of TRAINER_EXTRAS) assert.ok(declared.includes(e), `extra ${e} not in pyproject.toml (${declared.join(', ')})`);
   });
 
   it('runs steps in order, streams their output, and stops at the first failure', async () => {
@@ -52,5 +62,20 @@ describe('trainer environment set-up', () => {
     const cancelled = await runSetup([{ title: 'slow', command: process.execPath, args: ['-e', 'setTimeout(() => {}, 20000)'] }], { step: () => undefined, line: () => undefined }, ac.signal);
     assert.equal(cancelled?.error, 'cancelled');
     assert.ok(Date.now() - t0 < 5000);
+  });
+});
+
+describe('environment check: packages of one feature', () => {
+  const info = (packages: Record<string, string | null>): DoctorInfo => ({ python: '3.11', torch: '2.13.0', packages: { 'neftune-trainer': '0.1', transformers: '5', accelerate: '1', safetensors: '0.8', pyyaml: '6', jsonschema: '4', ...packages } });
+
+  it('names the feature a missing package is for, and the fix', () => {
+    const problems = doctorProblems(info({ onnx: null, onnxruntime: '1.32', 'onnxruntime-genai': '0.18', onnxscript: '0.7', 'rouge-score': null }));
+    assert.equal(problems.length, 2);
+    assert.match(problems[0]!, /onnx is missing: Export for chat needs it \(training does not\)\. Fix: run "NEFTune: Set up trainer environment"/);
+    assert.match(problems[1]!, /rouge-score is missing: Evaluate run/);
+  });
+
+  it('says nothing of packages an older trainer does not report', () => {
+    assert.deepEqual(doctorProblems(info({})), []);
   });
 });

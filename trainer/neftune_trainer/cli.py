@@ -125,8 +125,9 @@ def cmd_doctor(args) -> int:
         info["torch_error"] = str(e)
     from importlib import metadata
     packages = {}
+    # The last five: Export for chat (ONNX) and Evaluate run (ROUGE-L); training works without them.
     for name in ("neftune-trainer", "transformers", "accelerate", "peft", "safetensors", "tokenizers", "gguf",
-                 "pyyaml", "jsonschema"):
+                 "pyyaml", "jsonschema", "onnx", "onnxruntime", "onnxruntime-genai", "onnxscript", "rouge-score"):
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
