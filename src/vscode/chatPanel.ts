@@ -15,7 +15,8 @@ import type { RunManager, RunRef } from './runManager';
 import { createPanel, registerPanelSerializer, WebviewPanelHost, type PanelKind } from './webviewPanelHost';
 
 export const CHAT_VIEW_TYPE = 'neftune.chat';
-const KIND: PanelKind = { viewType: CHAT_VIEW_TYPE, entry: 'chat', enableFindWidget: true };
+// Retained: an answer streams on while the panel is hidden behind another tab.
+const KIND: PanelKind = { viewType: CHAT_VIEW_TYPE, entry: 'chat', enableFindWidget: true, retainContextWhenHidden: true };
 
 export interface ChatPanelDeps {
   readonly extensionUri: vscode.Uri;
@@ -65,7 +66,7 @@ export class ChatPanel extends WebviewPanelHost {
     panel: vscode.WebviewPanel,
     private readonly deps: ChatPanelDeps,
   ) {
-    super(panel, deps.extensionUri, { entry: 'chat', title: 'NEFTune chat' });
+    super(panel, deps.extensionUri, { entry: 'chat', title: 'NEFTune chat' }, KIND);
     ChatPanel.current = this;
     const { runtime, runs } = deps;
     this.onRequest(Load, (model) => this.load(model));

@@ -11,6 +11,12 @@ export interface PanelKind {
   readonly viewType: string;
   readonly entry: WebviewShell['entry'];
   readonly enableFindWidget: boolean;
+  /**
+   * Keep the page alive while the panel is hidden. Only where work streams into the page (chat):
+   * a dropped page would lose the answer being generated. The others re-send `ready` and get a
+   * full state when shown again, which costs less memory.
+   */
+  readonly retainContextWhenHidden?: boolean;
 }
 
 export function panelOptions(extensionUri: vscode.Uri, kind: PanelKind): vscode.WebviewPanelOptions & vscode.WebviewOptions {
@@ -19,8 +25,8 @@ export function panelOptions(extensionUri: vscode.Uri, kind: PanelKind): vscode.
     // Only our bundles and css: nothing from the workspace (datasets travel as text messages).
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
     enableFindWidget: kind.enableFindWidget,
-    // A hidden panel's page is dropped; it re-sends ready when shown and gets a full state.
-    retainContextWhenHidden: false,
+    // Otherwise a hidden panel's page is dropped; it re-sends ready when shown and gets a full state.
+    retainContextWhenHidden: kind.retainContextWhenHidden ?? false,
   };
 }
 
@@ -53,6 +59,7 @@ export abstract class WebviewPanelHost implements vscode.Disposable {
     protected readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     shell: WebviewShell,
+    kind?: Pick<PanelKind, 'retainContextWhenHidden'>,
   ) {
     this.ipc = new IpcHost((msg) => void panel.webview.postMessage(msg), {
       onReady: () => {
@@ -67,7 +74,8 @@ export abstract class WebviewPanelHost implements vscode.Disposable {
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((msg: unknown) => void this.ipc.receive(msg)),
       panel.onDidChangeViewState(() => {
-        if (!panel.visible) this.ready = false; // a hidden webview drops messages; it re-sends ready
+        // A hidden webview without retained context drops messages; it re-sends ready when shown.
+        if (!panel.visible && !kind?.retainContextWhenHidden) this.ready = false;
       }),
     );
   }

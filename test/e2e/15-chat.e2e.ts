@@ -354,4 +354,44 @@ describe('scenario 15: chat with the tuned model', () => {
       await wb.screenshot('chat-light');
     });
   });
+
+  it('h) an answer streams on while the panel is hidden behind another tab; Copy reaches the clipboard command', async () => {
+    assert.ok(frame, 'needs the panel of b)');
+    await guard(s, 'hidden-mid-answer', async () => {
+      const { wb } = s!;
+      // notes.md opened in the chat's editor group, behind it: one click on its tab hides the panel.
+      const group = wb.page.locator('.editor-group-container', { has: wb.tab(CHAT_TITLE) });
+      await wb.tab(CHAT_TITLE).click(); // its group active: Quick Open opens there
+      await wb.openFile('notes.md');
+      const notesTab = group.locator('.tab', { hasText: 'notes.md' });
+      await notesTab.waitFor({ state: 'visible', timeout: 10_000 });
+      let f = await wb.webview(CHAT_TITLE);
+      if (await f.locator('#settings').isHidden()) await f.locator('#toggle-settings').click();
+      // A long greedy answer (the random tiny model has no reason to stop), still streaming when hidden.
+      if (!(await f.locator('#greedy').isChecked())) await f.locator('#greedy').check();
+      await f.locator('#set-maxNewTokens').fill('500');
+      await f.locator('#set-maxNewTokens').press('Tab');
+      const before = (await answers(f)).length;
+      await f.locator('#prompt').fill('Tell me a long story.');
+      await f.locator('#prompt').press('Enter');
+      await f.locator('.msg.assistant.streaming').first().waitFor({ state: 'attached', timeout: 30_000 });
+      await notesTab.click();
+      await group.locator('.tab.active', { hasText: 'notes.md' }).waitFor({ state: 'visible', timeout: 5_000 });
+      await wb.page.waitForTimeout(1500);
+      f = await wb.webview(CHAT_TITLE); // clicks its tab: shown again
+      const done = await waitFor('the answer finished after the panel came back', async () => {
+        const errors = await f.locator('.answer-error').allInnerTexts();
+        if (errors.length) throw new Error(`the answer failed: ${errors.join(' | ')}`);
+        const a = await answers(f);
+        return a.length === before + 1 && /tok\/s/.test(a.at(-1)!.stats) ? a.at(-1) : undefined;
+      }, 120_000, 300);
+      log(`answered while hidden: ${done!.stats}`);
+      assert.ok(done!.text.length > 0);
+        await wb.screenshot('answered-while-hidden');
+      await f.locator('.msg.assistant').last().locator('.answer-copy').click();
+      await waitFor('the "copied" status message', async () => ((await wb.statusBarTexts()).some((t) => /NEFTune: copied/.test(t)) ? true : undefined), 10_000);
+      await f.locator('#reset-settings').click();
+      assert.equal(await f.locator('#set-maxNewTokens').inputValue(), '40', 'Reset: the neftune.chat.* settings again');
+    });
+  });
 });

@@ -53,7 +53,8 @@ export class Workbench {
     // Park the mouse on the title bar, so no hover or tooltip covers the picture.
     if (!opts.keepMouse) await this.page.mouse.move(this.page.viewportSize()!.width / 2, 8).catch(() => undefined);
     const file = join(this.artifacts, `${this.scenario}--${String(this.shot).padStart(2, '0')}-${safe}.png`);
-    await this.page.screenshot({ path: file });
+    // Bounded: a stalled renderer makes this an error, not a hang of the whole suite.
+    await this.page.screenshot({ path: file, timeout: 60_000 });
     this.screenshots.push(file);
     return file;
   }

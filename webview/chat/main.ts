@@ -44,8 +44,8 @@ const restored = saved?.version === 1 ? saved : undefined;
 let conversations: Conversation[] = (restored?.conversations ?? []).map((c: SavedConversation) => ({
   id: c.id,
   title: c.title,
-  // An answer saved while it streamed (the panel was hidden or reloaded) says so instead of looking finished.
-  turns: c.turns.map((t) => ({ ...t, answers: t.answers.map((a) => ({ ...a, error: a.error ?? (a.stats === '' ? 'Interrupted: the panel was hidden or reloaded while it answered (Regenerate to ask again).' : null), streamId: null })) })),
+  // An answer saved while it streamed (the window reloaded) says so instead of looking finished.
+  turns: c.turns.map((t) => ({ ...t, answers: t.answers.map((a) => ({ ...a, error: a.error ?? (a.stats === '' ? 'Interrupted: the window reloaded while it answered (Regenerate to ask again).' : null), streamId: null })) })),
 }));
 if (conversations.length === 0) conversations = [newConversation()];
 let currentId = restored?.current && conversations.some((c) => c.id === restored.current) ? restored.current : (conversations[0] as Conversation).id;
