@@ -1,4 +1,4 @@
-// The "Get started with NEFTune Studio" walkthrough (package.json contributes.walkthroughs):
+// The "Get started with NEFTune" walkthrough (package.json contributes.walkthroughs):
 // its id, the context keys that mark its steps done when the thing really happened (an
 // environment check that passed, a run that finished), and when it opens by itself.
 // No vscode import: the thin layer in src/vscode/walkthrough.ts sets the keys.

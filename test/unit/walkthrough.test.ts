@@ -76,6 +76,13 @@ describe('contributes.walkthroughs', () => {
     }
   });
 
+  it('step descriptions use only what VS Code renders there (links, bold), and no featuredFor', () => {
+    // A code span shows its backticks in a step description.
+    for (const s of wt!.steps) assert.ok(!s.description.includes('`'), `step ${s.id}: backticks in its description`);
+    // featuredFor delays the walkthrough's registration past our first-run open (see src/vscode/walkthrough.ts).
+    assert.ok(!('featuredFor' in wt!));
+  });
+
   it('each step shows an existing, theme-neutral Markdown file from media/walkthrough', () => {
     for (const s of wt!.steps) {
       const md = s.media.markdown;
