@@ -15,7 +15,7 @@ export const WALKTHROUGH_KEYS = {
   hasRunConfig: 'neftune.walkthrough.hasRunConfig',
   /** A run exists in a run store of this workspace (started here, or earlier). */
   hasRuns: 'neftune.walkthrough.hasRuns',
-  /** A run this window followed ended `finished`. */
+  /** A run of this workspace ended `finished` (seen by this window: live, or opened from the Runs view). */
   runFinished: 'neftune.walkthrough.runFinished',
   /** Export for chat wrote an export. */
   exported: 'neftune.walkthrough.exported',
