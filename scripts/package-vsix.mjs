@@ -121,7 +121,7 @@ export function checkContents(names, target) {
   const problems = [];
   const files = names.filter((n) => n.startsWith('extension/')).map((n) => n.slice('extension/'.length));
   const [platform, arch] = target.split('-');
-  for (const need of ['package.json', 'dist/extension.js', 'dist/chatEngine.js', 'dist/cli.js', 'trainer/pyproject.toml', 'trainer/neftune_trainer/__init__.py', 'trainer/neftune_trainer/schemas/run-config.schema.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js', 'media/icon.png']) {
+  for (const need of ['package.json', 'dist/extension.js', 'dist/chatEngine.js', 'dist/cli.js', 'trainer/pyproject.toml', 'trainer/neftune_trainer/__init__.py', 'trainer/neftune_trainer/schemas/run-config.schema.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js', 'media/icon.png', 'changelog.md', 'THIRD_PARTY_NOTICES.md']) {
     if (!files.includes(need)) problems.push(`missing ${need}`);
   }
   const bindings = files.filter((f) => f.endsWith('onnxruntime_binding.node'));
@@ -156,7 +156,7 @@ export function summarize(entries) {
               ? 'trainer (Python package)'
               : f.startsWith('media/')
                 ? 'media (icons, walkthrough)'
-                : 'package.json, README, LICENSE, CHANGELOG';
+                : 'package.json, README, LICENSE, CHANGELOG, notices';
     const p = parts.get(part) ?? { files: 0, size: 0 };
     p.files += 1;
     p.size += e.size;

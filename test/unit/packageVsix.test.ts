@@ -24,7 +24,7 @@ function fakeOrt(files: Record<string, string>): string {
 
 const good = [
   'package.json', 'dist/extension.js', 'dist/chatEngine.js', 'dist/cli.js', 'trainer/pyproject.toml', 'trainer/neftune_trainer/__init__.py',
-  'trainer/neftune_trainer/schemas/run-config.schema.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js', 'media/icon.png',
+  'trainer/neftune_trainer/schemas/run-config.schema.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js', 'media/icon.png', 'changelog.md', 'THIRD_PARTY_NOTICES.md',
   'node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node', 'node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1',
 ].map((f) => `extension/${f}`);
 
