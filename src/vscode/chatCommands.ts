@@ -9,6 +9,8 @@ import { ChatPanel, type ChatPanelDeps } from './chatPanel';
 import type { ChatRuntime } from './chatRuntime';
 import { exportForChat } from './exportForChat';
 import type { RunManager, RunRef } from './runManager';
+import { WALKTHROUGH_KEYS } from '../core/walkthrough';
+import { markWalkthroughDone } from './walkthrough';
 
 export interface ChatCommandContext {
   readonly extensionUri: vscode.Uri;
@@ -36,6 +38,7 @@ export function registerChatCommands(ctx: ChatCommandContext): vscode.Disposable
   const doExport = async (arg: unknown): Promise<string | undefined> => {
     const dir = await exportForChat(ctx.runs, ctx.log, arg);
     if (dir) {
+      markWalkthroughDone(WALKTHROUGH_KEYS.exported);
       ctx.refreshRuns();
       ChatPanel.refresh();
     }

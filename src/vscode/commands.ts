@@ -12,6 +12,8 @@ import { formatDoctor, quickCheck, runDoctor } from '../core/doctor';
 import { setupEnvironment } from './setupEnvironment';
 import { trainerInterpreter } from './interpreter';
 import type { RunColors } from './runColors';
+import { WALKTHROUGH_KEYS } from '../core/walkthrough';
+import { markWalkthroughDone } from './walkthrough';
 
 export interface CommandContext {
   readonly extensionUri: vscode.Uri;
@@ -156,6 +158,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
           }
         }
         const ref = await ctx.runs.start(uri);
+        markWalkthroughDone(WALKTHROUGH_KEYS.hasRuns);
         DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, [ref]);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -188,7 +191,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs);
     },
     'neftune.newRunConfig': async (arg) => {
-      await newRunConfig(arg instanceof vscode.Uri ? arg : undefined);
+      if (await newRunConfig(arg instanceof vscode.Uri ? arg : undefined)) markWalkthroughDone(WALKTHROUGH_KEYS.hasRunConfig);
     },
     'neftune.resumeRun': async (arg) => {
       if (!trusted('Resume run')) return;
@@ -281,6 +284,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       if (result.problems.length) {
         void vscode.window.showErrorMessage(`NEFTune: ${result.problems[0]}`, 'Show report').then((p) => p && ctx.log.show());
       } else if (result.ok) {
+        markWalkthroughDone(WALKTHROUGH_KEYS.environmentReady);
         const dev = result.info.cuda_available ? `CUDA, ${plural(result.info.gpus?.length ?? 0, 'GPU')}` : result.info.mps_available ? 'Apple MPS' : 'CPU only';
         void vscode.window.showInformationMessage(`NEFTune: trainer environment ready (PyTorch ${result.info.torch}, ${dev}).`);
       }

@@ -4,6 +4,8 @@ import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import { planSetup, runSetup } from '../core/environmentSetup';
 import { basePython } from './interpreter';
+import { WALKTHROUGH_KEYS } from '../core/walkthrough';
+import { markWalkthroughDone } from './walkthrough';
 
 function hasNvidiaGpu(): Promise<boolean> {
   return new Promise((resolve) => execFile('nvidia-smi', ['-L'], { timeout: 10_000 }, (err, out) => resolve(!err && /GPU \d/.test(out))));
@@ -43,6 +45,8 @@ export async function setupEnvironment(extensionUri: vscode.Uri, log: vscode.Log
     },
   );
   if (!failed) {
+    // The plan's last step is the trainer's doctor: it passed.
+    markWalkthroughDone(WALKTHROUGH_KEYS.environmentReady);
     void vscode.window.showInformationMessage('NEFTune: trainer environment ready.', 'Start NEFTune run').then((p) => p && vscode.commands.executeCommand('neftune.startRun'));
   } else if (failed.error === 'cancelled') {
     void vscode.window.showWarningMessage(`NEFTune: set-up cancelled during "${failed.step.title}".`);

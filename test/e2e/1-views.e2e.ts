@@ -28,6 +28,9 @@ describe('scenario 1: NEFTune views', () => {
       await waitFor('data.jsonl in the Datasets view', async () =>
         (await wb.treeItems('Datasets')).some((i) => i.label === 'data.jsonl'),
       );
+      // The harness turns walkthroughs.openOnInstall off: the first-run walkthrough stays closed.
+      const tabs = await wb.tabTitles();
+      assert.ok(!tabs.some((t) => t.startsWith('Walkthrough')), `tabs: ${tabs.join(', ')}`);
       await wb.screenshot('neftune-container');
     });
   });

@@ -217,6 +217,9 @@ export function defaultSettings(): Record<string, unknown> {
   };
 }
 
+/** Settings of defaultSettings() (or a scenario's) whose scope is `machine`. */
+const MACHINE_SETTINGS = ['workbench.welcomePage.walkthroughs.openOnInstall'];
+
 function sanitize(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
@@ -240,10 +243,13 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
   cpSync(FIXTURE_WORKSPACE, dirs.workspace, { recursive: true });
   mkdirSync(join(dirs.userData, 'User'), { recursive: true });
-  writeFileSync(
-    join(dirs.userData, 'User', 'settings.json'),
-    JSON.stringify({ ...defaultSettings(), ...(opts.settings ?? {}) }, null, 2),
-  );
+  const settings: Record<string, unknown> = { ...defaultSettings(), ...(opts.settings ?? {}) };
+  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  // Machine-scoped settings of a remote window (code-server's is one) are read from the machine's
+  // settings file, not the user's: the extension host sees them only there.
+  const machine = Object.fromEntries(MACHINE_SETTINGS.filter((k) => k in settings).map((k) => [k, settings[k]]));
+  mkdirSync(join(dirs.userData, 'Machine'), { recursive: true });
+  writeFileSync(join(dirs.userData, 'Machine', 'settings.json'), JSON.stringify(machine, null, 2));
 
   const env: NodeJS.ProcessEnv = trainerEnv({
     ...process.env,
