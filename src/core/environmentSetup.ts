@@ -3,6 +3,7 @@
 // streamed line by line, and cancellable.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineSplitter } from './lineSplitter';
 import { trainerArgv } from './trainerCli';
@@ -46,6 +47,20 @@ export function planSetup(o: SetupOptions): SetupStep[] {
   steps.push(pip('Installing the NEFTune trainer', `${o.trainerDir}[${TRAINER_EXTRAS.join(',')}]`));
   steps.push({ title: 'Checking the environment', command: py, args: trainerArgv('doctor') });
   return steps;
+}
+
+/**
+ * A copy of the extension's trainer source in a fresh temporary folder, for pip to build from:
+ * pip builds in the source tree (build/, *.egg-info), and an installed extension's folder may be
+ * read-only, or shared by several windows. Leftovers of an earlier build are not copied. The
+ * caller removes the copy (fs.rmSync(dir, { recursive: true })).
+ */
+export function stageTrainerSource(trainerDir: string, tmpRoot = os.tmpdir()): string {
+  if (!fs.existsSync(path.join(trainerDir, 'pyproject.toml'))) throw new Error(`${trainerDir} has no pyproject.toml: the extension's trainer folder is incomplete (reinstall the extension)`);
+  const dir = fs.mkdtempSync(path.join(tmpRoot, 'neftune-trainer-src-'));
+  const skip = new Set(['build', 'dist', '__pycache__', '.pytest_cache']);
+  fs.cpSync(trainerDir, dir, { recursive: true, filter: (src) => !skip.has(path.basename(src)) && !src.endsWith('.egg-info') });
+  return dir;
 }
 
 /** Runs the steps in order; resolves with the failing step, or null when all succeeded. */

@@ -1,8 +1,9 @@
 // "Set up trainer environment": creates the workspace folder's .venv and installs the trainer
 // that ships inside the extension, with progress and the pip log in the output channel.
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { planSetup, runSetup } from '../core/environmentSetup';
+import { planSetup, runSetup, stageTrainerSource } from '../core/environmentSetup';
 import { basePython } from './interpreter';
 import { WALKTHROUGH_KEYS } from '../core/walkthrough';
 import { markWalkthroughDone } from './walkthrough';
@@ -18,7 +19,6 @@ export async function setupEnvironment(extensionUri: vscode.Uri, log: vscode.Log
     return;
   }
   const cuda = await hasNvidiaGpu();
-  const steps = planSetup({ basePython: await basePython(folder), folder: folder.uri.fsPath, trainerDir: vscode.Uri.joinPath(extensionUri, 'trainer').fsPath, cuda });
   const ok = await vscode.window.showInformationMessage(
     `Set up the NEFTune trainer in ${vscode.Uri.joinPath(folder.uri, '.venv').fsPath}? This installs PyTorch (${cuda ? 'CUDA build: a GPU was found' : 'CPU build: no NVIDIA GPU found'}), transformers, accelerate and the trainer with pip.`,
     { modal: true },
@@ -26,7 +26,15 @@ export async function setupEnvironment(extensionUri: vscode.Uri, log: vscode.Log
   );
   if (ok !== 'Set up') return;
   log.show(true);
-  const failed = await vscode.window.withProgress(
+  let staged: string;
+  try {
+    staged = stageTrainerSource(vscode.Uri.joinPath(extensionUri, 'trainer').fsPath);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`NEFTune: set-up cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  const steps = planSetup({ basePython: await basePython(folder), folder: folder.uri.fsPath, trainerDir: staged, cuda });
+  const failed = await Promise.resolve(vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'NEFTune: setting up the trainer environment', cancellable: true },
     (progress, token) => {
       const ac = new AbortController();
@@ -43,7 +51,7 @@ export async function setupEnvironment(extensionUri: vscode.Uri, log: vscode.Log
         ac.signal,
       );
     },
-  );
+  )).finally(() => fs.rmSync(staged, { recursive: true, force: true }));
   if (!failed) {
     // The plan's last step is the trainer's doctor: it passed.
     markWalkthroughDone(WALKTHROUGH_KEYS.environmentReady);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { doctorProblems, type DoctorInfo } from '../../src/core/doctor';
-import { planSetup, runSetup, TRAINER_EXTRAS } from '../../src/core/environmentSetup';
+import { planSetup, runSetup, stageTrainerSource, TRAINER_EXTRAS } from '../../src/core/environmentSetup';
 
 describe('trainer environment set-up', () => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-env-'));
@@ -77,5 +77,34 @@ describe('environment check: packages of one feature', () => {
 
   it('says nothing of packages an older trainer does not report', () => {
     assert.deepEqual(doctorProblems(info({})), []);
+  });
+});
+
+describe('the trainer source pip builds from', () => {
+  it('is a copy in a temporary folder, without earlier build leftovers; the original is untouched', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-stage-'));
+    const src = path.join(root, 'ext', 'trainer');
+    fs.mkdirSync(path.join(src, 'neftune_trainer', '__pycache__'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'build', 'lib'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'neftune_trainer.egg-info'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'pyproject.toml'), '[project]\nname = "neftune-trainer"\n');
+    fs.writeFileSync(path.join(src, 'neftune_trainer', '__init__.py'), '');
+    fs.chmodSync(src, 0o555); // an installed extension's folder may be read-only
+    try {
+      const staged = stageTrainerSource(src, root);
+      assert.notEqual(staged, src);
+      assert.ok(fs.existsSync(path.join(staged, 'pyproject.toml')));
+      assert.ok(fs.existsSync(path.join(staged, 'neftune_trainer', '__init__.py')));
+      for (const gone of ['build', 'neftune_trainer.egg-info', path.join('neftune_trainer', '__pycache__')]) assert.ok(!fs.existsSync(path.join(staged, gone)), gone);
+      fs.writeFileSync(path.join(staged, 'written-by-pip'), ''); // the copy is writable
+      assert.deepEqual(fs.readdirSync(src).sort(), ['build', 'neftune_trainer', 'neftune_trainer.egg-info', 'pyproject.toml']);
+    } finally {
+      fs.chmodSync(src, 0o755);
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a trainer folder without pyproject.toml is an error saying so', () => {
+    assert.throws(() => stageTrainerSource(path.join(os.tmpdir(), 'no-such-trainer')), /has no pyproject\.toml.*reinstall the extension/);
   });
 });
