@@ -17,6 +17,7 @@ import * as vscode from 'vscode';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { type HealthCache, statKey } from '../core/datasets/health';
 import { type DatasetSummary, datasetLabel, summaryText } from '../core/datasets/healthText';
+import { smallestIndex } from '../core/datasets/checkQueue';
 import { planRefresh, type TreeEvent } from '../core/datasets/treeRefresh';
 
 export type { DatasetSummary };
@@ -252,7 +253,9 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     this.working = true;
     try {
       while (this.queue.length && !this.disposed) {
-        const uri = this.queue.shift() as vscode.Uri;
+        // Smallest first: a 50 MB file's full check must not keep small files "reading…" behind it.
+        const i = smallestIndex(this.queue.map((u) => sizeOf(u.fsPath)));
+        const [uri] = this.queue.splice(i, 1) as [vscode.Uri];
         await this.summarize(uri);
       }
     } finally {
@@ -312,7 +315,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       item.id = `folder:${node.dir}`;
       return item;
     }
-    const s = this.lookup(node) ?? { state: 'reading', bytes: 0 };
+    const s = this.lookup(node) ?? { state: 'reading', bytes: sizeOf(node.fsPath) ?? 0 };
     const item = new vscode.TreeItem(datasetLabel(path.basename(node.fsPath))); // bidi and invisible characters as marks
     item.id = node.toString();
     item.resourceUri = node;
@@ -336,5 +339,14 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     for (const s of this.subs) s.dispose();
     this.changed.dispose();
     this.changedFile.dispose();
+  }
+}
+
+/** A file's size, or undefined when it cannot be read (gone). */
+function sizeOf(file: string): number | undefined {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return undefined;
   }
 }

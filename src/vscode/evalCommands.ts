@@ -70,7 +70,7 @@ function nodeOf(arg: unknown): { ref: RunRef; checkpoint?: string } | undefined 
   return n.kind === 'checkpoint' && typeof n.path === 'string' ? { ref: n.ref, checkpoint: path.basename(n.path) } : { ref: n.ref };
 }
 
-async function pickRun(ctx: EvalCommandsContext, arg: unknown, placeHolder: string, filter: (ref: RunRef) => boolean): Promise<RunRef | undefined> {
+async function pickRun(ctx: EvalCommandsContext, arg: unknown, placeHolder: string, filter: (ref: RunRef) => boolean, none: string): Promise<RunRef | undefined> {
   if (typeof arg === 'string') return ctx.runs.findRun(arg);
   const node = nodeOf(arg);
   if (node) return node.ref;
@@ -83,7 +83,7 @@ async function pickRun(ctx: EvalCommandsContext, arg: unknown, placeHolder: stri
       return { label: ref.runId, description: `${label ? `${label} · ` : ''}${s.status} · α ${s.noiseAlpha ?? '?'} · step ${s.step}`, ref };
     });
   if (items.length === 0) {
-    void vscode.window.showInformationMessage('NEFTune: no matching runs.');
+    void vscode.window.showInformationMessage(`NEFTune: ${none}`, 'Start NEFTune run').then((p) => p && vscode.commands.executeCommand('neftune.startRun'));
     return undefined;
   }
   return (await vscode.window.showQuickPick(items, { placeHolder }))?.ref;
@@ -132,6 +132,13 @@ interface EvalOutcome {
   readonly total: number;
 }
 
+/** `latest` as people read it: the newest checkpoint's folder name. */
+function checkpointName(ctx: EvalCommandsContext, ref: RunRef, checkpoint: string): string {
+  if (checkpoint !== 'latest') return checkpoint === 'base' ? 'base model' : checkpoint;
+  const newest = ctx.runs.summary(ref).checkpoints.at(-1);
+  return newest ? path.basename(newest) : checkpoint;
+}
+
 /** One eval job with a progress notification; Cancel stops it (SIGINT), keeping the answers so far. */
 async function runEvaluation(ctx: EvalCommandsContext, ref: RunRef, checkpoint: string, prompts: string, title?: string): Promise<EvalOutcome | undefined> {
   const { python } = await trainerInterpreter(ref.folder);
@@ -139,7 +146,7 @@ async function runEvaluation(ctx: EvalCommandsContext, ref: RunRef, checkpoint: 
   const args = evalArgs({ runDir: ref.store.runDir(ref.runId), checkpoint, prompts, maxNewTokens: s.maxNewTokens, repetitionPenalty: s.repetitionPenalty });
   ctx.log.info(`[${ref.runId}] eval: ${python} -m neftune_trainer ${args.join(' ')}`);
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: title ?? `NEFTune: evaluating ${ref.runId} (${checkpoint})`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: title ?? `NEFTune: evaluating ${ref.runId} (${checkpointName(ctx, ref, checkpoint)})`, cancellable: true },
     async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
@@ -151,6 +158,7 @@ async function runEvaluation(ctx: EvalCommandsContext, ref: RunRef, checkpoint: 
         signal: abort.signal,
         onLog: (l) => ctx.log.info(`[${ref.runId}] eval: ${l}`),
         onProgress: (p) => {
+          if (p.stage === 'failed') return; // the error message follows
           const pct = p.total ? (100 * p.done) / p.total : 0;
           progress.report({ message: `${p.stage}: ${p.done}/${p.total}${abort.signal.aborted ? ' · stopping…' : ''}`, increment: Math.max(0, pct - reported) });
           reported = Math.max(reported, pct);
@@ -163,7 +171,7 @@ async function runEvaluation(ctx: EvalCommandsContext, ref: RunRef, checkpoint: 
 
 async function evaluateRun(ctx: EvalCommandsContext, arg: unknown): Promise<void> {
   if (!trusted('Evaluate run')) return;
-  const ref = await pickRun(ctx, arg, 'Run to evaluate', (r) => isEnded(ctx.runs.summary(r).status) && ctx.runs.summary(r).checkpoints.length > 0);
+  const ref = await pickRun(ctx, arg, 'Run to evaluate', (r) => isEnded(ctx.runs.summary(r).status) && ctx.runs.summary(r).checkpoints.length > 0, `evaluation needs an ended run with a checkpoint, and ${ctx.runs.listRuns().length ? 'no run has one yet' : 'this workspace has no runs yet'}: start a run first (its checkpoints are saved as it trains).`);
   if (!ref) return;
   const checkpoint = nodeOf(arg)?.checkpoint ?? (await pickCheckpoint(ctx, ref));
   if (!checkpoint) return;
@@ -172,7 +180,7 @@ async function evaluateRun(ctx: EvalCommandsContext, arg: unknown): Promise<void
   try {
     const r = await runEvaluation(ctx, ref, checkpoint, prompts);
     if (!r) return;
-    const what = `${ref.runId} (${checkpoint}): ${r.done} of ${plural(r.total, 'prompt')} answered`;
+    const what = `${ref.runId} (${checkpointName(ctx, ref, checkpoint)}): ${r.done} of ${plural(r.total, 'prompt')} answered`;
     const pick = await (r.stage === 'stopped'
       ? vscode.window.showInformationMessage(`NEFTune: evaluation stopped, ${what}; run it again to resume.`, 'Open compare report')
       : vscode.window.showInformationMessage(`NEFTune: evaluated ${what}.`, 'Open compare report', 'Judge against another run'));
@@ -234,7 +242,7 @@ async function judgeRuns(ctx: EvalCommandsContext, arg: unknown, many: unknown):
     const first = typeof arg === 'string' ? ctx.runs.findRun(arg) : nodeOf(arg)?.ref;
     const evaluated = ctx.runs.listRuns().filter((r) => completeEvals(r).length > 0);
     if (evaluated.length < 2) {
-      void vscode.window.showInformationMessage(`NEFTune: judging needs two evaluated runs; ${plural(evaluated.length, 'run')} has a complete evaluation. Run "NEFTune: Evaluate run" first.`);
+      void vscode.window.showInformationMessage(`NEFTune: judging needs two evaluated runs; ${evaluated.length === 1 ? 'only 1 run has' : `${plural(evaluated.length, 'run')} have`} a complete evaluation. Run "NEFTune: Evaluate run" first.`);
       return;
     }
     const items = evaluated.map((ref) => ({ label: ref.runId, description: `α ${ctx.runs.summary(ref).noiseAlpha ?? '?'} · ${plural(completeEvals(ref).length, 'evaluation')}`, ref, picked: ref.runId === first?.runId }));
