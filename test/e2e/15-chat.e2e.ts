@@ -146,7 +146,7 @@ describe('scenario 15: chat with the tuned model', () => {
     });
   });
 
-  it('b) Chat with this run: the export, precision and provider; an answer streams in with tokens/s', async () => {
+  it('b) Chat with this run: the export, precision and provider; an answer streams in with tokens/s; Copy', async () => {
     assert.ok(a0 && a5, 'needs the exports of a)');
     await guard(s, 'chat', async () => {
       const ses = s!;
@@ -173,6 +173,9 @@ describe('scenario 15: chat with the tuned model', () => {
       assert.match(first!.stats, /seed 11/, 'the seed of the settings neftune.chat.seed');
       assert.equal(await f.locator('#set-maxNewTokens').inputValue(), '40', 'settings pane from neftune.chat.maxNewTokens');
       await wb.screenshot('chat-dark');
+      // Copy goes through the extension to the clipboard: it says so in the status bar.
+      await f.locator('.msg.assistant').last().locator('.answer-copy').click();
+      await waitFor('the "copied" status message', async () => ((await wb.statusBarTexts()).some((t) => /NEFTune: copied/.test(t)) ? true : undefined), 10_000);
     });
   });
 
@@ -355,7 +358,7 @@ describe('scenario 15: chat with the tuned model', () => {
     });
   });
 
-  it('h) an answer streams on while the panel is hidden behind another tab; Copy reaches the clipboard command', async () => {
+  it('h) an answer streams on while the panel is hidden behind another tab', async () => {
     assert.ok(frame, 'needs the panel of b)');
     await guard(s, 'hidden-mid-answer', async () => {
       const { wb } = s!;
@@ -386,10 +389,9 @@ describe('scenario 15: chat with the tuned model', () => {
         return a.length === before + 1 && /tok\/s/.test(a.at(-1)!.stats) ? a.at(-1) : undefined;
       }, 120_000, 300);
       log(`answered while hidden: ${done!.stats}`);
-      assert.ok(done!.text.length > 0);
-        await wb.screenshot('answered-while-hidden');
-      await f.locator('.msg.assistant').last().locator('.answer-copy').click();
-      await waitFor('the "copied" status message', async () => ((await wb.statusBarTexts()).some((t) => /NEFTune: copied/.test(t)) ? true : undefined), 10_000);
+      // All of it arrived (the random model's greedy text may be blank: the figures say what came).
+      assert.match(done!.stats, /^500 tokens .*max new tokens/);
+      await wb.screenshot('answered-while-hidden');
       await f.locator('#reset-settings').click();
       assert.equal(await f.locator('#set-maxNewTokens').inputValue(), '40', 'Reset: the neftune.chat.* settings again');
     });
