@@ -72,7 +72,8 @@ class RunConfig:
     eval_train_sample_size: int = 64  # training examples whose noise-off loss each eval measures
     sequence_len: int = 512
     truncation: str = "truncate"
-    micro_batch_size: int = 2
+    micro_batch_size: int = 2  # rows per forward pass; with sample_packing each row packs several examples
+    sample_packing: bool = False
     gradient_accumulation_steps: int = 1
     num_epochs: float = 1
     max_steps: Optional[int] = None

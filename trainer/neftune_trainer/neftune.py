@@ -14,6 +14,13 @@ makes the noise per real token smaller than the paper's; it is kept for exact co
 reported `noise_norm` counts the noise on real tokens only, in every mode, so with padding the
 padded form shows about alpha/sqrt(3) * sqrt(L_i / L) instead of alpha/sqrt(3).
 
+Packed rows (`sample_packing`) hold several examples each; the training loop then also passes a
+per-token segment id (1, 2, ... per example of a row, 0 on padding), and L_i is the length of
+the token's own example: each packed example gets alpha/sqrt(L_i * d), the same noise as unpacked.
+transformers' hook (and so TRL and axolotl, which use it) scales by the packed row's length
+instead (transformers issue 34659), so the noise per example shrinks as more examples are packed;
+`scale="padded"` with packing reproduces that. `noise_norm` stays a mean per EXAMPLE.
+
 The noise is added by a forward hook on the input embedding module, registered by the
 `NEFTune` context manager and always removed on exit (also on an exception). The hook reads
 the batch's attention mask from `NEFTune.state`, which the training loop sets before each forward.
@@ -75,6 +82,9 @@ def find_input_embeddings(model: nn.Module) -> nn.Module:
 class NoiseState:
     """What the hook needs to know about the current forward, set by the training loop."""
     attention_mask: Optional[torch.Tensor] = None  # (B, L), 1 = real token
+    # Packed rows: (B, L) example number within its row (1, 2, ...), 0 = padding; None when unpacked.
+    segment_ids: Optional[torch.Tensor] = None
+    n_segments: Optional[int] = None  # examples in the batch (known on the host: no sync to count them)
     alpha: float = 0.0
     # Running sums of per-example noise L2 norms since the last `pop_norm()`.
     # A tensor on the embedding's device: adding to it needs no host-device sync per micro-step;
@@ -127,6 +137,7 @@ class NEFTune:
             self._handle.remove()
             self._handle = None
         self.state.attention_mask = None
+        self.state.segment_ids = None
         return False
 
     @property
@@ -135,8 +146,13 @@ class NEFTune:
 
     # -- per step -----------------------------------------------------------------------------
 
-    def set_batch(self, attention_mask: Optional[torch.Tensor], step: int = 0) -> None:
+    def set_batch(self, attention_mask: Optional[torch.Tensor], step: int = 0,
+                  segment_ids: Optional[torch.Tensor] = None, n_segments: Optional[int] = None) -> None:
+        """`segment_ids` (B, L) for packed rows (see NoiseState), with `n_segments` the number of
+        examples in them."""
         self.state.attention_mask = attention_mask
+        self.state.segment_ids = segment_ids
+        self.state.n_segments = n_segments
         self.state.alpha = alpha_at(self.alpha, self.schedule, step, self.total_steps)
 
     def pop_norm(self) -> float:
@@ -155,7 +171,8 @@ class NEFTune:
 
     # -- the noise ----------------------------------------------------------------------------
 
-    def make_noise(self, shape: torch.Size, mask: Optional[torch.Tensor], device, alpha: float) -> torch.Tensor:
+    def make_noise(self, shape: torch.Size, mask: Optional[torch.Tensor], device, alpha: float,
+                   segment_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Noise for embeddings of `shape` (B, L, d), in fp32."""
         B, L, d = shape
         if self.distribution == "uniform":
@@ -167,6 +184,13 @@ class NEFTune:
             # transformers' formula: L from the tensor shape, noise everywhere.
             return eps * (alpha / math.sqrt(L * d))
         m = mask.to(device=device, dtype=torch.float32)  # (B, L)
+        if segment_ids is not None:
+            # Packed: each token's L_i is the length of its own example (segment).
+            seg = segment_ids.to(device)  # (B, L)
+            counts = torch.zeros((B, int(seg.shape[1]) + 1), device=device).scatter_add_(1, seg, m)  # (B, L+1) per segment
+            lengths = counts.gather(1, seg).clamp(min=1)  # (B, L) L_i of the token's example
+            mag = alpha / torch.sqrt(lengths * d) * m  # (B, L), zero on padding
+            return eps * mag[:, :, None]
         lengths = m.sum(dim=1).clamp(min=1)  # (B,) real length L_i
         mag = alpha / torch.sqrt(lengths * d)  # (B,)
         return eps * mag[:, None, None] * m[:, :, None]  # (B, L, d), zero on padding
@@ -181,7 +205,10 @@ class NEFTune:
             raise RuntimeError(
                 f"NEFTune: attention mask shape {tuple(mask.shape)} does not match embeddings {tuple(output.shape)}; "
                 "call set_batch() with this forward's attention mask")
-        noise = self.make_noise(output.shape, mask, output.device, alpha)  # (B, L, d) fp32
+        seg = self.state.segment_ids
+        if seg is not None and (mask is None or tuple(seg.shape) != tuple(mask.shape)):
+            raise RuntimeError("NEFTune: segment ids need an attention mask of the same shape (B, L)")
+        noise = self.make_noise(output.shape, mask, output.device, alpha, seg)  # (B, L, d) fp32
         with torch.no_grad():
             # The figure is the noise on real tokens only: with scale "padded" part of the noise
             # lands on padding, and counting it would hide that real tokens get less than alpha/sqrt(3).
@@ -189,9 +216,18 @@ class NEFTune:
             real = noise
             if self.scale == "padded" and mask is not None:
                 real = noise * mask.to(device=noise.device, dtype=noise.dtype)[:, :, None]  # (B, L, d)
-            norms = real.flatten(1).norm(dim=1)  # (B,) L2 norm per example, real tokens
+            if seg is None:
+                norms = real.flatten(1).norm(dim=1)  # (B,) L2 norm per example, real tokens
+                count = int(norms.numel())  # a shape, known without a sync
+            else:
+                # Per packed example: squared norms summed per segment (column 0, padding, dropped).
+                sq = real.pow(2).sum(dim=2)  # (B, L)
+                per_seg = torch.zeros((sq.shape[0], sq.shape[1] + 1), device=sq.device).scatter_add_(
+                    1, seg.to(sq.device), sq)[:, 1:]  # (B, L) squared norm of segment s+1 (0 when absent)
+                norms = per_seg.sqrt()
+                count = self.state.n_segments if self.state.n_segments is not None else int((per_seg > 0).sum())
             total = norms.sum()
             self.state.norm_sum = total if self.state.norm_sum is None else self.state.norm_sum + total
-            self.state.norm_count += int(norms.numel())  # a shape, known without a sync
+            self.state.norm_count += count
         # Out of place: the embedding output may be a view autograd still needs.
         return output + noise.to(output.dtype)

@@ -9,10 +9,11 @@ The pieces it is made of live in their own modules, shared with the other comman
 (device, precision), loading.py (model, adapter, tokenizer, template), batching.py (batch plan,
 padding), loss.py (the token loss), evaluation.py, checkpoint.py and neftune.py (the noise).
 
-Shapes: B = micro_batch_size, L = padded length of the batch (<= sequence_len), d = hidden size,
-V = vocabulary size. accelerate is the distributed engine: under `accelerate launch` / torchrun
-each process takes its share of every optimizer step's micro-batches; only the main process
-writes events and checkpoints.
+Shapes: B = micro_batch_size (rows, with sample_packing), L = padded length of the batch
+(<= sequence_len), d = hidden size, V = vocabulary size. Evaluation is never packed (evaluation.py):
+its losses mean the same with packing on or off. accelerate is the distributed engine: under
+`accelerate launch` / torchrun each process takes its share of every optimizer step's
+micro-batches; only the main process writes events and checkpoints.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import List, Optional
 
 import torch
 
-from .batching import collate, n_loss_tokens, plan_epoch
+from .batching import collate, collate_packed, model_inputs, n_loss_tokens, pack_rows, plan_epoch, plan_packed_epoch
 from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint, rank_rng_state,
                          restore_rng, save_checkpoint, saved_noise_state)
 from .config import CONTEXT_LENGTH_KEYS, RESOLVED_CONFIG_FILE, RunConfig, dump_resolved
@@ -36,7 +37,7 @@ from .evaluation import evaluate, plan_evaluation, read_run_records
 from .events import EventWriter
 from .loading import load
 from .loss import token_loss_sum
-from .neftune import NEFTune
+from .neftune import NEFTune, unwrap_model
 from .prompting import tokenize_dataset
 from .stopping import StopFlag
 
@@ -141,19 +142,36 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
     # -- 4. steps -----------------------------------------------------------------------------
     # One optimizer step consumes G = gradient_accumulation_steps * world_size micro-batches; steps
     # never straddle an epoch, so (epoch, micro-batch range) is a pure function of the step number.
+    # With sample_packing a micro-batch is micro_batch_size packed rows (the rows fixed for the
+    # run, see batching.py), each a list of example indices; without, a list of example indices.
+    packing = cfg.sample_packing
+    rows = pack_rows(lengths, cfg.sequence_len) if packing else []
+    if packing:
+        events.log(f"sample_packing: {len(examples)} examples in {len(rows)} rows of up to {cfg.sequence_len} tokens "
+                   f"({sum(lengths) / (len(rows) * cfg.sequence_len):.0%} full)", "info")
     G = cfg.gradient_accumulation_steps * W
-    micro_per_epoch = math.ceil(len(examples) / cfg.micro_batch_size)
+    micro_per_epoch = math.ceil((len(rows) if packing else len(examples)) / cfg.micro_batch_size)
     steps_per_epoch = math.ceil(micro_per_epoch / G)
     total_steps = cfg.max_steps if cfg.max_steps else max(1, math.ceil(cfg.num_epochs * steps_per_epoch))
     plans = {}
 
-    def step_batches(step: int) -> List[List[int]]:
+    def step_batches(step: int) -> list:
         """All processes' micro-batches of optimizer step `step` (0-based)."""
         epoch, k = divmod(step, steps_per_epoch)
         if epoch not in plans:
             plans.clear()
-            plans[epoch] = plan_epoch(lengths, cfg.micro_batch_size, cfg.seed, epoch)
+            plans[epoch] = (plan_packed_epoch(rows, lengths, cfg.micro_batch_size, cfg.seed, epoch) if packing
+                            else plan_epoch(lengths, cfg.micro_batch_size, cfg.seed, epoch))
         return plans[epoch][k * G:(k + 1) * G]
+
+    def batch_examples(mb) -> list:
+        """The examples of a micro-batch, packed rows flattened."""
+        return [examples[i] for r in mb for i in r] if packing else [examples[i] for i in mb]
+
+    def make_batch(mb) -> dict:
+        if packing:
+            return collate_packed([[examples[i] for i in r] for r in mb], pad_id)
+        return collate([examples[i] for i in mb], pad_id)
 
     # -- 5. optimizer and LR schedule ---------------------------------------------------------
     # No weight decay on biases and norm weights (1-D tensors), as usual.
@@ -221,6 +239,8 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
 
     # -- 7. the loop --------------------------------------------------------------------------
     pad_id = tokenizer.pad_token_id
+    # Which 4D mask (or none) a packed batch needs depends on the attention kernel (batching.model_inputs).
+    attn_implementation = getattr(unwrap_model(model).config, "_attn_implementation", None)
     step = start_step
     last_loss: Optional[float] = None
     last_saved: Optional[int] = None
@@ -252,17 +272,19 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
             # Normalize by the response tokens of the whole step (all processes), so accumulating
             # micro-batches of different sizes gives exactly the gradient of the mean token loss.
             # DDP averages gradients over processes, hence the factor W.
-            step_tokens = sum(n_loss_tokens([examples[i] for i in b]) for b in group)
+            step_tokens = sum(n_loss_tokens(batch_examples(b)) for b in group)
             loss_sum = torch.zeros((), device=accelerator.device)
             real_tokens = torch.zeros((), device=accelerator.device)
             for j, idx in enumerate(mine):
-                batch = {k: v.to(accelerator.device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
-                neft.set_batch(batch["attention_mask"], step)  # the hook needs the real lengths
+                batch = {k: v.to(accelerator.device) for k, v in make_batch(idx).items()}
+                # The hook needs the real lengths: per row, or per packed example (segment ids).
+                neft.set_batch(batch["attention_mask"], step, segment_ids=batch.get("segment_ids"),
+                               n_segments=len(batch_examples(idx)) if packing else None)
                 if idle:
                     neft.state.alpha = 0.0
                 sync = j == len(mine) - 1
                 with (accelerator.no_sync(model) if not sync and W > 1 else nullcontext()):
-                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
+                    logits = model(**model_inputs(batch, attn_implementation)).logits  # (B, L, V)
                     ce = token_loss_sum(logits, batch["labels"])
                     accelerator.backward(ce * (0.0 if idle else W / max(step_tokens, 1)))
                 if not idle:
