@@ -97,12 +97,12 @@ def count_parameters(folder: str) -> int:
 def write_ours_config(path: str, a: argparse.Namespace, model: str, alpha: float, steps: int) -> str:
     import yaml
     cfg = {
-        "base_model": model, "datasets": [{"path": DATA, "type": "alpaca"}],
+        "base_model": model, "datasets": [{"path": a.data, "type": "alpaca"}],
         "sequence_len": a.seq_len, "truncation": "truncate", "micro_batch_size": a.batch,
         "gradient_accumulation_steps": 1, "max_steps": steps, "learning_rate": a.lr, "lr_scheduler": "cosine",
         "warmup_steps": 0, "weight_decay": 0.0, "max_grad_norm": 1.0, "seed": a.seed, "logging_steps": 1,
         "neftune_noise_alpha": alpha, "chat_template": "alpaca", "train_on_inputs": False,
-        "bf16": False, "device": "cpu",
+        "bf16": a.bf16, "device": a.device,
     }
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
@@ -171,8 +171,9 @@ def ours_cmd(a, work: str, model: str, alpha: float, steps: int, tag: str) -> Li
 
 
 def trl_cmd(a, work: str, model: str, alpha: float, steps: int, tag: str) -> List[str]:
-    spec = dict(model=model, data=DATA, seq_len=a.seq_len, batch=a.batch, lr=a.lr, seed=a.seed, steps=steps,
-                alpha=alpha, out=os.path.join(work, f"run-trl-{tag}"), sampler=a.trl_sampler)
+    spec = dict(model=model, data=a.data, seq_len=a.seq_len, batch=a.batch, lr=a.lr, seed=a.seed, steps=steps,
+                alpha=alpha, out=os.path.join(work, f"run-trl-{tag}"), sampler=a.trl_sampler, device=a.device,
+                bf16=a.bf16)
     return [a.python, os.path.abspath(__file__), "--worker-trl", json.dumps(spec)]
 
 
@@ -193,7 +194,7 @@ def ours_padded_tokens(model: str, a, steps: int, warmup: int) -> Optional[int]:
         from neftune_trainer.prompting import tokenize_dataset
         from neftune_trainer.batching import plan_epoch
         tok = AutoTokenizer.from_pretrained(model)
-        ex = tokenize_dataset(read_alpaca(DATA), tok, "alpaca", a.seq_len, "truncate", False).examples
+        ex = tokenize_dataset(read_alpaca(a.data), tok, "alpaca", a.seq_len, "truncate", False).examples
         lengths = [len(e.input_ids) for e in ex]
         per_epoch = -(-len(ex) // a.batch)
         total = 0
@@ -222,15 +223,14 @@ def trl_worker(spec: Dict) -> None:
         sys.stdout.write(json.dumps(kw) + "\n")
         sys.stdout.flush()
 
+    from neftune_trainer.data import read_records
+
     rows = []
-    with open(spec["data"], encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                r = json.loads(line)
-                inp = r.get("input") or ""
-                prompt = (ALPACA_WITH_INPUT if inp.strip() else ALPACA_NO_INPUT).format(
-                    instruction=r["instruction"], input=inp)
-                rows.append({"prompt": prompt, "completion": r["output"]})
+    for r, _line in read_records(spec["data"]):  # JSON Lines or a JSON array, as our trainer reads it
+        inp = r.get("input") or ""
+        prompt = (ALPACA_WITH_INPUT if inp.strip() else ALPACA_NO_INPUT).format(
+            instruction=r["instruction"], input=inp)
+        rows.append({"prompt": prompt, "completion": r["output"]})
     tokenizer = AutoTokenizer.from_pretrained(spec["model"])
     model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
     alpha = spec["alpha"]
@@ -239,7 +239,8 @@ def trl_worker(spec: Dict) -> None:
         gradient_accumulation_steps=1, learning_rate=spec["lr"], lr_scheduler_type="cosine", warmup_steps=0,
         weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch", seed=spec["seed"], data_seed=spec["seed"],
         logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-        bf16=False, fp16=False, use_cpu=True, gradient_checkpointing=False, dataloader_num_workers=0,
+        bf16=bool(spec.get("bf16", False)), fp16=False, use_cpu=spec.get("device", "cpu") == "cpu",
+        gradient_checkpointing=False, dataloader_num_workers=0,
         max_length=spec["seq_len"], truncation_mode="keep_start", packing=False, padding_free=False,
         completion_only_loss=True, neftune_noise_alpha=(alpha if alpha > 0 else None),
         train_sampling_strategy=spec["sampler"],
@@ -310,6 +311,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--trl-sampler", default="random", choices=["random", "group_by_length"])
     ap.add_argument("--python", default=sys.executable, help="Python with both trainers (default: this one)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (logs, model)")
+    # For scripts/gpu-check.sh: the same comparison on its data, on a GPU, in bf16 (autocast, fp32 master
+    # weights, in both trainers), with the figures as JSON.
+    ap.add_argument("--data", default=DATA, help="alpaca data, JSON Lines or a JSON array (default: the example data)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast in both trainers (default fp32)")
+    ap.add_argument("--json", help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
     if a.lr is None:
         a.lr = 5e-5 if a.model else 5e-4
@@ -334,7 +341,7 @@ def main() -> None:
             os.path.join(work, "model"), a.hidden, a.layers)
         print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
               f"trl {trl.__version__}; model {model} ({count_parameters(model) / 1e6:.1f}M parameters, fp32)")
-        print(f"data {os.path.relpath(DATA, REPO)}; batch {a.batch}, sequence_len {a.seq_len}, {a.steps} steps "
+        print(f"data {os.path.relpath(a.data, REPO)}; device {a.device}{' (bf16)' if a.bf16 else ' (fp32)'}; batch {a.batch}, sequence_len {a.seq_len}, {a.steps} steps "
               f"(timed: {a.warmup + 1}..{a.steps}), lr {a.lr} cosine, NEFTune alpha {a.alpha}, "
               f"TRL sampler {a.trl_sampler}; {a.reps} reps interleaved")
         results = {"ours": [], "trl": []}
@@ -368,6 +375,14 @@ def main() -> None:
         best = max(w["tok_s"] for w in results["ours"]) / max(w["tok_s"] for w in results["trl"])
         # Other work on a shared machine only ever slows a run down: the fastest runs are the least disturbed.
         print(f"real tokens/s, fastest ours / fastest TRL: {best:.2f}x")
+        if a.json:
+            with open(a.json, "w", encoding="utf-8") as f:
+                json.dump({"ratio": ratio, "best_ratio": best, "trl_version": trl.__version__, "device": a.device,
+                           "bf16": a.bf16, "steps": a.steps, "warmup": a.warmup, "reps": a.reps,
+                           "ours_tok_s": [w["tok_s"] for w in results["ours"]],
+                           "trl_tok_s": [w["tok_s"] for w in results["trl"]],
+                           "ours_final_loss": [w["final_loss"] for w in results["ours"]],
+                           "trl_final_loss": [w["final_loss"] for w in results["trl"]]}, f, indent=2)
         if ours_pad and results["trl"][0].get("padded"):
             o_pad_s = ours_pad / med([w["seconds"] for w in results["ours"]])
             t_pad_s = results["trl"][0]["padded"] / med([w["seconds"] for w in results["trl"]])
