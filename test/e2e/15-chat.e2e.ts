@@ -123,9 +123,7 @@ describe('scenario 15: chat with the tuned model', () => {
       if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
       const cp = wb.treeItem('Runs', 'step-000012');
       await cp.waitFor({ state: 'visible', timeout: 15_000 });
-      await cp.click({ button: 'right' });
-      await wb.page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible' });
-      await wb.page.waitForTimeout(300);
+      await wb.openContextMenu(cp);
       await wb.screenshot('checkpoint-context-menu', { keepMouse: true });
       await wb.clickContextMenuItem('Export for chat');
       await finishExport(ses, a0.runDir, 'export-progress');
@@ -138,9 +136,7 @@ describe('scenario 15: chat with the tuned model', () => {
 
       // The second run: "Export for chat" on the run (its one checkpoint, no pick).
       await wb.clearNotifications();
-      await wb.treeItem('Runs', a5.runId).click({ button: 'right' });
-      await wb.page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible' });
-      await wb.page.waitForTimeout(300);
+      await wb.openContextMenu(wb.treeItem('Runs', a5.runId));
       await wb.clickContextMenuItem('Export for chat');
       await finishExport(ses, a5.runDir);
     });
@@ -152,9 +148,7 @@ describe('scenario 15: chat with the tuned model', () => {
       const ses = s!;
       const { wb } = ses;
       await wb.clearNotifications();
-      await wb.treeItem('Runs', a0!.runId).click({ button: 'right' });
-      await wb.page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible' });
-      await wb.page.waitForTimeout(300);
+      await wb.openContextMenu(wb.treeItem('Runs', a0!.runId));
       await wb.clickContextMenuItem('Chat with this run');
       frame = await wb.webview(CHAT_TITLE);
       const f = frame;
@@ -225,9 +219,7 @@ describe('scenario 15: chat with the tuned model', () => {
       const line = editor.locator('.view-line', { hasText: 'select me: what is NEFTune?' });
       await line.waitFor({ state: 'visible', timeout: 10_000 });
       await line.click({ clickCount: 3 }); // the whole line (with its line break)
-      await line.click({ button: 'right' });
-      await wb.page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible' });
-      await wb.page.waitForTimeout(300);
+      await wb.openContextMenu(line);
       await wb.screenshot('editor-context-menu', { keepMouse: true });
       await wb.clickContextMenuItem('Ask the tuned model');
       await wb.quickInput.waitFor({ state: 'visible', timeout: 10_000 });

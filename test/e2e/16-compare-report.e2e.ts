@@ -55,13 +55,7 @@ describe('scenario 16: compare report', () => {
       await wb.treeItem('Runs', A0.runId).click();
       await wb.treeItem('Runs', A5.runId).click({ modifiers: ['Control'] });
       await waitFor('both runs selected', async () => ((await wb.view('Runs').locator('.monaco-list-row.selected').count()) === 2 ? true : undefined), 5_000);
-      // A right-click can land while the row's hover tooltip is opening and bring no menu: again.
-      const menu = wb.page.locator('.context-view .monaco-menu').first();
-      for (let i = 0; i < 3 && !(await menu.isVisible()); i++) {
-        await wb.page.mouse.move(700, 8);
-        await wb.treeItem('Runs', A5.runId).click({ button: 'right' });
-        await menu.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
-      }
+      await wb.openContextMenu(wb.treeItem('Runs', A5.runId));
       await wb.clickContextMenuItem('Compare report');
       frame = await wb.webview(TITLE);
       await waitFor('two rows in the metric table', async () => ((await frame!.locator('table.metrics tbody tr').count()) === 2 ? true : undefined), 20_000);

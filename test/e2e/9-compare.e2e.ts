@@ -87,9 +87,7 @@ describe('scenario 9: compare runs', () => {
         const sel = await wb.view('Runs').locator('.monaco-list-row.selected .label-name').allInnerTexts();
         return sel.length === 2 ? sel : undefined;
       }, 5_000);
-      await wb.treeItem('Runs', a5.runId).click({ button: 'right' });
-      await wb.page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible' });
-      await wb.page.waitForTimeout(400); // the menu fades in
+      await wb.openContextMenu(wb.treeItem('Runs', a5.runId));
       await wb.screenshot('runs-context-menu', { keepMouse: true });
       await wb.clickContextMenuItem('Compare runs');
 

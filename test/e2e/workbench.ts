@@ -182,6 +182,25 @@ export class Workbench {
   // ------------------------------------------------------------------ context menus
 
   /** Click the item `label` of the open context menu (VS Code's own menu, in the page). */
+  /**
+   * Right-click `target` until its context menu shows (up to 3 tries): under load a right-click
+   * can land while a hover tooltip opens, or before the row is ready, and bring no menu.
+   */
+  async openContextMenu(target: Locator): Promise<void> {
+    const menu = this.page.locator('.context-view .monaco-menu').first();
+    for (let attempt = 0; ; attempt++) {
+      await target.click({ button: 'right' });
+      try {
+        await menu.waitFor({ state: 'visible', timeout: 8_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 2) throw err;
+        await this.page.mouse.move(this.page.viewportSize()!.width / 2, 8).catch(() => undefined);
+      }
+    }
+    await this.page.waitForTimeout(300); // the menu fades in; a click before that is swallowed
+  }
+
   async clickContextMenuItem(label: string): Promise<void> {
     const menu = this.page.locator('.context-view .monaco-menu');
     await menu.first().waitFor({ state: 'visible' });
