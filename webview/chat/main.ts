@@ -8,6 +8,7 @@ import { CopyText, DidAsk, DidEngineExit, DidSelectModel, DidSnapshot, DidTally,
 import { el } from '../shared/dom';
 import { connectToHost } from '../shared/host';
 import { renderMarkdown, type RenderHooks } from './markdown';
+import { NO_EXPORTS_TEXT, pickerNotice, type PickerNotice } from '../../src/core/chat/pickerNotice';
 
 const vscode = connectToHost<ChatWebviewState>();
 const { ipc } = vscode;
@@ -208,7 +209,12 @@ const findExport = (m: ModelRef | null): ExportChoice | undefined => (m ? snapsh
 
 function fillPicker(p: ReturnType<typeof modelPicker>, model: ModelRef | null): ModelRef | null {
   const exports = snapshot?.exports ?? [];
-  p.exportSelect.replaceChildren(...exports.map((e) => el('option', { value: exportKey(e) }, exportLabel(e))));
+  p.exportSelect.replaceChildren(...exports.map((e) => {
+    const o = el('option', { value: exportKey(e) }, exportLabel(e));
+    // The label may be cut off in a narrow panel: the tooltip keeps the reason.
+    if (e.problem) o.title = e.problem;
+    return o;
+  }));
   const chosen = findExport(model) ?? exports.find((e) => !e.problem);
   if (!chosen) {
     p.precisionSelect.replaceChildren();
@@ -222,12 +228,13 @@ function fillPicker(p: ReturnType<typeof modelPicker>, model: ModelRef | null): 
   const ref: ModelRef = { runId: chosen.runId, checkpoint: chosen.checkpoint, precision };
   p.provider.textContent = providers.get(modelKey(ref)) ?? '';
   p.provider.hidden = p.provider.textContent === '';
-  if (chosen.problem) showNotice(chosen.problem);
   return ref;
 }
 
 function renderPickers(): void {
+  const exportsNotice = pickerNotice(snapshot?.exports ?? [], modelA);
   modelA = fillPicker(pickA, modelA);
+  showExportsNotice(exportsNotice);
   // B defaults to another export than A (the comparison the user most likely wants).
   const other = snapshot?.exports.find((e) => !e.problem && (!modelA || exportKey(e) !== exportKey(modelA)));
   modelB = fillPicker(pickB, modelB ?? (other ? { runId: other.runId, checkpoint: other.checkpoint, precision: other.defaultPrecision } : null));
@@ -500,11 +507,14 @@ function finish(a: Answer, streamId: string, r: GenerateAnswer | null, error: st
   renderTranscript();
 }
 
-function send(text: string, quote: string | null = null): void {
-  if (!snapshot?.trusted) return showNotice('Chat needs a trusted workspace: the engine loads native code (onnxruntime).');
-  if (!modelA) return showNotice('No exported checkpoint to chat with: export one first (Export…).');
-  if (abMode && !modelB) return showNotice('A/B needs a second exported checkpoint (B).');
-  if (isBusy()) return;
+/** Returns whether the message joined the conversation (the composer keeps its text otherwise). */
+function send(text: string, quote: string | null = null): boolean {
+  if (!snapshot?.trusted) return refuse('Chat needs a trusted workspace: the engine loads native code (onnxruntime).');
+  // A remembered export that broke since is refused here with its reason, not sent to fail in the engine.
+  const exportsNotice = pickerNotice(snapshot.exports, modelA);
+  if (!modelA || exportsNotice?.kind === 'error') return refuse(exportsNotice ?? { text: NO_EXPORTS_TEXT, kind: 'info' }, 'exports');
+  if (abMode && !modelB) return refuse('A/B needs a second exported checkpoint (B).');
+  if (isBusy()) return false;
   hideNotice();
   const conv = current();
   const models = abMode && modelB ? [modelA, modelB] : [modelA];
@@ -513,14 +523,14 @@ function send(text: string, quote: string | null = null): void {
   if (conv.title === 'New conversation') conv.title = (quote ? `${text} (selection)` : text).replace(/\s+/g, ' ').slice(0, 60);
   renderConversations();
   startTurn(conv, t);
+  return true;
 }
 
 composer.addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = input.value.trim();
   if (!text || isBusy()) return;
-  input.value = '';
-  send(text);
+  if (send(text)) input.value = '';
 });
 input.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
@@ -571,13 +581,31 @@ convSelect.addEventListener('change', () => {
 });
 
 // ---- notices --------------------------------------------------------------------------------
-function showNotice(text: string): void {
+// What the shown notice is about: an exports notice is cleared by the next snapshot with a
+// usable export; other notices (engine stopped, ...) stay until their own end.
+let noticeAbout: 'exports' | 'other' | null = null;
+function showNotice(text: string, kind: PickerNotice['kind'] = 'error', about: 'exports' | 'other' = 'other'): void {
   notice.hidden = false;
   notice.textContent = text;
+  notice.classList.toggle('info', kind === 'info');
+  noticeAbout = about;
 }
 function hideNotice(): void {
   notice.hidden = true;
   notice.textContent = '';
+  notice.classList.remove('info');
+  noticeAbout = null;
+}
+function showExportsNotice(n: PickerNotice | null): void {
+  if (n) {
+    // The empty state is told by the "no exports" box; only a notice already up is updated.
+    if (n.kind === 'error' || noticeAbout === 'exports') showNotice(n.text, n.kind, 'exports');
+  } else if (noticeAbout === 'exports') hideNotice();
+}
+function refuse(n: string | PickerNotice, about: 'exports' | 'other' = 'other'): false {
+  if (typeof n === 'string') showNotice(n, 'error', about);
+  else showNotice(n.text, n.kind, about);
+  return false;
 }
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -590,8 +618,8 @@ ipc.onNotification(DidSnapshot, (snap) => {
   renderPickers();
   showSettings();
   renderTranscript();
-  if (modelA) void load(modelA, pickA);
-  if (abMode && modelB) void load(modelB, pickB);
+  if (modelA && !findExport(modelA)?.problem) void load(modelA, pickA);
+  if (abMode && modelB && !findExport(modelB)?.problem) void load(modelB, pickB);
 });
 ipc.onNotification(DidToken, ({ streamId, text }) => {
   const s = streams.get(streamId);
@@ -620,7 +648,7 @@ ipc.onNotification(DidSelectModel, (model) => {
 });
 ipc.onNotification(DidAsk, (ask: EditorAsk) => {
   if (isBusy()) return showNotice('The model is still answering: stop it (Escape) and ask again.');
-  send(ask.prompt, ask.quote);
+  void send(ask.prompt, ask.quote);
 });
 
 renderConversations();
