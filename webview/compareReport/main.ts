@@ -105,20 +105,23 @@ function renderNotices(r: CompareReport): void {
   const items: HTMLElement[] = [];
   if (r.rows.length === 0) {
     const box = el('div', { class: 'empty-state', id: 'empty-eval' });
+    const onlyUnreadable = r.unreadable.length > 0 && r.notEvaluated.length === 0;
     box.append(
-      el('h2', {}, 'No evaluations yet'),
-      el('p', {}, 'The report reads what "NEFTune: Evaluate run" writes into each run folder (held-out and noise-off training loss, answers to a prompt set and their metrics). Evaluate the runs, then come back: this page refreshes by itself.'),
+      el('h2', {}, onlyUnreadable ? 'The evaluations could not be read' : 'No evaluations yet'),
+      el('p', {}, onlyUnreadable ? `The evaluation files of ${r.unreadable.join(', ')} could not be read: see the problems below.` : 'The report reads what "NEFTune: Evaluate run" writes into each run folder (held-out and noise-off training loss, answers to a prompt set and their metrics). Evaluate the runs, then come back: this page refreshes by itself.'),
     );
     const buttons = el('div', { class: 'buttons' });
     for (const id of r.notEvaluated) buttons.append(commandButton(`Evaluate run ${id}`, 'neftune.evaluateRun', id));
     box.append(buttons);
     items.push(box);
+    if (!onlyUnreadable && r.unreadable.length) items.push(el('div', { class: 'notice', id: 'unreadable' }, `Evaluation unreadable (see the problems below): ${r.unreadable.join(', ')}.`));
   } else if (r.notEvaluated.length) {
     const box = el('div', { class: 'notice', id: 'not-evaluated' });
     box.append(el('span', {}, `Not evaluated yet: ${r.notEvaluated.join(', ')}.`));
     for (const id of r.notEvaluated) box.append(commandButton(`Evaluate run ${id}`, 'neftune.evaluateRun', id));
     items.push(box);
   }
+  if (r.rows.length > 0 && r.unreadable.length) items.push(el('div', { class: 'notice', id: 'unreadable' }, `Evaluation unreadable (see the problems below): ${r.unreadable.join(', ')}.`));
   if (r.rows.length > 0 && r.runs.length > 1 && r.pairs.length === 0) {
     const box = el('div', { class: r.rows.length > 1 ? 'empty-state small' : 'notice', id: 'empty-judge' });
     box.append(el('span', {}, 'No judge has compared these runs yet: win rates and verdicts come from "NEFTune: Judge runs" (a local model or an endpoint you set; both answer orders).'), commandButton('Judge runs', 'neftune.judgeRuns'));
