@@ -100,6 +100,23 @@ function commandButton(label: string, command: DataCommand, runId?: string): HTM
   return b;
 }
 
+/** Characters of an answer shown before "Show all": a 1 MB answer would make the page huge. */
+const ANSWER_CLAMP = 4000;
+
+/** An answer as text (never HTML), clamped when long, with a toggle to show all of it. */
+function answerText(text: string): HTMLElement[] {
+  const box = el('div', { class: 'answer-text' }, text.length > ANSWER_CLAMP ? `${text.slice(0, ANSWER_CLAMP)}…` : text);
+  if (text.length <= ANSWER_CLAMP) return [box];
+  const toggle = el('button', { class: 'link show-all', type: 'button' }, `Show all (${text.length} characters)`);
+  let all = false;
+  toggle.addEventListener('click', () => {
+    all = !all;
+    box.textContent = all ? text : `${text.slice(0, ANSWER_CLAMP)}…`;
+    toggle.textContent = all ? `Show less (first ${ANSWER_CLAMP} characters)` : `Show all (${text.length} characters)`;
+  });
+  return [box, toggle];
+}
+
 /** What is missing, each with the command that makes it. */
 function renderNotices(r: CompareReport): void {
   const items: HTMLElement[] = [];
@@ -265,8 +282,8 @@ function renderDetail(r: CompareReport, p: ReportPrompt | null): void {
     if (row) head.append(swatch(row.color));
     head.append(document.createTextNode(labelOf(a.row)), el('span', { class: 'muted' }, ` · ${a.output.length} chars`));
     box.append(head);
-    if (a.outputs) a.outputs.forEach((o, i) => box.append(el('div', { class: 'label' }, `Turn ${i + 1}`), el('div', { class: 'answer-text' }, o)));
-    else box.append(el('div', { class: 'answer-text' }, a.output));
+    if (a.outputs) a.outputs.forEach((o, i) => box.append(el('div', { class: 'label' }, `Turn ${i + 1}`), ...answerText(o)));
+    else box.append(...answerText(a.output));
     answers.append(box);
   }
   promptDetail.append(answers);
