@@ -54,6 +54,9 @@ describe('HTML export', () => {
     // The metric table and a win cell with its interval.
     assert.match(html, /<th title="[^"]*">Held-out loss<\/th>/);
     assert.ok(html.includes('75% [50, 100]'));
+    // A long answer keeps its full text but scrolls in its own box, with no script to toggle it.
+    assert.match(html, /\.answer\{max-height:[^;}]+;overflow:auto\}/);
+    assert.ok(!/<script/i.test(html));
   });
 
   it('lists the rows in the sort order given', () => {
