@@ -29,6 +29,21 @@ export function escapeMarkdown(s: string): string {
     .replace(/\n/g, '<br>');
 }
 
+function emptyText(report: CompareReport): string {
+  return report.unreadable.length && !report.notEvaluated.length ? 'The evaluations could not be read: see the problems below.' : 'No evaluations yet: run NEFTune: Evaluate run on these runs.';
+}
+
+/**
+ * Model text as a fenced code block: shown verbatim (no escapes to read, no HTML), the fence
+ * longer than any backtick run inside so the text cannot close it.
+ */
+export function mdFence(s: string): string {
+  const text = s.replace(/\r\n?/g, '\n');
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}text\n${text}${text.endsWith('\n') ? '' : '\n'}${fence}`;
+}
+
 /** Multi-line text as a Markdown block quote, line by line. */
 function mdQuote(s: string): string {
   const lines = s.replace(/\r\n?/g, '\n').split('\n');
@@ -49,6 +64,7 @@ function labels(report: CompareReport): (key: string) => string {
 function notes(report: CompareReport): string[] {
   const out: string[] = [];
   if (report.notEvaluated.length) out.push(`Not evaluated yet (NEFTune: Evaluate run): ${report.notEvaluated.join(', ')}`);
+  if (report.unreadable.length) out.push(`Evaluation unreadable (see the problems below): ${report.unreadable.join(', ')}`);
   if (report.rows.length > 1 && report.pairs.length === 0) out.push('No judgements between these runs yet (NEFTune: Judge runs).');
   if (!report.hasVotes) out.push('No A/B votes between these runs (chat panel, A/B).');
   if (report.ruleJudgeSkipped) out.push(`${report.ruleJudgeSkipped} judgement(s) by the test-only rule judge are left out.`);
@@ -66,7 +82,7 @@ export function reportToMarkdown(report: CompareReport, sort: SortState | null =
   for (const n of notes(report)) out.push(`- ${escapeMarkdown(n)}`);
   if (notes(report).length) out.push('');
   out.push('## Metrics', '');
-  if (rows.length === 0) out.push('No evaluations yet: run NEFTune: Evaluate run on these runs.', '');
+  if (rows.length === 0) out.push(emptyText(report), '');
   else {
     const cols = report.columns;
     out.push(`| ${cols.map((c) => escapeMarkdown(c.label)).join(' | ')} |`, `| ${cols.map((c) => (c.id === 'run' ? '---' : '---:')).join(' | ')} |`);
@@ -84,7 +100,7 @@ export function reportToMarkdown(report: CompareReport, sort: SortState | null =
       out.push(`### ${escapeMarkdown(`${p.promptSet} #${p.id}${p.category ? ` (${p.category})` : ''}`)}`, '', mdQuote(p.instruction), '');
       if (p.turns) p.turns.slice(1).forEach((t, i) => out.push(`Turn ${i + 2}:`, '', mdQuote(t), ''));
       if (p.reference !== undefined) out.push('Reference:', '', mdQuote(p.reference), '');
-      for (const a of p.answers) out.push(`**${escapeMarkdown(label(a.row))}**`, '', mdQuote(a.output), '');
+      for (const a of p.answers) out.push(`**${escapeMarkdown(label(a.row))}**`, '', mdFence(a.output), '');
       for (const v of p.verdicts) out.push(`- ${escapeMarkdown(verdictText(v, label))}`);
       if (p.verdicts.length) out.push('');
     }
@@ -104,7 +120,8 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}
 td{white-space:nowrap}th{min-width:4em;max-width:10em}.scroll{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}
 .answers{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:10px}
-.answer,.quote{white-space:pre-wrap;border:1px solid #8884;border-radius:3px;padding:6px 8px;margin:4px 0}
+.answer{max-height:32em;overflow:auto}
+.answer,.quote{white-space:pre-wrap;overflow-wrap:anywhere;border:1px solid #8884;border-radius:3px;padding:6px 8px;margin:4px 0}
 .muted{color:#666}.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}`;
 
 export function reportToHtml(report: CompareReport, sort: SortState | null = null): string {
@@ -124,7 +141,7 @@ export function reportToHtml(report: CompareReport, sort: SortState | null = nul
   const ns = notes(report);
   if (ns.length) out.push(`<ul>${ns.map((n) => `<li>${e(n)}</li>`).join('')}</ul>`);
   out.push('<h2>Metrics</h2>');
-  if (rows.length === 0) out.push('<p>No evaluations yet: run NEFTune: Evaluate run on these runs.</p>');
+  if (rows.length === 0) out.push(`<p>${e(emptyText(report))}</p>`);
   else {
     out.push('<div class="scroll"><table><thead><tr>', ...report.columns.map((c) => `<th title="${e(c.description)}">${e(c.label)}</th>`), '</tr></thead><tbody>');
     for (const r of rows) out.push(`<tr>${report.columns.map((c) => cellHtml(r, c.id, label)).join('')}</tr>`);

@@ -409,7 +409,10 @@ export function buildCompareReport(input: ReportInput): CompareReport {
   }
 
   const columns: Column[] = [...BASE_COLUMNS];
-  const others = runIds.length > 1 ? runIds : [];
+  // Only runs with a row (a readable evaluation) get "vs X" columns: any other column could
+  // only ever show "–".
+  const withRows = runIds.filter((id) => evals.some((e) => e.runId === id));
+  const others = withRows.length > 1 ? withRows : [];
   for (const x of others) {
     columns.push(
       { id: `win:${x}`, label: `Win vs ${x}`, better: 'higher', description: `Judge's win rate against ${x} (ties half), with its bootstrap 95% interval` },
@@ -525,6 +528,15 @@ export function buildCompareReport(input: ReportInput): CompareReport {
     noiseAlpha: evals.find((e) => e.runId === r.runId && e.report.neftune_alpha !== undefined)?.report.neftune_alpha ?? r.noiseAlpha,
     evals: evals.filter((e) => e.runId === r.runId).length,
   }));
+  // A run without a readable evaluation but with an error about a file in its folder has
+  // evaluations that could not be read: "Evaluate run" is not the remedy.
+  const inside = (file: string, dir: string): boolean => {
+    const rel = path.relative(path.resolve(dir), path.resolve(file));
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  };
+  const unreadable = runs
+    .filter((r) => r.evals === 0 && problems.some((p) => p.severity === 'error' && inside(p.file, (runOf.get(r.runId) as ReportRunInput).runDir)))
+    .map((r) => r.runId);
   return {
     runs,
     columns,
@@ -532,7 +544,8 @@ export function buildCompareReport(input: ReportInput): CompareReport {
     prompts: [...prompts.values()].map((x) => ({ ...x.p, answers: x.answers, verdicts: x.verdicts })),
     pairs: reportPairs,
     problems,
-    notEvaluated: runs.filter((r) => r.evals === 0).map((r) => r.runId),
+    notEvaluated: runs.filter((r) => r.evals === 0 && !unreadable.includes(r.runId)).map((r) => r.runId),
+    unreadable,
     hasVotes: rows.some((r) => Object.entries(r.cells).some(([k, c]) => k.startsWith('votes:') && c.v !== null)),
     ruleJudgeSkipped,
     created: (input.now ?? new Date()).toISOString(),

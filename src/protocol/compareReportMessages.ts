@@ -109,6 +109,8 @@ export interface CompareReport {
   readonly problems: readonly ReportProblem[];
   /** Run ids without any evaluation ("Evaluate run" makes one). */
   readonly notEvaluated: readonly string[];
+  /** Run ids whose evaluation files exist but could not be read (see problems). */
+  readonly unreadable: readonly string[];
   /** Whether there are A/B votes for two of the runs. */
   readonly hasVotes: boolean;
   /** Pairwise reports of the test-only rule judge, left out (never reported as results). */

@@ -156,7 +156,19 @@ export class CompareReportPanel extends WebviewPanelHost {
     if (!target) return;
     const text = md ? reportToMarkdown(report, sort) : reportToHtml(report, sort);
     await vscode.workspace.fs.writeFile(target, Buffer.from(text, 'utf8'));
-    void vscode.window.showInformationMessage(`NEFTune: wrote ${target.fsPath}`);
+    void this.announceWritten(target, md ? 'markdown' : 'html');
+  }
+
+  /** The file name (a long path is cut off in a notification), with Open and Reveal in folder. */
+  private async announceWritten(target: vscode.Uri, kind: 'markdown' | 'html' | 'png'): Promise<void> {
+    const pick = await vscode.window.showInformationMessage(`NEFTune: wrote ${path.basename(target.fsPath)}`, { detail: target.fsPath }, 'Open', 'Reveal in folder');
+    if (pick === 'Reveal in folder') await vscode.commands.executeCommand('revealFileInOS', target);
+    else if (pick === 'Open') {
+      // HTML in the browser (it is a page, not a source); Markdown as its preview; a PNG in the editor.
+      if (kind === 'html') await vscode.env.openExternal(target);
+      else if (kind === 'markdown') await vscode.commands.executeCommand('markdown.showPreview', target);
+      else await vscode.commands.executeCommand('vscode.open', target);
+    }
   }
 
   private async exportPng(name: string, dataUrl: string): Promise<void> {
@@ -164,7 +176,7 @@ export class CompareReportPanel extends WebviewPanelHost {
     const target = await vscode.window.showSaveDialog({ title: 'Save the chart as PNG', defaultUri: this.defaultUri(`${safe}.png`), filters: { PNG: ['png'] } });
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, Buffer.from(dataUrl.slice(PNG_DATA_URL.length), 'base64'));
-    void vscode.window.showInformationMessage(`NEFTune: wrote ${target.fsPath}`);
+    void this.announceWritten(target, 'png');
   }
 
   /** Only a file the report names (the webview is untrusted: it does not choose what opens). */

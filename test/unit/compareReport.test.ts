@@ -159,6 +159,29 @@ describe('missing pieces', () => {
     assert.deepEqual(r.rows.map((x) => x.runId), [A0.runId]);
   });
 
+  it('runs whose evaluation files are broken are unreadable, not "not evaluated", and get no "vs" columns', () => {
+    writeEval(store, A0);
+    writeEval(store, A5);
+    fs.writeFileSync(path.join(writeEval(store, A10), 'report.json'), '{"kind": "eval", ');
+    const r = load();
+    assert.deepEqual(r.unreadable, [A10.runId]);
+    assert.deepEqual(r.notEvaluated, []);
+    assert.ok(r.problems.some((p) => p.severity === 'error' && p.file.startsWith(path.join(store, A10.runId))));
+    const vs = r.columns.map((c) => c.id).filter((id) => id.includes(':'));
+    assert.deepEqual(vs.sort(), ['dlen', 'lc', 'votes', 'win'].flatMap((k) => [`${k}:${A0.runId}`, `${k}:${A5.runId}`]).sort());
+  });
+
+  it('a report of only a non-UTF-8 evaluation: no rows, no "vs" columns, the run unreadable', () => {
+    const dir = writeEval(store, A5);
+    const f = path.join(dir, 'report.json');
+    fs.writeFileSync(f, Buffer.concat([fs.readFileSync(f).subarray(0, 20), Buffer.from([0xff, 0xfe]), fs.readFileSync(f).subarray(20)]));
+    const r = load([A5]);
+    assert.equal(r.rows.length, 0);
+    assert.deepEqual(r.unreadable, [A5.runId]);
+    assert.deepEqual(r.notEvaluated, []);
+    assert.ok(!r.columns.some((c) => c.id.includes(':')));
+  });
+
   it('an incomplete eval: its row is marked, and a torn last answer line is read up to it', () => {
     const dir = writeEval(store, A0, { complete: false });
     fs.appendFileSync(path.join(dir, 'generations.jsonl'), '{"id": "5", "instruction": "Cut o');

@@ -7,10 +7,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { escapeHtml, escapeMarkdown, reportToHtml, reportToMarkdown } from '../../src/core/compareReportExport';
+import { createRequire } from 'node:module';
+import { escapeHtml, escapeMarkdown, mdFence, reportToHtml, reportToMarkdown } from '../../src/core/compareReportExport';
 import { loadCompareReport } from '../../src/core/evalReports';
 import { ExportChartPng, ExportReport, nextSort, OpenReportFile, promptCategories, promptMatches, rowLabel, RunDataCommand, sortRows, type CompareReport, type ReportRow } from '../../src/protocol/compareReportMessages';
 import { CHECKPOINT, EVAL_KEY, MARKUP, RUNS, writeEval, writePairwise, writeVotes } from '../fixtures/compareReportFixtures';
+
+// markdown-it is in node_modules (via vsce); raw HTML on, as the worst-case renderer.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const MarkdownIt: any = createRequire(path.join(process.cwd(), 'package.json'))('markdown-it');
+const md2html = (md: string): string => new MarkdownIt({ html: true }).render(md) as string;
+const decode = (h: string): string => h.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
 
 let store: string;
 beforeEach(() => {
@@ -47,6 +54,9 @@ describe('HTML export', () => {
     // The metric table and a win cell with its interval.
     assert.match(html, /<th title="[^"]*">Held-out loss<\/th>/);
     assert.ok(html.includes('75% [50, 100]'));
+    // A long answer keeps its full text but scrolls in its own box, with no script to toggle it.
+    assert.match(html, /\.answer\{max-height:[^;}]+;overflow:auto\}/);
+    assert.ok(!/<script/i.test(html));
   });
 
   it('lists the rows in the sort order given', () => {
@@ -61,12 +71,12 @@ describe('Markdown export', () => {
   it('escapes markup so a Markdown renderer shows it as text', () => {
     const r = report();
     const md = reportToMarkdown(r);
-    assert.ok(!md.includes(MARKUP));
-    assert.ok(!/<img|<script|<b/i.test(md), 'no raw tag from the data');
-    assert.ok(md.includes('&lt;img src=x onerror=alert(1)&gt;'), 'the payload, escaped');
-    // A link in an answer does not become a link; a | does not split a table cell.
-    assert.ok(md.includes('\\[link\\](javascript:alert(2))'));
-    assert.ok(md.includes('\\| and \\*\\*bold\\*\\*'));
+    // Answers are fenced (verbatim); everything else is escaped. Rendered with raw HTML on, the
+    // payload is never an element, and the answers read as written.
+    const html = md2html(md);
+    assert.ok(!/<img|<script|<b /i.test(html), 'no element from the data');
+    assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'), 'the payload, as text');
+    assert.ok(!/<a /.test(html), 'a link in the data is no link');
     assert.match(md, /^\| Run \| α \| Held-out loss \|/m);
     assert.match(md, /not valid|malformed JSON/);
   });
@@ -81,6 +91,18 @@ describe('Markdown export', () => {
     // Longest answers first: the alpha 5 and 10 runs answer at length.
     assert.ok(table[2]!.startsWith(`| ${escapeMarkdown(A5.runId)}`) || table[2]!.startsWith(`| ${escapeMarkdown(A10.runId)}`), table[2]);
     assert.ok(table[4]!.startsWith(`| ${escapeMarkdown(A0.runId)}`), table[4]);
+  });
+
+  it('answers are fenced code: indented code, backticks and <script> read as written', () => {
+    const answers = ['Steps:\n\n    if a < b and c*d:\n        x_1 = 2', 'use ```js\nx``` and ````', '<script>alert(1)</script> & *b*'];
+    for (const a of answers) {
+      const html = md2html(mdFence(a));
+      const code = /^<pre><code class="language-text">([\s\S]*)<\/code><\/pre>\n$/.exec(html);
+      assert.ok(code, html);
+      assert.equal(decode(code[1]!), `${a}\n`, 'the text exactly, no escape codes');
+    }
+    assert.equal(mdFence('a ``` b'), '````text\na ``` b\n````');
+    assert.equal(mdFence('x\r\ny'), '```text\nx\ny\n```');
   });
 
   it('escapeMarkdown: list and heading starts, entities, line breaks', () => {

@@ -100,25 +100,45 @@ function commandButton(label: string, command: DataCommand, runId?: string): HTM
   return b;
 }
 
+/** Characters of an answer shown before "Show all": a 1 MB answer would make the page huge. */
+const ANSWER_CLAMP = 4000;
+
+/** An answer as text (never HTML), clamped when long, with a toggle to show all of it. */
+function answerText(text: string): HTMLElement[] {
+  const box = el('div', { class: 'answer-text' }, text.length > ANSWER_CLAMP ? `${text.slice(0, ANSWER_CLAMP)}…` : text);
+  if (text.length <= ANSWER_CLAMP) return [box];
+  const toggle = el('button', { class: 'link show-all', type: 'button' }, `Show all (${text.length} characters)`);
+  let all = false;
+  toggle.addEventListener('click', () => {
+    all = !all;
+    box.textContent = all ? text : `${text.slice(0, ANSWER_CLAMP)}…`;
+    toggle.textContent = all ? `Show less (first ${ANSWER_CLAMP} characters)` : `Show all (${text.length} characters)`;
+  });
+  return [box, toggle];
+}
+
 /** What is missing, each with the command that makes it. */
 function renderNotices(r: CompareReport): void {
   const items: HTMLElement[] = [];
   if (r.rows.length === 0) {
     const box = el('div', { class: 'empty-state', id: 'empty-eval' });
+    const onlyUnreadable = r.unreadable.length > 0 && r.notEvaluated.length === 0;
     box.append(
-      el('h2', {}, 'No evaluations yet'),
-      el('p', {}, 'The report reads what "NEFTune: Evaluate run" writes into each run folder (held-out and noise-off training loss, answers to a prompt set and their metrics). Evaluate the runs, then come back: this page refreshes by itself.'),
+      el('h2', {}, onlyUnreadable ? 'The evaluations could not be read' : 'No evaluations yet'),
+      el('p', {}, onlyUnreadable ? `The evaluation files of ${r.unreadable.join(', ')} could not be read: see the problems below.` : 'The report reads what "NEFTune: Evaluate run" writes into each run folder (held-out and noise-off training loss, answers to a prompt set and their metrics). Evaluate the runs, then come back: this page refreshes by itself.'),
     );
     const buttons = el('div', { class: 'buttons' });
     for (const id of r.notEvaluated) buttons.append(commandButton(`Evaluate run ${id}`, 'neftune.evaluateRun', id));
     box.append(buttons);
     items.push(box);
+    if (!onlyUnreadable && r.unreadable.length) items.push(el('div', { class: 'notice', id: 'unreadable' }, `Evaluation unreadable (see the problems below): ${r.unreadable.join(', ')}.`));
   } else if (r.notEvaluated.length) {
     const box = el('div', { class: 'notice', id: 'not-evaluated' });
     box.append(el('span', {}, `Not evaluated yet: ${r.notEvaluated.join(', ')}.`));
     for (const id of r.notEvaluated) box.append(commandButton(`Evaluate run ${id}`, 'neftune.evaluateRun', id));
     items.push(box);
   }
+  if (r.rows.length > 0 && r.unreadable.length) items.push(el('div', { class: 'notice', id: 'unreadable' }, `Evaluation unreadable (see the problems below): ${r.unreadable.join(', ')}.`));
   if (r.rows.length > 0 && r.runs.length > 1 && r.pairs.length === 0) {
     const box = el('div', { class: r.rows.length > 1 ? 'empty-state small' : 'notice', id: 'empty-judge' });
     box.append(el('span', {}, 'No judge has compared these runs yet: win rates and verdicts come from "NEFTune: Judge runs" (a local model or an endpoint you set; both answer orders).'), commandButton('Judge runs', 'neftune.judgeRuns'));
@@ -262,8 +282,8 @@ function renderDetail(r: CompareReport, p: ReportPrompt | null): void {
     if (row) head.append(swatch(row.color));
     head.append(document.createTextNode(labelOf(a.row)), el('span', { class: 'muted' }, ` · ${a.output.length} chars`));
     box.append(head);
-    if (a.outputs) a.outputs.forEach((o, i) => box.append(el('div', { class: 'label' }, `Turn ${i + 1}`), el('div', { class: 'answer-text' }, o)));
-    else box.append(el('div', { class: 'answer-text' }, a.output));
+    if (a.outputs) a.outputs.forEach((o, i) => box.append(el('div', { class: 'label' }, `Turn ${i + 1}`), ...answerText(o)));
+    else box.append(...answerText(a.output));
     answers.append(box);
   }
   promptDetail.append(answers);
