@@ -129,7 +129,7 @@ describe('scenario 16: compare report', () => {
     });
   });
 
-  it('d) Export Markdown through the save dialog: the table in the sort shown, the payload escaped', async () => {
+  it('d) Export Markdown through the save dialog: the table in the sort shown, the payload inert', async () => {
     assert.ok(frame, 'needs a)');
     await guard(s, 'export-markdown', async () => {
       const ses = s!;
@@ -147,8 +147,10 @@ describe('scenario 16: compare report', () => {
       await waitFor(`${target} to be written`, () => existsSync(target) && statSync(target).size > 0, 15_000);
       const md = readFileSync(target, 'utf8');
       copyFileSync(target, join(wb.artifacts, `${wb.scenario}--exported-report.md`));
-      assert.ok(md.includes('&lt;img src=x onerror=alert(1)&gt;'), 'the payload, escaped');
-      assert.ok(!md.includes(MARKUP), 'not raw');
+      // Answers go in fenced code blocks (inert, shown as written); anywhere else the markup is escaped.
+      const outside = md.split(/^(`{3,})text\n[\s\S]*?^\1$/m).filter((_, i) => i % 2 === 0).join('');
+      assert.ok(md.includes(`\`\`\`text\n${MARKUP}`), 'the answer, as written, in a fenced block');
+      assert.ok(!outside.includes(MARKUP), 'not raw outside the code blocks');
       const rows = md.split('\n').filter((l) => /^\| tiny-a/.test(l));
       assert.deepEqual(rows.map((l) => l.split(' | ')[0]!.slice(2)), [A0.runId, A5.runId], 'rows in the table\u2019s sort (train loss ascending)');
       assert.ok(rows[1]!.includes('75% \\[50, 100\\]'), rows[1]);
