@@ -28,7 +28,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { killGroup, killProcessesIn, registerGroup, registerTempDir, unregisterTempDir } from './cleanup';
@@ -135,6 +135,24 @@ export function trainerEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.Proces
   return { ...base, PYTHONPATH: pp };
 }
 
+/**
+ * What a failing step leaves for a reader who has only the run's last lines (CI prints the
+ * tail): the error, the NEFTune output channel's last lines, and the extension host's errors.
+ */
+export function failureDigest(error: unknown, logs: ReadonlyArray<{ f: string; text: string }>): string {
+  const err = (error instanceof Error ? (error.stack ?? error.message) : String(error)).replace(/\x1b\[[0-9;]*m/g, '');
+  const out = [`error: ${err.split('\n').slice(0, 12).join('\n  ')}`];
+  for (const { f, text } of logs) {
+    const name = basename(f);
+    const host = name === 'exthost.log';
+    if (!host && !/neftune/i.test(name)) continue;
+    const lines = text.split('\n').filter((l) => l.trim());
+    const picked = host ? lines.filter((l) => /\[error\]|\[warning\]/i.test(l)).slice(-12) : lines.slice(-20);
+    if (picked.length) out.push(`--- ${name} (last ${picked.length} lines${host ? ' with errors or warnings' : ''})`, ...picked.map((l) => `  ${l.slice(0, 300)}`));
+  }
+  return `${out.join('\n')}\n`;
+}
+
 // ---------------------------------------------------------------- session
 
 export interface LaunchOptions {
@@ -161,8 +179,9 @@ export interface Session {
   tmp: string;
   port: number;
   url: string;
-  /** Write the code-server and extension-host logs to artifacts (for a failing test). */
-  saveLogs(suffix?: string): void;
+  /** Write the code-server and extension-host logs to artifacts (for a failing test); with
+   *  `error`, also a short digest (`*.digest.txt`) that run.ts prints at the end of the run. */
+  saveLogs(suffix?: string, error?: unknown): void;
   close(): Promise<void>;
 }
 
@@ -266,7 +285,7 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
   let child: ChildProcess | undefined;
   let context: BrowserContext | undefined;
 
-  const saveLogs = (suffix = 'failure') => {
+  const saveLogs = (suffix = 'failure', error?: unknown) => {
     try {
       mkdirSync(ARTIFACTS, { recursive: true });
       if (existsSync(logFile)) copyFileSync(logFile, join(ARTIFACTS, `${scenario}--${suffix}-code-server.log`));
@@ -278,8 +297,12 @@ export async function launch(opts: LaunchOptions): Promise<Session> {
             e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)],
           );
         const wanted = walk(logs).filter((f) => /exthost\.log$|NEFTune|neftune/i.test(f));
-        const body = wanted.map((f) => `===== ${f}\n${readFileSync(f, 'utf8')}`).join('\n');
+        const texts = wanted.map((f) => ({ f, text: readFileSync(f, 'utf8') }));
+        const body = texts.map(({ f, text }) => `===== ${f}\n${text}`).join('\n');
         if (body) writeFileSync(join(ARTIFACTS, `${scenario}--${suffix}-exthost.log`), body);
+        if (error !== undefined) writeFileSync(join(ARTIFACTS, `${scenario}--${suffix}.digest.txt`), failureDigest(error, texts));
+      } else if (error !== undefined) {
+        writeFileSync(join(ARTIFACTS, `${scenario}--${suffix}.digest.txt`), failureDigest(error, []));
       }
     } catch (e) {
       log(`could not save logs: ${(e as Error).message}`);

@@ -11,7 +11,7 @@
 // files stop their code-server and browser (see cleanup.ts).
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ARTIFACTS, E2E_DIR, REPO, ensureCodeServer, log } from './harness';
 
@@ -54,6 +54,9 @@ function main(): void {
       const kb = (statSync(join(ARTIFACTS, f)).size / 1024).toFixed(0);
       process.stdout.write(`  ${f}  (${kb} KB)\n`);
     }
+    // Last, so that a log that keeps only the tail (CI's) still says what failed and why.
+    const digests = existsSync(ARTIFACTS) ? readdirSync(ARTIFACTS).filter((f) => f.endsWith('.digest.txt')).sort() : [];
+    for (const f of digests) process.stdout.write(`\nE2E FAILED ${f.replace(/\.digest\.txt$/, '')}\n${readFileSync(join(ARTIFACTS, f), 'utf8')}`);
     process.stdout.write(`E2E total ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
   });

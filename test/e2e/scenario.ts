@@ -29,7 +29,7 @@ export async function guard<T>(s: Session | undefined, what: string, fn: () => P
   } catch (e) {
     if (s) {
       await s.wb.screenshot(`FAILED-${what}`).catch(() => undefined);
-      s.saveLogs(`failed-${what}`.toLowerCase().replace(/[^a-z0-9]+/g, '-'));
+      s.saveLogs(`failed-${what}`.toLowerCase().replace(/[^a-z0-9]+/g, '-'), e);
     }
     throw e;
   }
