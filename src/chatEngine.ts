@@ -18,7 +18,10 @@ const write = (msg: unknown): void => {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
 };
 
-const engine = new ChatEngine((method, params) => write({ method, params }));
+// NEFTUNE_CHAT_STREAM_MS: the least time between two token lines (bench/chat sets 0, a line per
+// token, to measure what coalescing saves); unset, the engine's default.
+const streamMs = Number(process.env.NEFTUNE_CHAT_STREAM_MS);
+const engine = new ChatEngine((method, params) => write({ method, params }), process.env.NEFTUNE_CHAT_STREAM_MS && Number.isFinite(streamMs) && streamMs >= 0 ? streamMs : undefined);
 /** Request id -> the streamId of a generate, so `$/cancel` can stop it. */
 const generating = new Map<number, string>();
 

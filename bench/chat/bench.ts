@@ -27,6 +27,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ENGINE_EXEC_ARGV } from '../../src/core/chat/engineClient';
 import { ChannelError, JsonLinesChannel, type ChannelProtocol } from '../../src/core/jsonLinesChannel';
 import type { ChatEngineProtocol, ChatMessage, GenerationSettings, Precision } from '../../src/protocol/chatEngine';
 
@@ -188,8 +189,7 @@ class OurEngine implements Engine {
     this.ch ??= JsonLinesChannel.fork<ChatEngineProtocol>(OPT.engineJs, [], {
       env: { ...process.env, HF_HUB_OFFLINE: '1' },
       // Not this process's flags (tsx's loader): the bundle runs as the extension starts it.
-      execArgv: [],
-      ...(OPT.cpuProf ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${OPT.cpuProf}`, `--cpu-prof-name=ours-${this.precision}.cpuprofile`] } : {}),
+      execArgv: [...ENGINE_EXEC_ARGV, ...(OPT.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${OPT.cpuProf}`, `--cpu-prof-name=ours-${this.precision}.cpuprofile`] : [])],
     });
     return this.ch;
   }

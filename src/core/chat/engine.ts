@@ -20,6 +20,7 @@ import {
 import { ExportFolderError, modelFile, readExportFolder, type ExportFolder } from './exportFolder';
 import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores } from './generator';
 import { ChatTokenizer } from './tokenizer';
+import { STREAM_INTERVAL_MS, TokenStreamBatcher } from './tokenStream';
 
 /** An error the channel sends back with a code (ENGINE_ERROR). */
 export class EngineError extends Error {
@@ -53,7 +54,11 @@ export class ChatEngine {
   /** streamId -> stop flag of a running generation, and its end. */
   private readonly running = new Map<string, { stop: boolean; done: Promise<unknown> }>();
 
-  constructor(private readonly notify: (method: 'token', params: TokenNotification) => void) {}
+  /** `streamIntervalMs`: the least time between two token notifications of a stream (tokenStream.ts). */
+  constructor(
+    private readonly notify: (method: 'token', params: TokenNotification) => void,
+    private readonly streamIntervalMs = STREAM_INTERVAL_MS,
+  ) {}
 
   async handle<M extends keyof Requests & string>(method: M, params: Requests[M]['params']): Promise<Requests[M]['result']> {
     type R = Requests[M]['result'];
@@ -187,14 +192,16 @@ export class ChatEngine {
     const flag = { stop: false, done: new Promise<void>((r) => (ended = r)) };
     this.running.set(p.streamId, flag);
     cache.busy = true;
+    const stream = new TokenStreamBatcher((text, newTokens) => this.notify('token', { streamId: p.streamId, text, newTokens }), this.streamIntervalMs);
     try {
       const out = await generate(m.decoder, m.tokenizer, cache, promptIds, {
         settings,
         eosIds: m.folder.manifest.tokens.eos_token_ids,
         contextLength: ctx,
-        onText: (text, newTokens) => this.notify('token', { streamId: p.streamId, text, newTokens }),
+        onText: (text, newTokens) => stream.push(text, newTokens),
         shouldStop: () => flag.stop,
       });
+      stream.flush();
       return {
         text: out.text,
         finishReason: out.finishReason,
