@@ -70,7 +70,7 @@ test-integration: setup-node setup-python
 	npm run test:integration
 
 test-python: setup-python
-	cd trainer && $(PY) -m pytest -q
+	cd trainer && $(PY) -m pytest -q --durations=15
 
 test-e2e: setup-node setup-python build
 	npm run test:e2e
