@@ -4,18 +4,13 @@
 // panel last used, else the newest export, streaming the tokens as markdown.
 import * as vscode from 'vscode';
 import { listRunExports, exportDirOf } from '../core/chat/exportList';
-import type { ChatMessage } from '../protocol/chatEngine';
+import { historyOf, type ChatTurnLike } from '../core/chat/participantHistory';
 import type { ModelRef } from '../protocol/chatMessages';
 import { describeEngineError } from './chatPanel';
 import type { ChatRuntime } from './chatRuntime';
 import { chatGenerationDefaults } from './chatSettings';
 import type { RunManager } from './runManager';
 
-interface ChatTurnLike {
-  readonly participant?: string;
-  readonly prompt?: string;
-  readonly response?: ReadonlyArray<{ readonly value?: unknown }>;
-}
 interface ChatRequestLike {
   readonly prompt: string;
 }
@@ -39,25 +34,6 @@ function pickModel(runs: RunManager, runtime: ChatRuntime): ModelRef | undefined
   return undefined;
 }
 
-/** Earlier turns of this participant as chat messages. */
-function historyOf(history: readonly ChatTurnLike[]): ChatMessage[] {
-  const out: ChatMessage[] = [];
-  for (const t of history) {
-    if (t.participant !== undefined && t.participant !== PARTICIPANT_ID) continue;
-    if (typeof t.prompt === 'string') out.push({ role: 'user', content: t.prompt });
-    else if (t.response) {
-      const text = t.response
-        .map((p) => {
-          const v = p.value as { value?: unknown } | undefined;
-          return typeof v?.value === 'string' ? v.value : '';
-        })
-        .join('');
-      if (text) out.push({ role: 'assistant', content: text });
-    }
-  }
-  return out;
-}
-
 export function registerChatParticipant(extensionUri: vscode.Uri, runs: RunManager, runtime: ChatRuntime): vscode.Disposable[] {
   const api = (vscode as unknown as { chat?: Partial<ChatApiLike> }).chat;
   if (!api || typeof api.createChatParticipant !== 'function') return [];
@@ -76,7 +52,7 @@ export function registerChatParticipant(extensionUri: vscode.Uri, runs: RunManag
       const chat = runtime.chat();
       const sub = token.onCancellationRequested(() => void chat.stop(streamId));
       try {
-        await chat.generate(dir, model.precision, { streamId, messages: [...historyOf(ctx.history), { role: 'user', content: req.prompt }], settings: chatGenerationDefaults() }, (t) => stream.markdown(t.text));
+        await chat.generate(dir, model.precision, { streamId, messages: [...historyOf(ctx.history, PARTICIPANT_ID), { role: 'user', content: req.prompt }], settings: chatGenerationDefaults() }, (t) => stream.markdown(t.text));
       } finally {
         sub.dispose();
       }
