@@ -23,6 +23,8 @@ interface Answer {
   streamId: string | null;
   /** Token messages received for it (data-chunks: shows, and lets tests see, that it streamed). */
   chunks?: number;
+  /** Why it ended (absent in state saved before it was kept). */
+  finishReason?: GenerateAnswer['finishReason'];
 }
 interface Turn {
   user: string;
@@ -390,6 +392,12 @@ function renderAnswer(a: Answer, sideName: string | null): HTMLElement {
     streams.set(a.streamId, { answer: a, node: content });
   }
   if (a.error) box.append(el('div', { class: 'answer-error', role: 'alert' }, a.error));
+  else if (!a.streamId && !a.text.trim()) {
+    // An empty box reads as a broken panel; say what happened (an undertrained model often ends at once).
+    const what = a.finishReason === 'cancelled' ? 'Stopped before any text.' : a.text ? 'The answer is only whitespace.' : 'The model ended its answer at once (no text).';
+    content.append(el('p', { class: 'answer-empty muted' }, what));
+    if (a.finishReason !== 'cancelled') content.append(el('p', { class: 'answer-empty muted' }, 'Try Regenerate with sampling on (Settings), or another checkpoint.'));
+  }
   const foot = el('div', { class: 'answer-foot' });
   foot.append(el('span', { class: 'stats' }, a.streamId ? 'generating…' : a.stats));
   if (!a.streamId && a.text) {
@@ -501,6 +509,7 @@ function finish(a: Answer, streamId: string, r: GenerateAnswer | null, error: st
   const turn = conversations.flatMap((c) => c.turns).find((t) => t.answers.includes(a));
   if (r) {
     a.text = r.text;
+    a.finishReason = r.finishReason;
     a.stats = formatStats(r, turn?.seed ?? 0, effectiveSettings().greedy);
   } else a.error = error;
   saveState();
