@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChannelError } from '../../src/core/jsonLinesChannel';
+import { ChatEngine } from '../../src/core/chat/engine';
 import { ChatEngineClient, ENGINE_EXEC_ARGV } from '../../src/core/chat/engineClient';
 import { DEFAULT_GENERATION, ENGINE_ERROR, type ChatMessage, type GenerationSettings } from '../../src/protocol/chatEngine';
 import { CLI, ENGINE, makeExport, makeTinyModel, tempDir } from './chatHelpers';
@@ -116,8 +117,29 @@ describe('chat engine child', { timeout: 600_000 }, () => {
       },
     );
     assert.equal(r.finishReason, 'cancelled');
-    assert.ok(atStop > 0 && r.newTokens >= atStop && r.newTokens <= atStop + 2, `stopped after ${r.newTokens} tokens, asked at ${atStop}`);
+    // Through the host the stop takes a round trip (a loaded CI machine ran 6 tokens of the tiny
+    // model meanwhile); that the engine itself ends within a token is checked in-process below.
+    assert.ok(atStop > 0 && r.newTokens >= atStop && r.newTokens <= atStop + 16, `stopped after ${r.newTokens} tokens, asked at ${atStop}`);
     assert.equal(r.text, streamed);
+  });
+
+  it('in the engine, a stop seen between tokens ends the answer at that token', async () => {
+    let engine: ChatEngine | undefined;
+    let atStop = 0;
+    let streamed = '';
+    engine = new ChatEngine((_m, t) => {
+      streamed += t.text;
+      if (!atStop && t.newTokens >= 5) {
+        atStop = t.newTokens;
+        engine!.stop(t.streamId);
+      }
+    });
+    const { modelId } = await engine.load({ modelDir: exportDir, precision: 'fp32' });
+    const r = await engine.generate({ modelId, streamId: 'inproc', messages: Q, settings: { ...SAMPLE, maxNewTokens: 900 } });
+    assert.equal(r.finishReason, 'cancelled');
+    assert.equal(r.newTokens, atStop, 'no token after the one whose notification asked to stop');
+    assert.equal(r.text, streamed);
+    await engine.unload(modelId);
   });
 
   it('$/cancel (an aborted request) stops the generation; the engine answers the next one', async () => {
