@@ -25,7 +25,7 @@ import torch
 from .batching import collate, eval_batches, n_loss_tokens
 from .data import Example, read_dataset
 from .errors import InputError
-from .loss import token_loss_sum
+from .loss import response_loss_sum
 from .prompting import Tokenized, chat_template_kwargs, encode_text, prompt_text, tokenize_dataset
 
 N_DEFAULT_PROMPTS = 3
@@ -122,8 +122,8 @@ def eval_loss_sums(model, examples: List[Tokenized], batch_size: int, pad_id: in
     for b in eval_batches([len(e.input_ids) for e in examples], batch_size)[rank::world_size]:
         chosen = [examples[i] for i in b]
         batch = {k: v.to(device) for k, v in collate(chosen, pad_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
-        total += token_loss_sum(logits, batch["labels"]).double()
+        total += response_loss_sum(model, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]},
+                                   batch["labels"]).double()
         count += n_loss_tokens(chosen)
     return float(total), count
 

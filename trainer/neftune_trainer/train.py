@@ -36,7 +36,7 @@ from .errors import InputError, Where
 from .evaluation import evaluate, plan_evaluation, read_run_records
 from .events import EventWriter
 from .loading import load
-from .loss import token_loss_sum
+from .loss import response_loss_sum
 from .neftune import NEFTune, unwrap_model
 from .prompting import tokenize_dataset
 from .stopping import StopFlag
@@ -284,8 +284,7 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
                     neft.state.alpha = 0.0
                 sync = j == len(mine) - 1
                 with (accelerator.no_sync(model) if not sync and W > 1 else nullcontext()):
-                    logits = model(**model_inputs(batch, attn_implementation)).logits  # (B, L, V)
-                    ce = token_loss_sum(logits, batch["labels"])
+                    ce = response_loss_sum(model, model_inputs(batch, attn_implementation), batch["labels"])
                     accelerator.backward(ce * (0.0 if idle else W / max(step_tokens, 1)))
                 if not idle:
                     loss_sum += ce.detach()

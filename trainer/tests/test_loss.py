@@ -37,3 +37,58 @@ def test_eval_batches_cover_every_example_once_sorted_by_length():
     lengths = [5, 1, 4, 2, 3]
     batches = eval_batches(lengths, 2)
     assert batches == [[1, 3], [4, 2], [0]]
+
+
+# ------------------------------------------------- logits only where a label counts (response_loss_sum)
+
+def _tiny(path, lora=False):
+    from transformers import AutoModelForCausalLM
+    m = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, attn_implementation="sdpa")
+    if lora:
+        from peft import LoraConfig, get_peft_model
+        m = get_peft_model(m, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
+    m.train()
+    return m
+
+
+def _grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_response_loss_equals_the_full_logits_loss_with_the_same_gradient(tiny_model, lora):
+    from neftune_trainer.loss import loss_positions, response_loss_sum
+    torch.manual_seed(0)
+    model = _tiny(tiny_model, lora)
+    V = model.get_output_embeddings().weight.shape[0]
+    # Prompts of different lengths, padding, and a row whose every token is labelled.
+    examples = [Tokenized(input_ids=[5, 6, 7, 8, 9, 10], labels=[IGNORE_INDEX] * 3 + [8, 9, 10], n_prompt=3),
+                Tokenized(input_ids=[11, 12, 13], labels=[IGNORE_INDEX, 12, 13], n_prompt=1),
+                Tokenized(input_ids=[14, 15, 16, 17], labels=[14, 15, 16, 17], n_prompt=0)]
+    batch = collate(examples, pad_id=0)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    assert int(loss_positions(batch["labels"]).sum()) == n_loss_tokens(examples) == 8
+
+    model.zero_grad(set_to_none=True)
+    full = token_loss_sum(model(**inputs).logits, batch["labels"])
+    full.backward()
+    full_grads = _grads(model)
+    model.zero_grad(set_to_none=True)
+    ours = response_loss_sum(model, inputs, batch["labels"])
+    ours.backward()
+    assert float(ours) == pytest.approx(float(full), rel=1e-5)
+    grads = _grads(model)
+    assert grads.keys() == full_grads.keys() and grads
+    for name, g in full_grads.items():
+        assert torch.allclose(grads[name], g, rtol=1e-4, atol=1e-6), name
+    # The hook is gone afterwards: the model gives full (B, L, V) logits again.
+    assert model(**inputs).logits.shape == (3, 6, V)
+
+
+def test_response_loss_of_a_batch_without_labelled_tokens_is_zero_and_backpropagates(tiny_model):
+    from neftune_trainer.loss import response_loss_sum
+    model = _tiny(tiny_model)
+    batch = collate([Tokenized(input_ids=[5, 6, 7], labels=[IGNORE_INDEX] * 3, n_prompt=3)], pad_id=0)
+    loss = response_loss_sum(model, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, batch["labels"])
+    assert float(loss) == 0.0
+    loss.backward()  # every process of a DDP step must be able to run its backward

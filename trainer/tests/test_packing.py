@@ -20,7 +20,7 @@ from neftune_trainer.batching import (block_causal_mask, collate, collate_packed
 from neftune_trainer.config import check_config_text, load_config
 from neftune_trainer.data import to_examples
 from neftune_trainer.errors import InputError
-from neftune_trainer.loss import token_loss_sum
+from neftune_trainer.loss import response_loss_sum, token_loss_sum
 from neftune_trainer.neftune import NEFTune, find_input_embeddings
 from neftune_trainer.prompting import IGNORE_INDEX, Tokenized, tokenize_dataset
 
@@ -94,8 +94,8 @@ def test_collate_packed_layout():
 
 def _loss_and_grads(model, batch, attn, n_tokens):
     model.zero_grad(set_to_none=True)
-    logits = model(**model_inputs(batch, attn)).logits  # (B, L, V)
-    loss = token_loss_sum(logits, batch["labels"]) / n_tokens
+    # The trainer's loss (logits only where a label counts), so packing is checked through it.
+    loss = response_loss_sum(model, model_inputs(batch, attn), batch["labels"]) / n_tokens
     loss.backward()
     return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
