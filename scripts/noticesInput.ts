@@ -67,5 +67,9 @@ export async function noticesInput(repo: string): Promise<NoticesInput> {
   }
   const python = parseRequirements(fs.readFileSync(path.join(repo, 'trainer', 'requirements-cpu.txt'), 'utf8'));
   const pythonGroups = pyprojectGroups(fs.readFileSync(path.join(repo, 'trainer', 'pyproject.toml'), 'utf8'));
-  return { npm, python, pythonGroups };
+  // The same files the packager stages per target (scripts/package-vsix.mjs).
+  // @ts-expect-error: a plain ES module script without type declarations
+  const { bindingFiles, shippedTargets } = (await import('./package-vsix.mjs')) as { bindingFiles(t: string, repo?: string): string[]; shippedTargets(repo?: string): string[] };
+  const targets = shippedTargets(repo).map((target) => ({ target, files: bindingFiles(target, repo).map((f) => path.basename(f)) }));
+  return { npm, python, pythonGroups, targets };
 }

@@ -191,7 +191,16 @@ export interface NoticesInput {
   readonly python: readonly PythonRequirement[];
   /** Package name -> `trainer` or `trainer[extra]` (pyproject.toml). */
   readonly pythonGroups: ReadonlyMap<string, string>;
+  /** Each per-platform VSIX target (`npm run package -- --target T`) and the binding files it ships (names only). */
+  readonly targets?: ReadonlyArray<{ readonly target: string; readonly files: readonly string[] }>;
 }
+
+/** Native files some targets' onnxruntime-node bindings carry besides ONNX Runtime itself, and whose they are. */
+export const REDISTRIBUTABLES: Readonly<Record<string, string>> = {
+  'DirectML.dll': "Microsoft DirectML, for onnxruntime's DirectML execution provider (license: https://www.nuget.org/packages/Microsoft.AI.DirectML)",
+  'dxcompiler.dll': 'the DirectX Shader Compiler (license: https://github.com/microsoft/DirectXShaderCompiler/blob/main/LICENSE.TXT)',
+  'dxil.dll': "the DirectX Shader Compiler's DXIL signing library (Microsoft's redistributable, license as above)",
+};
 
 /** Requirements whose license is not in PYTHON_LICENSES (the notices would have a hole). */
 export function unlicensedRequirements(reqs: readonly PythonRequirement[]): string[] {
@@ -201,6 +210,27 @@ export function unlicensedRequirements(reqs: readonly PythonRequirement[]): stri
 export const NOTICES_COMMAND = 'node --import tsx scripts/gen-notices.ts';
 
 const cell = (s: string): string => s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|').trim();
+
+/** The per-platform VSIXes' native files, and the redistributables among them. */
+function targetSection(targets: NonNullable<NoticesInput['targets']>): string[] {
+  if (!targets.length) return [];
+  const out = [
+    'Each per-platform VSIX (`npm run package -- --target T`) carries its own platform\'s binding instead of the linux-x64 one:',
+    '',
+    '| Target | Native binaries (onnxruntime-node, bin/napi-v*/<platform>/<arch>/) |',
+    '| --- | --- |',
+    ...targets.map((t) => `| ${cell(t.target)} | ${cell(t.files.join(', '))} |`),
+    '',
+  ];
+  const extra = [...new Set(targets.flatMap((t) => t.files))].filter((f) => REDISTRIBUTABLES[f]).sort();
+  if (extra.length) {
+    out.push(
+      `Besides ONNX Runtime, the Windows bindings carry Microsoft redistributables as onnxruntime-node ships them, each under Microsoft's terms for it: ${extra.map((f) => `${f}, ${REDISTRIBUTABLES[f]}`).join('; ')}.`,
+      '',
+    );
+  }
+  return out;
+}
 
 export function renderNotices(input: NoticesInput): string {
   const npm = [...input.npm].sort((a, b) => a.name.localeCompare(b.name));
@@ -237,6 +267,7 @@ export function renderNotices(input: NoticesInput): string {
       'listed in ONNX Runtime\'s ThirdPartyNotices.txt (https://github.com/microsoft/onnxruntime/blob/main/ThirdPartyNotices.txt), ' +
       'which the npm package does not include.',
     '',
+    ...targetSection(input.targets ?? []),
     '## Python packages of the trainer (installed on request, not shipped)',
     '',
     'The VSIX ships the trainer\'s own source (trainer/neftune_trainer, Apache-2.0). **NEFTune: Set up trainer environment** ' +

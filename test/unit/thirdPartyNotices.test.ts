@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { esbuildConfig, NOTICES_COMMAND, packageDirOf, packagedFiles, packagedModuleNames, parseRequirements, pyprojectGroups, renderNotices, unlicensedRequirements } from '../../src/core/thirdPartyNotices';
+import { esbuildConfig, NOTICES_COMMAND, packageDirOf, packagedFiles, packagedModuleNames, parseRequirements, pyprojectGroups, REDISTRIBUTABLES, renderNotices, unlicensedRequirements } from '../../src/core/thirdPartyNotices';
 import { noticesInput } from '../../scripts/noticesInput';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -31,6 +31,20 @@ describe('third-party notices', () => {
     assert.ok(!(ort.files ?? []).some((f) => f.includes('/darwin/') || f.includes('/win32/')), 'other platforms\' binaries stay out of the VSIX');
     assert.deepEqual(unlicensedRequirements(input.python), [], 'add the license of each new requirement to PYTHON_LICENSES');
     assert.ok(input.python.some((r) => r.name === 'torch') && input.python.some((r) => r.name === 'onnxruntime-genai'));
+  });
+
+  it('names every native file of every per-platform VSIX, and whose each non-ONNX-Runtime one is', async () => {
+    const input = await noticesInput(repo);
+    const targets = input.targets ?? [];
+    assert.ok(targets.some((t) => t.target === 'linux-x64') && targets.some((t) => t.target.startsWith('win32')), JSON.stringify(targets.map((t) => t.target)));
+    const text = renderNotices(input);
+    for (const t of targets) {
+      for (const f of t.files) {
+        assert.ok(text.includes(f), `${t.target}: ${f} is not in the notices`);
+        // A native file that is neither ONNX Runtime nor its binding needs its owner and license named.
+        if (!/^(lib)?onnxruntime|^onnxruntime_binding\.node$/.test(f)) assert.ok(REDISTRIBUTABLES[f], `${t.target}: ${f} ships without a named owner and license (REDISTRIBUTABLES)`);
+      }
+    }
   });
 
   it('reads esbuild.mjs: each entry with its output, and the externals', () => {
