@@ -236,8 +236,13 @@ export function defaultSettings(): Record<string, unknown> {
   };
 }
 
-/** Settings of defaultSettings() (or a scenario's) whose scope is `machine`. */
-const MACHINE_SETTINGS = ['workbench.welcomePage.walkthroughs.openOnInstall'];
+/**
+ * Settings of defaultSettings() (or a scenario's) that also go into the machine's settings file:
+ * `machine`-scoped ones are read only there, and `neftune.pythonPath` (machine-overridable) is
+ * read there at once after a window reload, when the user settings may not have reached the
+ * extension host yet (e2e 13 started a run 2 s after a reload with the workspace's .venv instead).
+ */
+const MACHINE_SETTINGS = ['workbench.welcomePage.walkthroughs.openOnInstall', 'neftune.pythonPath'];
 
 function sanitize(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
