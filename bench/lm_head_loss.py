@@ -41,7 +41,8 @@ def main() -> None:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.model)
-    model = AutoModelForCausalLM.from_pretrained(a.model, use_safetensors=True, attn_implementation="sdpa")
+    # fp32 master weights, as the trainer loads them (the config says bfloat16).
+    model = AutoModelForCausalLM.from_pretrained(a.model, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32)
     model.train()
     records = json.load(open(a.data, encoding="utf-8"))
     raw = [ex for i, r in enumerate(records) for ex in to_examples(r, "alpaca", a.data, i + 1)]
