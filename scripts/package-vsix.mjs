@@ -155,7 +155,7 @@ export function summarize(entries) {
             : f.startsWith('trainer/')
               ? 'trainer (Python package)'
               : f.startsWith('media/')
-                ? 'media (icons, walkthrough)'
+                ? 'media (icons, walkthrough, screenshots)'
                 : 'package.json, README, LICENSE, CHANGELOG, notices';
     const p = parts.get(part) ?? { files: 0, size: 0 };
     p.files += 1;
