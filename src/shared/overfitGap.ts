@@ -26,3 +26,13 @@ export function latestOverfitGap(evals: EvalSeries): OverfitGap | null {
 export function hasTrainLoss(evals: EvalSeries): boolean {
   return (evals.trainLoss ?? []).some((v) => typeof v === 'number' && Number.isFinite(v));
 }
+
+/** The gap at every eval (held-out minus noise-off training loss), null where either is missing:
+ * the dashboard's gap chart, one line per run. */
+export function gapSeries(evals: EvalSeries): Array<number | null> {
+  return evals.step.map((_, i) => {
+    const ev = evals.loss[i];
+    const tr = evals.trainLoss?.[i];
+    return typeof ev === 'number' && typeof tr === 'number' && Number.isFinite(ev) && Number.isFinite(tr) ? ev - tr : null;
+  });
+}

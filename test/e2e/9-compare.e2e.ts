@@ -17,7 +17,9 @@ import { guard, startRun, trainerProcesses } from './scenario';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const COMPARE_TITLE = 'NEFTune: 2 runs';
 
-async function finishedRun(s: Session, config: string): Promise<{ runDir: string; runId: string; steps: number }> {
+interface FinishedRun { runDir: string; runId: string; steps: number; gap?: string }
+
+async function finishedRun(s: Session, config: string): Promise<FinishedRun> {
   const { runDir, runId } = await startRun(s, config);
   await waitFor(`${runId} to end`, () => ['finished', 'stopped', 'error'].includes(readEvents(runDir).at(-1)?.type ?? ''), 180_000);
   const events = readEvents(runDir);
@@ -26,19 +28,22 @@ async function finishedRun(s: Session, config: string): Promise<{ runDir: string
   return { runDir, runId, steps: events.filter((e) => e.type === 'step').length };
 }
 
-/** Hover the middle of the training-loss plot; returns the readout's run entries. */
-async function hoverLoss(frame: FrameLocator): Promise<string[]> {
-  const over = frame.locator('.chart[data-metric="loss"] .u-over');
+/** Hover a chart's plot at a share of its width; returns the readout's run entries. */
+async function hoverReadout(frame: FrameLocator, metric: string, at: number): Promise<string[]> {
+  const over = frame.locator(`.chart[data-metric="${metric}"] .u-over`);
   await over.waitFor({ state: 'visible' });
   const box = (await over.boundingBox())!;
   // Two moves: uPlot updates the cursor on mousemove.
-  await over.hover({ position: { x: box.width * 0.45, y: box.height / 2 } });
-  await over.hover({ position: { x: box.width * 0.5, y: box.height / 2 } });
-  return waitFor('the loss readout to list the runs', async () => {
-    const runs = await frame.locator('.chart[data-metric="loss"] .readout .run').allInnerTexts();
+  await over.hover({ position: { x: box.width * (at - 0.05), y: box.height / 2 } });
+  await over.hover({ position: { x: box.width * at, y: box.height / 2 } });
+  return waitFor(`the ${metric} readout to list the runs`, async () => {
+    const runs = await frame.locator(`.chart[data-metric="${metric}"] .readout .run`).allInnerTexts();
     return runs.length ? runs : undefined;
   }, 10_000, 200);
 }
+
+/** Hover the middle of the training-loss plot; returns the readout's run entries. */
+const hoverLoss = (frame: FrameLocator) => hoverReadout(frame, 'loss', 0.5);
 
 /** Answer a save dialog with its default path (Enter); returns that path. */
 async function acceptSaveDialog(s: Session, expectedSuffix: string): Promise<string> {
@@ -55,8 +60,8 @@ async function acceptSaveDialog(s: Session, expectedSuffix: string): Promise<str
 
 describe('scenario 9: compare runs', () => {
   let s: Session | undefined;
-  let a0: { runDir: string; runId: string; steps: number } | undefined;
-  let a5: { runDir: string; runId: string; steps: number } | undefined;
+  let a0: FinishedRun | undefined;
+  let a5: FinishedRun | undefined;
   /** Run ids in the order the dashboard shows them (the first one's folder gets the exports). */
   let order: string[] = [];
   let frame: FrameLocator | undefined;
@@ -112,6 +117,39 @@ describe('scenario 9: compare runs', () => {
       assert.equal(alphaOf(a5.runId), '5', `alpha of ${a5.runId}; diff ${JSON.stringify({ diffHead, diffCells })}`);
       const diffKeys = (await frame.locator('.diff-section td.key').allInnerTexts()).map((x) => x.trim());
       log(`config diff keys: ${diffKeys.join(', ')}`);
+
+      // The overfitting gap (issue 13): per run, the latest eval's held-out loss minus its
+      // noise-off training-sample loss, as the trainer wrote them; on the eval chart a dashed
+      // noise-off training line per run beside its eval line.
+      for (const r of [a0, a5]) {
+        const evals = readEvents(r.runDir).filter((e) => e.type === 'eval');
+        assert.deepEqual(evals.map((e) => e.step), [0, 6, 12], `${r.runId}: eval steps`);
+        const last = evals.at(-1)! as unknown as { eval_loss: number; train_loss_noise_off: number };
+        const want = last.eval_loss - last.train_loss_noise_off;
+        const headers = (await frame.locator('table.runs thead th').allInnerTexts()).map((x) => x.trim());
+        const cells = (await frame.locator(`table.runs tr[data-run-id="${r.runId}"] td`).allInnerTexts()).map((x) => x.trim());
+        const gap = cells[headers.indexOf('gap')] ?? '';
+        assert.ok(Math.abs(Number(gap.replace('\u2212', '-')) - want) <= Math.max(1e-3, Math.abs(want) * 1e-3), `${r.runId}: gap cell "${gap}", eval ${last.eval_loss} - train ${last.train_loss_noise_off} = ${want}`);
+        r.gap = gap;
+      }
+      const evalChart = frame.locator('.chart[data-metric="evalLoss"]');
+      await evalChart.scrollIntoViewIfNeeded();
+      const evalReadout = await hoverReadout(frame, 'evalLoss', 0.99);
+      for (const r of [a0, a5]) {
+        assert.ok(evalReadout.some((t) => t.startsWith(`${r.runId}:`)), `eval readout names ${r.runId}: ${JSON.stringify(evalReadout)}`);
+        assert.ok(evalReadout.some((t) => t.startsWith(`${r.runId} train (noise off):`)), `eval readout has ${r.runId}'s noise-off training loss: ${JSON.stringify(evalReadout)}`);
+      }
+      log(`gap: ${a0.runId} ${a0.gap}, ${a5.runId} ${a5.gap}; eval readout: ${evalReadout.join(' | ')}`);
+      await wb.screenshot('compare-dark-eval-chart', { keepMouse: true });
+      // The gap chart, overlaid across runs: at the last eval each run's value is its gap cell.
+      await frame.locator('.chart[data-metric="overfitGap"]').scrollIntoViewIfNeeded();
+      const gapReadout = await hoverReadout(frame, 'overfitGap', 0.99);
+      for (const r of [a0, a5]) {
+        const entry = gapReadout.find((t) => t.startsWith(`${r.runId}:`));
+        assert.ok(entry && Math.abs(Number(entry.slice(r.runId.length + 1).trim()) - Number(r.gap)) < 1e-3, `gap chart readout for ${r.runId}: ${JSON.stringify(gapReadout)}, cell ${r.gap}`);
+      }
+      await wb.screenshot('compare-dark-gap-chart', { keepMouse: true });
+      await frame.locator('header').scrollIntoViewIfNeeded();
 
       // Hover the training-loss chart: the readout has a value for each run.
       const readout = await hoverLoss(frame);
@@ -173,9 +211,17 @@ describe('scenario 9: compare runs', () => {
       const header = lines[0]!.split(',');
       assert.ok(header.includes('run_id') && header.includes('step') && header.includes('loss'), `CSV header: ${lines[0]}`);
       const data = lines.slice(1);
-      assert.equal(data.length, a0!.steps + a5!.steps, `CSV data rows: ${data.length}`);
-      assert.equal(data.length, 24, '12 rows for each run');
-      for (const r of [a0!, a5!]) assert.equal(data.filter((l) => l.startsWith(`${r.runId},`)).length, 12, `CSV rows of ${r.runId}`);
+      // A row per logged step, and one for the evaluation before training (step 0, no step event).
+      assert.equal(data.length, a0!.steps + a5!.steps + 2, `CSV data rows: ${data.length}`);
+      assert.equal(data.length, 26, '13 rows for each run');
+      const col = (row: string, name: string) => row.split(',')[header.indexOf(name)] ?? '';
+      for (const r of [a0!, a5!]) {
+        const rows = data.filter((l) => l.startsWith(`${r.runId},`));
+        assert.equal(rows.length, 13, `CSV rows of ${r.runId}`);
+        const evalRows = rows.filter((l) => col(l, 'eval_loss') !== '');
+        assert.deepEqual(evalRows.map((l) => Number(col(l, 'step'))).sort((x, y) => x - y), [0, 6, 12], `${r.runId}: rows with eval_loss`);
+        assert.ok(evalRows.every((l) => Number(col(l, 'train_loss_noise_off')) > 0), `${r.runId}: train_loss_noise_off beside each eval_loss`);
+      }
       log(`exported CSV: ${lines[0]} + ${data.length} rows`);
     });
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunState } from '../../src/core/runState';
-import { hasTrainLoss, latestOverfitGap } from '../../src/shared/overfitGap';
+import { gapSeries, hasTrainLoss, latestOverfitGap } from '../../src/shared/overfitGap';
 import type { TrainerEvent } from '../../src/protocol/events';
 
 function ev(partial: Record<string, unknown>): TrainerEvent {
@@ -24,6 +24,18 @@ describe('eval series: noise-off training loss and the overfitting gap (issue 13
     assert.equal(g?.evalLoss, 2.5);
     assert.equal(g?.trainLoss, 2.1);
     assert.ok(Math.abs((g?.gap ?? 0) - 0.4) < 1e-12, String(g?.gap));
+  });
+
+  it('the gap chart\u2019s series: one value per eval, null where either loss is missing', () => {
+    const s = new RunState('r');
+    s.apply([
+      ev({ type: 'eval', step: 0, eval_loss: 3.0 }),
+      ev({ type: 'eval', step: 10, eval_loss: 2.5, train_loss_noise_off: 2.25 }),
+      ev({ type: 'eval', step: 20, eval_loss: null, train_loss_noise_off: 2.0 }),
+      ev({ type: 'eval', step: 30, eval_loss: 1.5, train_loss_noise_off: 1.75 }),
+    ]);
+    assert.deepEqual(gapSeries(s.evals), [null, 0.25, null, -0.25]);
+    assert.deepEqual(gapSeries({ step: [1], loss: [2] } as never), [null], 'an older host\u2019s series without trainLoss');
   });
 
   it('older runs without the field: no series, no gap', () => {

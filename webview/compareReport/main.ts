@@ -54,7 +54,7 @@ metricsSection.append(metricsHeading, metricsScroll, metricsNote);
 const curvesSection = el('section', { class: 'curves-section', 'aria-labelledby': 'curves-heading' });
 const grid = el('div', { class: 'charts' });
 curvesSection.append(el('h2', { id: 'curves-heading' }, 'Loss curves'), grid);
-const charts = CHARTS.filter((s) => s.key === 'loss' || s.key === 'evalLoss').map((spec) => new Chart({ ...spec, wide: false }, grid, (c) => exportPng(c)));
+const charts = CHARTS.filter((s) => s.key === 'loss' || s.key === 'evalLoss' || s.key === 'overfitGap').map((spec) => new Chart({ ...spec, wide: false }, grid, (c) => exportPng(c)));
 
 const promptsSection = el('section', { class: 'prompts-section', 'aria-labelledby': 'prompts-heading' });
 const promptsHeading = el('h2', { id: 'prompts-heading' }, 'Prompts');

@@ -9,10 +9,10 @@ import { envelope, envelopeX, robustRange, tickLabels } from '../../src/shared/d
 import { emaExtend, emaStart, type EmaState } from '../../src/shared/smoothing';
 import { el } from '../shared/dom';
 import { formatMetric } from '../../src/shared/format';
-import { hasTrainLoss } from '../../src/shared/overfitGap';
+import { gapSeries, hasTrainLoss } from '../../src/shared/overfitGap';
 import { cssVar, runColor, withAlpha } from './colors';
 
-export type MetricKey = 'loss' | 'evalLoss' | 'lr' | 'gradNorm' | 'tokensPerS' | 'noiseNorm' | 'noiseAlpha';
+export type MetricKey = 'loss' | 'evalLoss' | 'overfitGap' | 'lr' | 'gradNorm' | 'tokensPerS' | 'noiseNorm' | 'noiseAlpha';
 /** What one line draws: a chart's metric, or the noise-off training loss drawn on the eval chart. */
 export type LineKey = MetricKey | 'trainLossNoiseOff';
 
@@ -27,6 +27,9 @@ export interface ChartSpec {
 export const CHARTS: readonly ChartSpec[] = [
   { key: 'loss', title: 'Training loss', wide: true, smooth: true, logAllowed: true },
   { key: 'evalLoss', title: 'Eval loss (held out, no noise; dashed: training sample, no noise)', logAllowed: true },
+  // Paper §5.1: NEFTune fits the training set less tightly at an equal held-out loss, so its gap
+  // is smaller; the loss with noise, above, cannot show that.
+  { key: 'overfitGap', title: 'Overfitting gap (held-out − training-sample loss, both without noise)' },
   { key: 'lr', title: 'Learning rate' },
   { key: 'gradNorm', title: 'Gradient norm', smooth: true, logAllowed: true },
   { key: 'tokensPerS', title: 'Real tokens / second', smooth: true },
@@ -58,8 +61,8 @@ export function runXY(run: RunData, key: LineKey, axis: XAxis): { x: number[]; y
   const xOfIndex = (i: number): number => (axis === 'step' ? (s.step[i] ?? NaN) : axis === 'tokens' ? (s.tokens[i] ?? NaN) : (s.time[i] ?? NaN) - t0);
   const x: number[] = [];
   const y: number[] = [];
-  if (key === 'evalLoss' || key === 'trainLossNoiseOff') {
-    const losses = key === 'evalLoss' ? run.evals.loss : (run.evals.trainLoss ?? []);
+  if (key === 'evalLoss' || key === 'trainLossNoiseOff' || key === 'overfitGap') {
+    const losses = key === 'evalLoss' ? run.evals.loss : key === 'overfitGap' ? gapSeries(run.evals) : (run.evals.trainLoss ?? []);
     // Eval points sit at a step; on the tokens/time axes take that step's position.
     let j = 0;
     run.evals.step.forEach((st, k) => {
@@ -203,7 +206,7 @@ export class Chart {
     this.yRange = robustRange(allY.filter((v) => !useLog || v > 0));
     const hasPoints = (data[0]?.length ?? 0) > 0;
     this.empty.hidden = hasPoints;
-    this.empty.textContent = this.spec.key === 'evalLoss' ? 'No evaluations yet (eval_steps in the config)' : view.xAxis === 'tokens' ? 'No points (the trainer did not report tokens)' : 'No points yet';
+    this.empty.textContent = this.spec.key === 'evalLoss' ? 'No evaluations yet (eval_steps in the config)' : this.spec.key === 'overfitGap' ? 'No noise-off training loss yet (measured at each evaluation: eval_steps, eval_train_sample_size)' : view.xAxis === 'tokens' ? 'No points (the trainer did not report tokens)' : 'No points yet';
     if (!hasPoints) {
       this.plot?.destroy();
       this.plot = null;
@@ -238,7 +241,7 @@ export class Chart {
         series.push({ label: `${run.runId} (raw)`, stroke: withAlpha(color, 0.3), width: 1, spanGaps: true, points: { show: false } });
         series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: false } });
       } else {
-        series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: this.spec.key === 'evalLoss' } });
+        series.push({ label: run.runId, stroke: color, width: 2, spanGaps: true, points: { show: this.spec.key === 'evalLoss' || this.spec.key === 'overfitGap' } });
       }
     }
     const axis: uPlot.Axis = { stroke: fg, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, values: (_u, splits) => tickLabels(splits) };
