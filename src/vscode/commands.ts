@@ -1,6 +1,7 @@
 // The extension's commands, as a table of id -> handler.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { offerFirstRun } from './nextStep';
 import { checkRunConfig, formatProblems } from '../core/configValidation';
 import { CONFIG_FILE } from '../core/runStore';
 import { plural } from '../shared/format';
@@ -33,7 +34,8 @@ async function resolveRun(ctx: CommandContext, arg: unknown, filter: (status: st
     .filter(({ s }) => filter(s.status))
     .map(({ ref, s }) => ({ label: ref.runId, description: `${s.status} · step ${s.step}/${s.totalSteps ?? '?'}`, ref }));
   if (items.length === 0) {
-    void vscode.window.showInformationMessage('NEFTune: no matching runs.');
+    if (ctx.runs.listRuns().length === 0) offerFirstRun('NEFTune: no runs in this workspace yet.');
+    else void vscode.window.showInformationMessage('NEFTune: no matching runs.');
     return undefined;
   }
   if (items.length === 1) return items[0]?.ref;
@@ -180,7 +182,12 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       // From the Runs view with several runs selected, or a pick of runs.
       let refs = Array.isArray(many) ? many.filter((n): n is { ref: RunRef } => !!n && typeof n === 'object' && 'ref' in n).map((n) => n.ref) : [];
       if (refs.length < 2) {
-        const items = ctx.runs.listRuns().map((ref) => {
+        const all = ctx.runs.listRuns();
+        if (all.length < 2) {
+          offerFirstRun(all.length === 0 ? 'NEFTune: no runs to compare yet: comparing needs two.' : 'NEFTune: only one run so far: comparing needs two.');
+          return;
+        }
+        const items = all.map((ref) => {
           const s = ctx.runs.summary(ref);
           return { label: ref.runId, description: `${s.status} · α ${s.noiseAlpha ?? '?'} · step ${s.step}/${s.totalSteps ?? '?'}`, ref, picked: refs.some((r) => r.runId === ref.runId) || (!!arg && typeof arg === 'object' && 'ref' in arg && (arg as { ref: RunRef }).ref.runId === ref.runId) };
         });

@@ -3,6 +3,7 @@
 // brings the panel back after a window reload.
 import * as vscode from 'vscode';
 import { CompareReportPanel } from './compareReportPanel';
+import { offerFirstRun } from './nextStep';
 import type { RunColors } from './runColors';
 import type { RunManager, RunRef } from './runManager';
 
@@ -32,7 +33,7 @@ async function runsToReport(ctx: CompareReportContext, arg: unknown, many: unkno
     return { label: ref.runId, description: `${s.status} · α ${s.noiseAlpha ?? '?'} · step ${s.step}/${s.totalSteps ?? '?'}`, ref, picked: refs.some((r) => r.runId === ref.runId) || ref.runId === clicked };
   });
   if (items.length === 0) {
-    void vscode.window.showInformationMessage('NEFTune: there are no runs to compare yet.');
+    offerFirstRun('NEFTune: there are no runs to compare yet.');
     return undefined;
   }
   const picks = await vscode.window.showQuickPick(items, { canPickMany: true, placeHolder: 'Runs to compare in one report (their evaluations, judgements and votes)' });
