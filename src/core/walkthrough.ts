@@ -19,6 +19,10 @@ export const WALKTHROUGH_KEYS = {
   runFinished: 'neftune.walkthrough.runFinished',
   /** Export for chat wrote an export. */
   exported: 'neftune.walkthrough.exported',
+  /** A dataset file was opened in the preview (or validated): not merely the button pressed. */
+  datasetOpened: 'neftune.walkthrough.datasetOpened',
+  /** A dashboard of two or more runs, or a Compare report, was opened. */
+  compared: 'neftune.walkthrough.compared',
 } as const;
 
 export type WalkthroughKey = (typeof WALKTHROUGH_KEYS)[keyof typeof WALKTHROUGH_KEYS];

@@ -196,6 +196,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         refs = picks.map((p) => p.ref);
       }
       DashboardPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs);
+      if (refs.length >= 2) markWalkthroughDone(WALKTHROUGH_KEYS.compared);
     },
     'neftune.newRunConfig': async (arg) => {
       if (await newRunConfig(arg instanceof vscode.Uri ? arg : undefined)) markWalkthroughDone(WALKTHROUGH_KEYS.hasRunConfig);

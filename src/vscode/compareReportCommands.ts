@@ -4,6 +4,8 @@
 import * as vscode from 'vscode';
 import { CompareReportPanel } from './compareReportPanel';
 import { offerFirstRun } from './nextStep';
+import { markWalkthroughDone } from './walkthrough';
+import { WALKTHROUGH_KEYS } from '../core/walkthrough';
 import type { RunColors } from './runColors';
 import type { RunManager, RunRef } from './runManager';
 
@@ -44,7 +46,10 @@ export function registerCompareReport(ctx: CompareReportContext): vscode.Disposa
   return [
     vscode.commands.registerCommand('neftune.openCompareReport', async (arg: unknown, many: unknown) => {
       const refs = await runsToReport(ctx, arg, many);
-      if (refs) CompareReportPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs);
+      if (refs) {
+        CompareReportPanel.show(ctx.extensionUri, ctx.runs, ctx.colors, refs);
+        markWalkthroughDone(WALKTHROUGH_KEYS.compared);
+      }
     }),
     CompareReportPanel.registerSerializer(ctx.extensionUri, ctx.runs, ctx.colors),
   ];

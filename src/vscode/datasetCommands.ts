@@ -15,6 +15,8 @@ import { markedText } from '../shared/invisibleChars';
 import { DatasetDiagnostics } from './datasetDiagnostics';
 import { DatasetPreviewPanel, type PreviewDeps } from './datasetPreviewPanel';
 import { DatasetsView } from './datasetsView';
+import { markWalkthroughDone } from './walkthrough';
+import { WALKTHROUGH_KEYS } from '../core/walkthrough';
 
 const DATASET_FILE = /\.(jsonl|json|jsonl\.gz|ndjson)$/i;
 
@@ -47,11 +49,14 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
   const commands: Record<string, (arg?: unknown) => unknown> = {
     'neftune.previewDataset': async (arg) => {
       const uri = await resolve(arg, 'Dataset to preview');
-      if (uri) DatasetPreviewPanel.createOrShow(extensionUri, deps, uri);
+      if (!uri) return;
+      DatasetPreviewPanel.createOrShow(extensionUri, deps, uri);
+      markWalkthroughDone(WALKTHROUGH_KEYS.datasetOpened);
     },
     'neftune.validateDataset': async (arg) => {
       const uri = await resolve(arg, 'Dataset to validate');
       if (!uri) return;
+      markWalkthroughDone(WALKTHROUGH_KEYS.datasetOpened);
       const open = DatasetPreviewPanel.get(uri);
       if (open) return open.validate();
       const name = path.basename(uri.fsPath);
