@@ -100,7 +100,7 @@ describe('chat engine child', { timeout: 600_000 }, () => {
     assert.equal(k1.text, g.text);
   });
 
-  it('stop ends a generation within a token, with the text so far', async () => {
+  it('stop through the host ends a generation early, with the text so far', async () => {
     let streamed = '';
     let atStop = 0;
     const r = await client.generate(
@@ -117,9 +117,11 @@ describe('chat engine child', { timeout: 600_000 }, () => {
       },
     );
     assert.equal(r.finishReason, 'cancelled');
-    // Through the host the stop takes a round trip (a loaded CI machine ran 6 tokens of the tiny
-    // model meanwhile); that the engine itself ends within a token is checked in-process below.
-    assert.ok(atStop > 0 && r.newTokens >= atStop && r.newTokens <= atStop + 16, `stopped after ${r.newTokens} tokens, asked at ${atStop}`);
+    // Through the host the stop takes a round trip, and the tiny model makes a token in well under
+    // a millisecond: a loaded CI machine ran 36 tokens meanwhile. So this asserts only that the
+    // stop ended the answer early (far below maxNewTokens); that the engine itself ends within a
+    // token is checked in-process below, where no round trip is involved.
+    assert.ok(atStop > 0 && r.newTokens >= atStop && r.newTokens < atStop + 300, `stopped after ${r.newTokens} tokens, asked at ${atStop}`);
     assert.equal(r.text, streamed);
   });
 
