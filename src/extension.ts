@@ -8,6 +8,7 @@ import { registerCompareReport } from './vscode/compareReportCommands';
 import { ConfigCodeLens } from './vscode/configCodeLens';
 import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
+import { setPanelLog } from './vscode/webviewPanelHost';
 import { registerDatasets } from './vscode/datasetCommands';
 import { registerEvalCommands } from './vscode/evalCommands';
 import { RunManager } from './vscode/runManager';
@@ -20,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
   // Logged at the end (an e2e scenario reads it): what activate() itself costs the window.
   const started = performance.now();
   const log = vscode.window.createOutputChannel('NEFTune', { log: true });
+  setPanelLog(log);
   const runs = new RunManager(log);
   const diagnostics = new ConfigDiagnostics();
   const runsView = new RunsView(runs);

@@ -44,15 +44,34 @@ export function registerPanelSerializer<S>(extensionUri: vscode.Uri, kind: Panel
     async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
       const saved = typeof state === 'object' && state !== null ? (state as Partial<S>) : undefined;
       panel.webview.options = panelOptions(extensionUri, kind);
-      if (!revive(panel, saved)) panel.dispose();
+      const revived = revive(panel, saved);
+      panelLog?.info(`${kind.viewType}: ${revived ? 'revived' : 'closed (nothing left to show)'} after a window reload: "${panel.title}"`);
+      if (!revived) panel.dispose();
     },
   });
 }
+
+/** Where panels say what went wrong outside any request (set once at activation). */
+let panelLog: vscode.LogOutputChannel | undefined;
+export function setPanelLog(log: vscode.LogOutputChannel): void {
+  panelLog = log;
+}
+
+/**
+ * How long a visible panel's page may take to say `ready` before its HTML is set again. A page
+ * sends `ready` once; if its frame never loads (seen after a window reload on a loaded machine:
+ * a revived tab stayed blank with no error anywhere), nothing else would ever fill it.
+ */
+export const PAGE_LOAD_TIMEOUT_MS = 15_000;
+const PAGE_RELOADS = 2;
 
 export abstract class WebviewPanelHost implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
   private readonly ipc: IpcHost;
   private ready = false;
+  /** The page has said `ready` at least once. */
+  private pageLoaded = false;
+  private pageLoadTimer: NodeJS.Timeout | undefined;
   private disposed = false;
 
   protected constructor(
@@ -64,20 +83,45 @@ export abstract class WebviewPanelHost implements vscode.Disposable {
     this.ipc = new IpcHost((msg) => void panel.webview.postMessage(msg), {
       onReady: () => {
         this.ready = true;
+        this.pageLoaded = true;
+        clearTimeout(this.pageLoadTimer);
         return this.onReady();
       },
       onError: (e) => this.onError(e),
     });
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'neftune.svg');
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, shell);
+    const setHtml = (): void => {
+      panel.webview.html = webviewHtml(panel.webview, extensionUri, shell);
+    };
+    setHtml();
+    this.watchPageLoad(() => {
+      panelLog?.warn(`${panel.viewType}: the page of "${panel.title}" did not load within ${PAGE_LOAD_TIMEOUT_MS / 1000} s; loading it again`);
+      setHtml();
+    });
     this.track(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((msg: unknown) => void this.ipc.receive(msg)),
       panel.onDidChangeViewState(() => {
         // A hidden webview without retained context drops messages; it re-sends ready when shown.
         if (!panel.visible && !kind?.retainContextWhenHidden) this.ready = false;
+        this.pageLoadTimer?.refresh();
       }),
     );
+  }
+
+  /** Sets the HTML again (at most PAGE_RELOADS times) while the panel is visible and its page silent. */
+  private watchPageLoad(reload: () => void): void {
+    let reloads = 0;
+    const check = (): void => {
+      this.pageLoadTimer = undefined;
+      if (this.disposed || this.pageLoaded || reloads >= PAGE_RELOADS) return;
+      if (this.panel.visible) {
+        reloads++;
+        reload();
+      }
+      this.pageLoadTimer = setTimeout(check, PAGE_LOAD_TIMEOUT_MS);
+    };
+    this.pageLoadTimer = setTimeout(check, PAGE_LOAD_TIMEOUT_MS);
   }
 
   /** The webview (re)loaded: send it everything it shows. */
@@ -120,6 +164,7 @@ export abstract class WebviewPanelHost implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    clearTimeout(this.pageLoadTimer);
     this.onDispose();
     for (const s of this.subs) s.dispose();
     this.panel.dispose();

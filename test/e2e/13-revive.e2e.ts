@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, readEvents, waitFor } from './harness';
-import { guard, startRun } from './scenario';
+import { guard, outputLines, startRun } from './scenario';
 
 describe('scenario 13: panels revive after a window reload', () => {
   let s: Session | undefined;
@@ -58,6 +58,8 @@ describe('scenario 13: panels revive after a window reload', () => {
       await f.locator('#points', { hasText: '12' }).waitFor({ timeout: 60_000 });
       assert.equal((await f.locator('#status').innerText()).trim(), 'finished');
       assert.equal((await f.locator('#smoothing-value').innerText()).trim(), '0.90');
+      // The serializer says what it did (webviewPanelHost.ts), for a user's log as for this test.
+      assert.equal(outputLines(s!, new RegExp(`neftune\\.dashboard: revived after a window reload: "NEFTune: ${runId}"`)).length, 1);
       await wb.screenshot('revived-dashboard');
     });
   });

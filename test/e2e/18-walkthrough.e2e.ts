@@ -7,11 +7,9 @@
 // time from its output channel. About 40-70 s.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, waitFor } from './harness';
-import { guard } from './scenario';
+import { guard, outputLines } from './scenario';
 
 const STEPS = [
   'Set up the trainer environment',
@@ -25,18 +23,6 @@ const STEPS = [
 ];
 // VS Code names the tab after the extension's display name.
 const TAB = 'Walkthrough: NEFTune Studio';
-
-/** Lines of the NEFTune output channel's log files (one per extension host) matching `re`. */
-function outputLines(s: Session, re: RegExp): string[] {
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
-  let files: string[] = [];
-  try {
-    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /NEFTune\.log$/.test(f));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
-}
 
 describe('scenario 18: first-run walkthrough', () => {
   let s: Session | undefined;

@@ -5,11 +5,11 @@
 // its events.jsonl (none lost, none doubled), and "NEFTune: Stop run" ends it as stopped.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, readEvents, waitFor } from './harness';
-import { STOP_RUN, guard, startRun, trainerProcesses, runsViewDescription } from './scenario';
+import { STOP_RUN, guard, startRun, trainerProcesses, runsViewDescription, outputLines } from './scenario';
 
 function stepCount(runDir: string): number {
   return readEvents(runDir).filter((e) => e.type === 'step').length;
@@ -22,19 +22,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Lines of the NEFTune output channel logs (every extension host of the session) matching `re`. */
-function outputLines(s: Session, re: RegExp): string[] {
-  const walk = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
-  let files: string[] = [];
-  try {
-    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /neftune/i.test(f));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
 }
 
 describe('scenario 8: reattach after a window reload', () => {

@@ -10,6 +10,18 @@ export const START_RUN = 'NEFTune: Start NEFTune run';
 export const STOP_RUN = 'NEFTune: Stop run';
 export const OPEN_DASHBOARD = 'NEFTune: Open dashboard';
 
+/** Lines of the NEFTune output channel's log files (one per extension host of the session) matching `re`. */
+export function outputLines(s: Session, re: RegExp): string[] {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  let files: string[] = [];
+  try {
+    files = walk(join(s.tmp, 'user-data', 'logs')).filter((f) => /NEFTune\.log$/.test(f));
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => re.test(l));
+}
+
 /** The description of a run in the Runs view (status, step, loss, alpha). */
 export async function runsViewDescription(s: Session, runId: string): Promise<string> {
   await s.wb.openViewContainer('NEFTune');
