@@ -99,6 +99,8 @@ export interface DatasetHealthFacts {
   readonly first?: DatasetProblem;
   /** The check itself failed (unreadable file). */
   readonly error?: string;
+  /** Not instruction data but prompts for Evaluate run (`eval --prompts`). */
+  readonly promptSet?: { readonly label: string; readonly prompts: number; readonly problems: number };
 }
 
 /** State the webview keeps across hide/reload (vscode.setState) and the serializer revives. */
@@ -181,3 +183,5 @@ export const CancelValidate = command('cancelValidate');
 export const OpenAt = command('openAt', hasFields<{ readonly line: number }>({ line: isIndex }));
 export const NewRunConfig = command('newRunConfig');
 export const Convert = command('convert');
+/** A prompt set's main action: evaluate a run on its prompts. */
+export const EvaluateOnPrompts = command('evaluateOnPrompts');

@@ -8,7 +8,7 @@ import { CONVERT_TARGETS, type ConvertTarget } from '../protocol/datasetPreviewM
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { canConvert, convertDataset, freeOutputPath } from '../core/datasets/convert';
 import { validateDataset } from '../core/datasets/validate';
-import { HealthCache, healthOf, statKey } from '../core/datasets/health';
+import { HealthCache, healthWithPromptSet, statKey } from '../core/datasets/health';
 import { summaryText } from '../core/datasets/healthText';
 import { formatCount, plural } from '../shared/format';
 import { markedText } from '../shared/invisibleChars';
@@ -74,7 +74,7 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
               maxProblems: 5000,
               onProgress: (scanned, problems) => progress.report({ message: `${plural(scanned, 'record')}, ${plural(problems.length, 'problem')}` }),
             });
-            health.set(uri.fsPath, key, healthOf(file, format, result));
+            health.set(uri.fsPath, key, await healthWithPromptSet(file, format, result, { signal: ac.signal }));
             return result;
           },
         );

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { createPanel, registerPanelSerializer, WebviewPanelHost, type PanelKind } from './webviewPanelHost';
 import { markedText } from '../shared/invisibleChars';
 import type { DatasetFormat, DatasetInfo, DatasetPreviewWebviewState, IndexProgress, PreviewRow, RenderedRecord, TokenHistogram, TrainerAnswer } from '../protocol/datasetPreviewMessages';
-import { CancelSearch, CancelValidate, Convert, DidCheckHealth, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../protocol/datasetPreviewMessages';
+import { CancelSearch, CancelValidate, Convert, DidCheckHealth, EvaluateOnPrompts, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from '../core/datasets/datasetFile';
 import { columnsFor } from '../core/datasets/formats';
 import { previewRow, recordDetail } from '../core/datasets/previewRows';
@@ -18,7 +18,7 @@ import { lengthsArgs, parseHistogram, parseRendered, renderArgs, runTrainerJson 
 import { DEFAULT_MODEL_ID } from '../core/configValidation';
 import { trainerInterpreter } from './interpreter';
 import type { DatasetDiagnostics } from './datasetDiagnostics';
-import { type HealthCache, healthOf, healthSummary, statKey } from '../core/datasets/health';
+import { type HealthCache, healthWithPromptSet, healthSummary, statKey } from '../core/datasets/health';
 
 /** What the panels share with the rest of the datasets feature. */
 export interface PreviewDeps {
@@ -103,6 +103,7 @@ export class DatasetPreviewPanel extends WebviewPanelHost {
     });
     this.onCommand(NewRunConfig, () => vscode.commands.executeCommand('neftune.newRunConfig', this.uri));
     this.onCommand(Convert, () => vscode.commands.executeCommand('neftune.convertDataset', this.uri));
+    this.onCommand(EvaluateOnPrompts, () => vscode.commands.executeCommand('neftune.evaluateOnPrompts', this.uri));
   }
 
   /** The file changed on disk: start over with a new index. */
@@ -218,7 +219,7 @@ export class DatasetPreviewPanel extends WebviewPanelHost {
       });
       this.notify(DidValidate, { problems: res.problems, scanned: res.scanned, done: true, cancelled: false, truncated: res.truncated });
       this.deps.diagnostics.set(this.uri, res.problems);
-      const health = healthOf(file, this.format, res);
+      const health = await healthWithPromptSet(file, this.format, res, { signal: ac.signal });
       this.deps.health.set(this.uri.fsPath, key, health);
       this.notify(DidCheckHealth, healthSummary(health));
       this.deps.onValidated(this.uri);

@@ -325,7 +325,7 @@ export class DatasetsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     item.tooltip = text.tooltip.join('\n'); // plain text: file names and messages are data, never markdown
     item.command = { title: 'Preview dataset', command: this.previewCommand(node) };
     const instruction = (s.state === 'checking' && s.format !== 'unknown') || (s.state === 'checked' && s.health.format !== 'unknown');
-    item.contextValue = instruction ? 'dataset' : 'dataset.other';
+    item.contextValue = instruction ? 'dataset' : s.state === 'checked' && s.health.promptSet ? 'dataset.promptSet' : 'dataset.other';
     return item;
   }
 

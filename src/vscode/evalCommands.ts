@@ -169,13 +169,14 @@ async function runEvaluation(ctx: EvalCommandsContext, ref: RunRef, checkpoint: 
   );
 }
 
-async function evaluateRun(ctx: EvalCommandsContext, arg: unknown): Promise<void> {
+/** `prompts`: the prompt set chosen already (a prompt set's "Evaluate a run on these prompts"). */
+async function evaluateRun(ctx: EvalCommandsContext, arg: unknown, given?: string): Promise<void> {
   if (!trusted('Evaluate run')) return;
   const ref = await pickRun(ctx, arg, 'Run to evaluate', (r) => isEnded(ctx.runs.summary(r).status) && ctx.runs.summary(r).checkpoints.length > 0, `evaluation needs an ended run with a checkpoint, and ${ctx.runs.listRuns().length ? 'no run has one yet' : 'this workspace has no runs yet'}: start a run first (its checkpoints are saved as it trains).`);
   if (!ref) return;
   const checkpoint = nodeOf(arg)?.checkpoint ?? (await pickCheckpoint(ctx, ref));
   if (!checkpoint) return;
-  const prompts = await pickPrompts(ref.folder);
+  const prompts = given ?? (await pickPrompts(ref.folder));
   if (!prompts) return;
   try {
     const r = await runEvaluation(ctx, ref, checkpoint, prompts);
@@ -714,6 +715,7 @@ export function registerEvalCommands(ctx: EvalCommandsContext): vscode.Disposabl
   if (vscode.workspace.isTrusted) setTimeout(() => runner.resumeAll(), 1000);
   const table: Record<string, (...args: unknown[]) => unknown> = {
     'neftune.evaluateRun': (arg) => evaluateRun(ctx, arg),
+    'neftune.evaluateOnPrompts': (arg) => evaluateRun(ctx, undefined, arg instanceof vscode.Uri ? arg.fsPath : undefined),
     'neftune.judgeRuns': (arg, many) => judgeRuns(ctx, arg, many),
     'neftune.setJudgeApiKey': () => setJudgeApiKey(ctx),
     'neftune.sweepNoiseAlpha': (arg) => sweepNoiseAlpha(ctx, runner, arg),

@@ -221,3 +221,38 @@ describe('datasets: the background check (the Datasets view) sees broken files',
     assert.equal(summaryText({ state: 'reading', bytes: 10 }, 'x.jsonl').tooltip.length, 2);
   });
 });
+
+describe('datasets: prompt sets (eval --prompts files) are shown as such, not as "not instruction data"', () => {
+  it('MT-Bench questions, strings and {instruction} objects: "prompt set · N prompts", ok', async () => {
+    const files = {
+      'question.jsonl': [{ question_id: 81, category: 'writing', turns: ['Write a post.', 'Shorter.'] }, { question_id: 82, turns: ['2+2?'], reference: ['4'] }],
+      'strings.jsonl': ['Write a haiku.', 'Name a prime.', 'Say hi.'],
+      'instr.json': [{ instruction: 'Summarise.' }, { instruction: 'List two.', id: 'b' }],
+    };
+    for (const [name, recs] of Object.entries(files)) {
+      const text = name.endsWith('.json') ? JSON.stringify(recs) : `${recs.map((r) => JSON.stringify(r)).join('\n')}\n`;
+      const h = await checkDataset(write(name, text));
+      assert.equal(h.format, 'unknown', name);
+      assert.equal(h.promptSet?.prompts, recs.length, name);
+      const t = summaryText({ state: 'checked', bytes: text.length, health: h }, name);
+      assert.equal(t.description, `prompt set · ${recs.length} prompts · ${text.length} B`, name);
+      assert.equal(t.severity, 'ok', name);
+      assert.ok(t.tooltip.some((l) => l.startsWith('Format: prompt set (')), t.tooltip.join('\n'));
+    }
+  });
+
+  it('a record eval would refuse is flagged with its line and field; training data is no prompt set', async () => {
+    const lines = [{ question_id: 1, turns: ['a'] }, { question_id: 2, turns: [] }, { question_id: 1, turns: ['b'] }].map((r) => JSON.stringify(r));
+    const h = await checkDataset(write('bad-questions.jsonl', `${lines.join('\n')}\n`));
+    assert.deepEqual([h.promptSet?.prompts, h.promptSet?.problems, h.promptSet?.first?.line, h.promptSet?.first?.field], [1, 2, 2, 'turns']);
+    const t = summaryText({ state: 'checked', bytes: 10, health: h }, 'bad-questions.jsonl');
+    assert.equal(t.severity, 'error');
+    assert.match(t.description, /^prompt set · 1 prompt · 2 problems/);
+    assert.ok(t.tooltip.includes('First: line 2: turns: expected a non-empty list of strings'), t.tooltip.join('\n'));
+    const other = await checkDataset(write('rows.jsonl', '{"a": 1}\n{"a": 2}\n'));
+    assert.equal(other.promptSet, undefined);
+    assert.match(summaryText({ state: 'checked', bytes: 10, health: other }, 'rows.jsonl').description, /^not instruction data/);
+    const train = await checkDataset(write('train.jsonl', `${JSON.stringify({ instruction: 'x', output: 'y' })}\n`));
+    assert.deepEqual([train.format, train.promptSet], ['alpaca', undefined], 'instruction data stays instruction data');
+  });
+});

@@ -217,6 +217,11 @@ describe('dataset preview: header facts, empty files and counts', () => {
     assert.equal(factsText({ info, total: 5000, indexDone: true, bytesRead: 560, health: { ...h, records: 5000, broken: 0, errors: 0 } }), 'alpaca · jsonl · 5,000 records · 560 B');
   });
 
+  it('a prompt set says so, with its prompts and the records eval would refuse', () => {
+    const h = { records: 0, broken: 3, errors: 3, warnings: 0, checked: 3, complete: true, promptSet: { label: 'instructions', prompts: 2, problems: 1 } };
+    assert.equal(factsText({ info: { ...info, format: 'unknown' }, total: 3, indexDone: true, bytesRead: 90, health: h }), 'prompt set (instructions) · jsonl · 2 prompts · 1 problem · 560 B');
+  });
+
   it('token counts carry thousands separators (histogram, model view)', () => {
     assert.equal(histogramSummary({ edges: [0, 4096], counts: [12345], records: 12345, sequenceLen: 2048, overSequenceLen: 1500, max: 4096, mean: 1234.4 }), '12,345 records · mean 1,234 tokens · max 4,096 · 1,500 over sequence_len 2,048');
     assert.deepEqual(segmentLegend([{ text: 'a', loss: false, tokens: 1 }, { text: 'b', loss: true, tokens: 12000 }]), { prompt: 'prompt (no loss): 1 token', loss: 'response (loss): 12,000 tokens' });

@@ -18,10 +18,14 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from .data import alpaca_user_turn, is_blank, read_records
+from .data import FORMATS_SPEC, alpaca_user_turn, is_blank, read_records
 from .errors import InputError, Where
 
 FORMATS = ("instructions", "alpaca", "mt_bench")
+# How a record's kind is told and which kinds mix: data shared with the Datasets view
+# (schemas/dataset-formats.json, "prompt_sets").
+_SPEC = FORMATS_SPEC["prompt_sets"]
+_MIX = [set(m) for m in _SPEC["mix"]]
 
 
 @dataclass
@@ -52,13 +56,26 @@ def _err(file: str, line: int, fld: Optional[str], msg: str) -> InputError:
 
 
 def _kind(rec: Any) -> Optional[str]:
-    if isinstance(rec, str):
-        return "instructions"
-    if isinstance(rec, dict):
-        if "turns" in rec or "question_id" in rec:
-            return "mt_bench"
-        if "instruction" in rec:
-            return "alpaca" if ("input" in rec or "output" in rec) else "instructions"
+    for rule in _SPEC["kinds"]:
+        d = rule["detect"]
+        if d.get("string"):
+            if isinstance(rec, str):
+                return rule["name"]
+        elif isinstance(rec, dict) and all(k in rec for k in d.get("keys", ())) \
+                and ("any_key" not in d or any(k in rec for k in d["any_key"])):
+            return rule["name"]
+    return None
+
+
+def _mixed_kind(kind: str, k: Optional[str], rec: Any) -> Optional[str]:
+    """The file's kind once `rec` (of kind `k`) joins a file of `kind`; None if it does not fit."""
+    if k is None:
+        return None
+    if k == kind:
+        return kind
+    for m in _MIX:
+        if {k, kind} <= m and isinstance(rec, dict):
+            return _SPEC["mix"][_MIX.index(m)][-1]
     return None
 
 
@@ -145,12 +162,11 @@ def read_prompt_set(path: str) -> PromptSet:
     for i, (rec, line) in enumerate(records):
         k = _kind(rec)
         # "instructions" objects and alpaca objects mix freely: both are {instruction, ...}.
-        same = k == kind or {k, kind} == {"instructions", "alpaca"} and isinstance(rec, dict)
-        if k is None or not same:
+        mixed = _mixed_kind(kind, k, rec)
+        if mixed is None:
             raise _err(path, line, None, f"expected a prompt like the first one (line {first_line}, "
                        f"{kind.replace('_', '-')}), got {type(rec).__name__ if k is None else k.replace('_', '-')}")
-        if k == "alpaca":
-            kind = "alpaca"
+        kind = mixed
         p = _prompt(rec, k, i, path, line)
         if p.id in seen:
             fld = "question_id" if k == "mt_bench" else "id"

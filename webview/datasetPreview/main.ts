@@ -3,7 +3,7 @@
 // sees it" and token lengths. Talks to the host only through the typed messages of
 // src/protocol/datasetPreviewMessages.ts; all dataset text is set with textContent.
 import type { DatasetHealthFacts, DatasetInfo, DatasetPreviewWebviewState, DatasetProblem, PreviewRow, RecordDetail, RenderedRecord, TokenHistogram, TrainerAnswer } from '../../src/protocol/datasetPreviewMessages';
-import { CancelSearch, CancelValidate, Convert, DidCheckHealth, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../../src/protocol/datasetPreviewMessages';
+import { CancelSearch, CancelValidate, Convert, DidCheckHealth, EvaluateOnPrompts, DidOpen, DidProgress, DidSearch, DidValidate, GetHistogram, GetPage, GetRecord, NewRunConfig, OpenAt, RenderRecord, Search, Validate } from '../../src/protocol/datasetPreviewMessages';
 import { ROW_ID_PREFIX, emptyText, factsText, histogramSummary, renderFields, renderHistogram, renderRow, renderSegments, scrollTopFor, segmentLegend, setText, spacerHeight, textEl, visibleRows, type DocLike, type ElLike } from './render';
 import { el } from '../shared/dom';
 import { connectToHost } from '../shared/host';
@@ -70,7 +70,10 @@ const validateBtn = el('button', { id: 'validate' }, 'Validate');
 const lengthsBtn = el('button', { id: 'lengths' }, 'Token lengths');
 const runBtn = el('button', { id: 'new-run-config', class: 'primary', title: 'New run config with this dataset' }, 'New run config');
 const convertBtn = el('button', { id: 'convert', title: 'Convert to another format (writes a new file)' }, 'Convert…');
-toolbar.append(searchInput, searchCountEl, prevBtn, nextBtn, cancelBtn, el('span', { class: 'sep' }), validateBtn, lengthsBtn, convertBtn, runBtn);
+// A prompt set's main action is to evaluate a run on it (it is no training data to convert).
+const evalBtn = el('button', { id: 'evaluate-on-prompts', class: 'primary', title: 'Evaluate a run on these prompts' }, 'Evaluate a run…');
+evalBtn.hidden = true;
+toolbar.append(searchInput, searchCountEl, prevBtn, nextBtn, cancelBtn, el('span', { class: 'sep' }), validateBtn, lengthsBtn, convertBtn, runBtn, evalBtn);
 
 const main = el('div', { class: 'main' });
 const grid = el('div', { id: 'grid', class: 'grid', role: 'grid', tabindex: '0', 'aria-label': 'Records', 'aria-multiselectable': 'false' });
@@ -392,11 +395,16 @@ validateBtn.addEventListener('click', startValidation);
 lengthsBtn.addEventListener('click', () => selectTab('lengths', true));
 runBtn.addEventListener('click', () => ipc.command(NewRunConfig));
 convertBtn.addEventListener('click', () => ipc.command(Convert));
+evalBtn.addEventListener('click', () => ipc.command(EvaluateOnPrompts));
 
 // ---- header ---------------------------------------------------------------------------------
 function updateFacts(): void {
   if (!info) return;
   facts.textContent = factsText({ info, total, indexDone, bytesRead: lastBytesRead, health, ...(indexError ? { error: indexError } : {}) });
+  const prompts = !!health?.promptSet;
+  evalBtn.hidden = !prompts;
+  runBtn.hidden = prompts;
+  convertBtn.hidden = prompts;
 }
 
 // ---- messages -------------------------------------------------------------------------------

@@ -193,6 +193,10 @@ export function factsText(s: FactsState): string {
   }
   if (s.total === 0) return `no records · ${s.info.container} · ${tail}`;
   const h = s.health;
+  if (h?.promptSet) {
+    const ps = h.promptSet;
+    return `prompt set (${ps.label}) · ${s.info.container} · ${plural(ps.prompts, 'prompt')}${ps.problems ? ` · ${plural(ps.problems, 'problem')}` : ''} · ${tail}`;
+  }
   if (!h || h.error) return `${fmt} · ${s.info.container} · ${plural(s.total, 'entry', 'entries')} · ${h?.error ? `check failed: ${h.error}` : 'checking…'} · ${tail}`;
   const problems = h.errors + h.warnings;
   const records = `${h.records === 0 ? 'no records' : plural(h.records, 'record')}${h.broken ? `, ${formatCount(h.broken)} broken` : ''}`;

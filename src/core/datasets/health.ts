@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type { DatasetFormat, DatasetHealthFacts, DatasetProblem } from '../../protocol/datasetPreviewMessages';
 import { AbortError, DatasetFile } from './datasetFile';
+import { checkPromptSet, promptKindLabel, type PromptSetHealth } from './promptSets';
 import { validateDataset, type ValidationResult } from './validate';
 
 /** How much of a file the background check reads (the Validate command reads it all). */
@@ -27,11 +28,23 @@ export interface DatasetHealth {
   /** Entries checked; `complete` when that is the whole file. */
   readonly checked: number;
   readonly complete: boolean;
+  /** Not instruction data but a prompt set for `eval --prompts` (only when format is unknown). */
+  readonly promptSet?: PromptSetHealth;
 }
 
 /** The facts the preview's header shows. */
 export function healthSummary(h: DatasetHealth): DatasetHealthFacts {
-  return { records: h.records, broken: h.broken, errors: h.errors, warnings: h.warnings, checked: h.checked, complete: h.complete, ...(h.first ? { first: h.first } : {}) };
+  const ps = h.promptSet;
+  return {
+    records: h.records,
+    broken: h.broken,
+    errors: h.errors,
+    warnings: h.warnings,
+    checked: h.checked,
+    complete: h.complete,
+    ...(h.first ? { first: h.first } : {}),
+    ...(ps ? { promptSet: { label: promptKindLabel(ps.kind), prompts: ps.prompts, problems: ps.problems } } : {}),
+  };
 }
 
 /** The first error by line (else the first warning): what a tooltip names. */
@@ -62,13 +75,22 @@ export function healthOf(file: DatasetFile, format: DatasetFormat, res: Validati
   };
 }
 
+/** healthOf, and for a file that is no instruction data, whether it is a prompt set. */
+export async function healthWithPromptSet(file: DatasetFile, format: DatasetFormat, res: ValidationResult, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<DatasetHealth> {
+  const health = healthOf(file, format, res);
+  if (format !== 'unknown') return health;
+  const promptSet = await checkPromptSet(file, opts);
+  return promptSet ? { ...health, promptSet } : health;
+}
+
 /** Counts every entry (a fast index pass), then validates the first `maxBytes` of them. */
 export async function checkDataset(fileOrPath: DatasetFile | string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<DatasetHealth> {
   const file = typeof fileOrPath === 'string' ? await DatasetFile.open(fileOrPath) : fileOrPath;
   await file.buildIndex(opts.signal);
   const format = (await file.detectFormat()).format;
-  const res = await validateDataset(file, format, { maxBytes: opts.maxBytes ?? MAX_CHECK_BYTES, maxProblems: 200, ...(opts.signal ? { signal: opts.signal } : {}) });
-  return healthOf(file, format, res);
+  const scan = { maxBytes: opts.maxBytes ?? MAX_CHECK_BYTES, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const res = await validateDataset(file, format, { ...scan, maxProblems: 200 });
+  return healthWithPromptSet(file, format, res, scan);
 }
 
 /** The cache key of a file's content as far as we can tell without reading it. */

@@ -6,6 +6,7 @@ import { invisibleTitles, markedText } from '../../shared/invisibleChars';
 import type { DatasetFile } from './datasetFile';
 import { formatNames } from './formats';
 import type { DatasetHealth } from './health';
+import { promptKindLabel } from './promptSets';
 
 export type DatasetSummary =
   | { readonly state: 'reading'; readonly bytes: number }
@@ -65,6 +66,7 @@ function summaryTextRaw(s: DatasetSummary, relativePath: string): SummaryText {
       return { description: `${formatLabel(s.format)} · checking… · ${size}`, severity: 'pending', tooltip: [...tip, `Format: ${s.format}`, `Layout: ${s.container}`, 'Records: checking…', `Size: ${size}`] };
     case 'checked': {
       const h = s.health;
+      if (h.promptSet) return promptSetText(h, size, tip);
       const problems = h.errors + h.warnings;
       const severity: Severity = h.errors ? 'error' : h.warnings ? 'warning' : h.format === 'unknown' ? 'other' : 'ok';
       const what = h.records === 0 ? 'no records' : `${formatLabel(h.format)} · ${plural(h.records, 'record')}`;
@@ -83,4 +85,20 @@ function summaryTextRaw(s: DatasetSummary, relativePath: string): SummaryText {
       return { description, severity, tooltip: tip };
     }
   }
+}
+
+/** A prompt set for `eval --prompts`: its prompts, and the first record the trainer would refuse. */
+function promptSetText(h: DatasetHealth, size: string, tip: string[]): SummaryText {
+  const ps = h.promptSet!;
+  const description = `prompt set · ${plural(ps.prompts, 'prompt')}${ps.problems ? ` · ${plural(ps.problems, 'problem')}` : ''} · ${size}`;
+  tip.push(`Format: prompt set (${promptKindLabel(ps.kind)}): prompts to evaluate a run on, not instruction data to train on`);
+  tip.push(`Layout: ${h.container}`);
+  tip.push(`Prompts: ${formatCount(ps.prompts)}`);
+  tip.push(`Size: ${size}`);
+  if (ps.first) {
+    tip.push(`Problems: ${plural(ps.problems, 'record')} that Evaluate run refuses${ps.complete ? '' : ` in the first ${plural(ps.checked, 'record')}`}`);
+    tip.push(`First: line ${ps.first.line}: ${ps.first.field ? `${ps.first.field}: ` : ''}${ps.first.message}`);
+  }
+  if (!ps.complete) tip.push(`Checked the first ${formatCount(ps.checked)} records.`);
+  return { description, severity: ps.problems ? 'error' : 'ok', tooltip: tip };
 }
