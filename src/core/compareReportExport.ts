@@ -4,6 +4,7 @@
 // and never becomes an element, in either format. No vscode import.
 import type { CompareReport, ReportPrompt, ReportRow, SortState } from '../protocol/compareReportMessages';
 import { rowLabel, sortRows } from '../protocol/compareReportMessages';
+import { emptyAnswerNote } from '../shared/emptyAnswer';
 
 /** HTML text and attribute values. */
 export function escapeHtml(s: string): string {
@@ -100,7 +101,7 @@ export function reportToMarkdown(report: CompareReport, sort: SortState | null =
       out.push(`### ${escapeMarkdown(`${p.promptSet} #${p.id}${p.category ? ` (${p.category})` : ''}`)}`, '', mdQuote(p.instruction), '');
       if (p.turns) p.turns.slice(1).forEach((t, i) => out.push(`Turn ${i + 2}:`, '', mdQuote(t), ''));
       if (p.reference !== undefined) out.push('Reference:', '', mdQuote(p.reference), '');
-      for (const a of p.answers) out.push(`**${escapeMarkdown(label(a.row))}**`, '', mdFence(a.output), '');
+      for (const a of p.answers) out.push(`**${escapeMarkdown(label(a.row))}**`, '', emptyAnswerNote(a.output) ?? mdFence(a.output), '');
       for (const v of p.verdicts) out.push(`- ${escapeMarkdown(verdictText(v, label))}`);
       if (p.verdicts.length) out.push('');
     }
@@ -159,7 +160,10 @@ export function reportToHtml(report: CompareReport, sort: SortState | null = nul
       if (p.turns) p.turns.slice(1).forEach((t, i) => out.push(`<p>Turn ${i + 2}</p><div class="quote">${e(t)}</div>`));
       if (p.reference !== undefined) out.push(`<p>Reference</p><div class="quote">${e(p.reference)}</div>`);
       out.push('<div class="answers">');
-      for (const a of p.answers) out.push(`<div><b>${e(label(a.row))}</b><div class="answer">${e(a.output)}</div></div>`);
+      for (const a of p.answers) {
+        const empty = emptyAnswerNote(a.output);
+        out.push(`<div><b>${e(label(a.row))}</b>${empty ? `<p class="muted"><i>${e(empty)}</i></p>` : `<div class="answer">${e(a.output)}</div>`}</div>`);
+      }
       out.push('</div>');
       if (p.verdicts.length) out.push(`<ul>${p.verdicts.map((v) => `<li>${e(verdictText(v, label))}</li>`).join('')}</ul>`);
       out.push('</section>');

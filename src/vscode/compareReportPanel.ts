@@ -18,6 +18,8 @@ export const COMPARE_REPORT_VIEW_TYPE = 'neftune.compareReport';
 const KIND: PanelKind = { viewType: COMPARE_REPORT_VIEW_TYPE, entry: 'compareReport', enableFindWidget: true };
 /** Files come in bursts (an eval appends an answer per prompt): one read per quiet half second. */
 const REFRESH_DEBOUNCE_MS = 500;
+/** While files keep changing (an evaluation writing its answers), refresh at least this often. */
+const REFRESH_MAX_WAIT_MS = 2000;
 const LIVE_RUN_DEBOUNCE_MS = 2000;
 
 const COMMAND_LABELS: Record<string, string> = { 'neftune.evaluateRun': 'Evaluate run', 'neftune.judgeRuns': 'Judge runs' };
@@ -101,8 +103,15 @@ export class CompareReportPanel extends WebviewPanelHost {
     });
   }
 
+  private refreshPendingSince = 0;
+
   private refreshSoon(ms = REFRESH_DEBOUNCE_MS): void {
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    const now = Date.now();
+    if (this.refreshTimer) {
+      // A debounce alone would wait for the writes to stop: a long evaluation showed nothing new.
+      if (now - this.refreshPendingSince >= REFRESH_MAX_WAIT_MS - ms) return;
+      clearTimeout(this.refreshTimer);
+    } else this.refreshPendingSince = now;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
       if (this.isReady) this.refresh();

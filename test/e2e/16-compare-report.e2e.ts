@@ -6,7 +6,8 @@
 // the keyboard, a prompt opened (answers side by side, the markup payload shown as text, the
 // judge's verdict), the category filter, Export Markdown through the save dialog, a vote appended
 // from outside showing up by itself (the file watcher), a third run without evaluation giving
-// the "Evaluate run" empty state, dark and light themes.
+// the "Evaluate run" empty state, an evaluation written meanwhile showing up by itself, dark and
+// light themes.
 
 import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
@@ -211,6 +212,20 @@ describe('scenario 16: compare report', () => {
         return (await wb.quickInput.isVisible()) ? true : undefined;
       }, 15_000);
       await wb.screenshot('report-evaluate-clicked');
+    });
+  });
+
+  it('h) an evaluation written while the report is open shows up by itself (no Refresh)', async () => {
+    await guard(s, 'eval-appears', async () => {
+      const { wb } = s!;
+      await wb.page.keyboard.press('Escape'); // g)'s pick, if the command showed one
+      const f = await wb.webview(TITLE);
+      await f.locator('#empty-eval').waitFor({ state: 'visible', timeout: 10_000 });
+      // As `python -m neftune_trainer eval` leaves it: a new eval/<checkpoint>/<key> folder.
+      writeEval(join(s!.workspace, '.neftune', 'runs'), A10);
+      await f.locator(`table.metrics tr[data-run-id="${A10.runId}"]`).waitFor({ state: 'visible', timeout: 20_000 });
+      assert.equal(await f.locator('#empty-eval').count(), 0, 'the empty state is gone');
+      await wb.screenshot('report-eval-appeared');
     });
   });
 });

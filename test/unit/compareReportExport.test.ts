@@ -188,3 +188,20 @@ describe('messages from the webview (untrusted input)', () => {
     assert.equal(OpenReportFile.isParams({ file: '/a', line: 0 }), false);
   });
 });
+
+describe('empty answers', () => {
+  it('say what the model gave in both exports, not an empty box or fence', () => {
+    const r = structuredClone(report()) as { prompts: Array<{ answers: Array<{ output: string }> }> } & CompareReport;
+    const answers = r.prompts[0]!.answers;
+    answers[0]!.output = '';
+    answers[1]!.output = ' \n ';
+    const html = reportToHtml(r);
+    const md = reportToMarkdown(r);
+    for (const out of [html, md]) {
+      assert.ok(out.includes('(no answer: the model ended at once)'), 'the empty answer');
+      assert.ok(out.includes('(the answer is only whitespace: 3 characters)'), 'the whitespace answer');
+    }
+    assert.ok(!/<div class="answer">\s*<\/div>/.test(html), 'an empty answer box');
+    assert.ok(!/```text\n\s*\n```/.test(md), 'an empty fence');
+  });
+});

@@ -11,6 +11,7 @@ import { runColor } from '../dashboard/colors';
 import { plural } from '../../src/shared/format';
 import { el } from '../shared/dom';
 import { connectToHost } from '../shared/host';
+import { emptyAnswerNote } from '../../src/shared/emptyAnswer';
 
 const vscode = connectToHost<CompareReportWebviewState>();
 const { ipc } = vscode;
@@ -105,6 +106,9 @@ const ANSWER_CLAMP = 4000;
 
 /** An answer as text (never HTML), clamped when long, with a toggle to show all of it. */
 function answerText(text: string): HTMLElement[] {
+  // An empty box reads as a rendering fault: say what the model gave.
+  const empty = emptyAnswerNote(text);
+  if (empty) return [el('div', { class: 'answer-text empty-answer' }, empty)];
   const box = el('div', { class: 'answer-text' }, text.length > ANSWER_CLAMP ? `${text.slice(0, ANSWER_CLAMP)}…` : text);
   if (text.length <= ANSWER_CLAMP) return [box];
   const toggle = el('button', { class: 'link show-all', type: 'button' }, `Show all (${text.length} characters)`);

@@ -206,7 +206,7 @@ export class Chart {
     this.yRange = robustRange(allY.filter((v) => !useLog || v > 0));
     const hasPoints = (data[0]?.length ?? 0) > 0;
     this.empty.hidden = hasPoints;
-    this.empty.textContent = this.spec.key === 'evalLoss' ? 'No evaluations yet (eval_steps in the config)' : this.spec.key === 'overfitGap' ? 'No noise-off training loss yet (measured at each evaluation: eval_steps, eval_train_sample_size)' : view.xAxis === 'tokens' ? 'No points (the trainer did not report tokens)' : 'No points yet';
+    this.empty.textContent = this.spec.key === 'evalLoss' ? 'No held-out loss measured during training (set eval_steps and val_set_size in the config)' : this.spec.key === 'overfitGap' ? 'No noise-off training loss yet (measured at each evaluation: eval_steps, eval_train_sample_size)' : view.xAxis === 'tokens' ? 'No points (the trainer did not report tokens)' : 'No points yet';
     if (!hasPoints) {
       this.plot?.destroy();
       this.plot = null;
