@@ -20,7 +20,8 @@ export: 0 written, 2 bad input, 1 parity out of bounds (figures on stderr) or a 
 when cancelled (nothing left behind); stdout carries one `export` JSON event per stage.
 eval / judge: 0 done or stopped by SIGINT/SIGTERM (what was answered is kept; the report says complete:
 false), 2 bad input (file:line: field), 1 anything else; stdout carries one `eval_progress` JSON line per
-answer (verdict), the log goes to stderr.
+answer (verdict) when it is not a terminal (a terminal gets a readable line instead), the log goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -273,12 +274,29 @@ def cmd_export(args) -> int:
 
 
 # --- eval and judge (issue 13): progress on stdout, log on stderr ---
+def _readable_progress(command: str, fields: dict) -> Optional[str]:
+    """A progress line for a person at a terminal; None where stderr already said it (a failure)."""
+    if fields.get("stage") == "failed":
+        return None
+    done, total = fields.get("done"), fields.get("total")
+    count = f" {done}/{total}" if isinstance(done, int) and isinstance(total, int) and total else ""
+    message = fields.get("message")
+    return f"{command}: {fields.get('stage', '')}{count}{f' - {message}' if message else ''}"
+
+
 def _progress_printer(command: str):
     import time as _time
+    # JSON lines are for the extension (a pipe); a person at a terminal reads a line per stage.
+    human = sys.stdout.isatty()
 
     def progress(**fields) -> None:
-        line = json.dumps({"v": 1, "type": "eval_progress", "time": _time.time(), "command": command, **fields},
-                          ensure_ascii=False)
+        if human:
+            line = _readable_progress(command, fields)
+            if line is None:
+                return
+        else:
+            line = json.dumps({"v": 1, "type": "eval_progress", "time": _time.time(), "command": command, **fields},
+                              ensure_ascii=False)
         try:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()

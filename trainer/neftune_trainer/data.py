@@ -120,7 +120,9 @@ class _Problem(Exception):
         self.line, self.column, self.message = line, column, message
 
     def error(self, path: str) -> InputError:
-        return InputError(f"{path}:{self.line}: {self.message}", Where(file=path, line=self.line))
+        # The prefix names the line: "f:2: malformed JSON at column 27", not "f:2: ... at line 2, column 27".
+        message = self.message.replace(f" at line {self.line}, column ", " at column ", 1)
+        return InputError(f"{path}:{self.line}: {message}", Where(file=path, line=self.line))
 
 
 def _open_binary(path: str):

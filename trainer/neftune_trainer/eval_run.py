@@ -319,16 +319,17 @@ def read_rows(path: str, field: str = "output") -> Tuple[List[dict], bool]:
             continue
         try:
             r = json.loads(line)
-            if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get(field), str):
-                raise ValueError("not a record")
-            rows.append(r)
-        except ValueError:
+        except ValueError as e:
             if i >= len(lines) - 2:  # the last line: torn by a kill
                 clean = False
                 continue
-            raise InputError(f"{path}:{i + 1}: not a record of this file (no id or {field}); delete the folder to "
-                             "start over",
-                             Where(file=path, line=i + 1))
+            raise InputError(f"{path}:{i + 1}: malformed JSON at column {getattr(e, 'colno', 1)}: "
+                             f"{getattr(e, 'msg', e)}; delete the folder to start over", Where(file=path, line=i + 1))
+        if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get(field), str):
+            bad = None if not isinstance(r, dict) else "id" if not isinstance(r.get("id"), str) else field
+            raise InputError(f"{path}:{i + 1}: not a record of this file (no string id or {field}); delete the "
+                             "folder to start over", Where(file=path, line=i + 1, field=bad))
+        rows.append(r)
     return rows, clean
 
 

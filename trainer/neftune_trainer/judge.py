@@ -406,7 +406,13 @@ def read_side(eval_dir: str, label: str) -> Tuple[dict, List[dict]]:
     if not rep["complete"]:
         raise InputError(f"{label} {eval_dir}: the eval is not complete ({rep['count']} of "
                          f"{rep['prompt_set']['count']} answered); rerun `eval` to finish it", Where(file=path))
-    rows, _ = read_rows(os.path.join(eval_dir, GENERATIONS_FILE))
+    gens = os.path.join(eval_dir, GENERATIONS_FILE)
+    rows, clean = read_rows(gens)
+    # A complete report over fewer answers than it counts: the file was cut or edited since.
+    if len(rows) < rep["count"]:
+        torn = "" if clean else "; its last line is cut off"
+        raise InputError(f"{gens}: {len(rows)} usable answers, but {REPORT_FILE} counts {rep['count']}{torn}; "
+                         "rerun `eval` into a new folder", Where(file=gens))
     return rep, rows
 
 
@@ -469,6 +475,10 @@ def run_judge(opts: JudgeOptions, progress: Callable[..., None], log: Callable[[
                          Where(file=os.path.join(os.path.abspath(opts.eval_b), REPORT_FILE), field="prompt_set"))
     by_b = {r["id"]: r for r in rows_b}
     pairs = [(r, by_b[r["id"]]) for r in rows_a if r["id"] in by_b]
+    if not pairs:
+        raise InputError(f"no prompt was answered by both evals ({len(rows_a)} and {len(rows_b)} answers, no id in "
+                         "common): nothing to judge", Where(file=os.path.join(os.path.abspath(opts.eval_b),
+                                                                          GENERATIONS_FILE)))
     side_a, side_b = _side(rep_a, opts.eval_a, rows_a), _side(rep_b, opts.eval_b, rows_b)
 
     out = os.path.abspath(opts.out)

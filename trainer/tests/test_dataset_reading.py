@@ -31,7 +31,8 @@ def alpaca_line(i: int) -> str:
 
 
 def position(message: str):
-    m = re.search(r"line (\d+), column (\d+)", message)
+    # "f:2: malformed JSON at column 27: ..." (the prefix names the line), or "at line 2, column 27".
+    m = re.search(r"line (\d+), column (\d+)", message) or re.search(r":(\d+): .*?\bat column (\d+)", message)
     assert m, message
     return int(m.group(1)), int(m.group(2))
 
@@ -235,7 +236,7 @@ console.log(JSON.stringify(out));
 def problem(message: str) -> str:
     """What a message says is wrong, in words both sides use: the text after "column N: ", for a
     byte that is not UTF-8 the byte, else (the extension's structural problems) the message."""
-    m = re.search(r"line \d+, column \d+: (.*)$", message, re.S)
+    m = re.search(r"(?:line \d+, column|\bat column) \d+: (.*)$", message, re.S)
     if m:
         return m.group(1)
     m = re.search(r"(?:Invalid UTF-8 byte|invalid byte) (0x[0-9a-f]{2})", message)

@@ -143,6 +143,25 @@ def test_bad_inputs(tmp_path, capsys):
     bad_prompt.write_text("Compare {answer_a} with {answer_b}.")
     rc, _, err = judge_cli(capsys, a, a, "--out", tmp_path / "j", "--rule-judge", "--prompt-file", bad_prompt)
     assert rc == 2 and "{question}" in err and str(bad_prompt) in err
+    # An answer file with nothing usable (QA: a non-record, then a cut-off line) is refused, naming it.
+    d = make_eval(tmp_path / "d", "/runs/r4", "step-000002", ["x", "y"])
+    gens = os.path.join(d, "generations.jsonl")
+    with open(gens, "w", encoding="utf-8") as f:
+        f.write('{"id": "1", "output": "x"}\n{"id": "2", "outp')
+    rc, _, err = judge_cli(capsys, a, d, "--out", tmp_path / "jd", "--rule-judge")
+    assert rc == 2 and gens in err and "1 usable answers, but report.json counts 2" in err and "cut off" in err
+    assert not os.path.exists(tmp_path / "jd"), "nothing written for a refused judge"
+    # A malformed line inside the file is called malformed JSON, with its line.
+    with open(gens, "w", encoding="utf-8") as f:
+        f.write('{"id": "1", "output": "x"}\n{"id": "2", "output": }\n{"id": "3", "output": "z"}\n')
+    rc, _, err = judge_cli(capsys, a, d, "--out", tmp_path / "jd", "--rule-judge")
+    assert rc == 2 and f"{gens}:2: malformed JSON" in err
+    # Two evals with no prompt in common: nothing to judge.
+    e = make_eval(tmp_path / "e", "/runs/r5", "step-000002", ["x", "y"])
+    with open(os.path.join(e, "generations.jsonl"), "w", encoding="utf-8") as f:
+        f.write('{"id": "7", "output": "x"}\n{"id": "8", "output": "y"}\n')
+    rc, _, err = judge_cli(capsys, a, e, "--out", tmp_path / "je", "--rule-judge")
+    assert rc == 2 and "no prompt was answered by both" in err
     with pytest.raises(InputError, match="http"):
         chat_completions_url("ftp://x")
     assert chat_completions_url("http://h:1") == "http://h:1/v1/chat/completions"
@@ -304,3 +323,12 @@ def test_tiny_local_judge(tmp_path, capsys, tiny_model):
         assert (v["ab"], v["ba"], v["winner"]) == verdict_of(*picks)
     rc, _, err = judge_cli(capsys, a, b, "--out", tmp_path / "j2", "--judge-model", tmp_path / "nope")
     assert rc == 2 and "--judge-model" in err
+
+
+def test_progress_at_a_terminal_is_readable_and_a_failure_is_not_repeated():
+    from neftune_trainer.cli import _readable_progress
+    assert _readable_progress("judge", {"stage": "judge", "done": 3, "total": 8}) == "judge: judge 3/8"
+    assert _readable_progress("eval", {"stage": "memorization", "done": 0, "total": 0, "message": "m"}) == \
+        "eval: memorization - m"
+    # stderr has already said "error: ..."; the terminal gets no second, raw copy.
+    assert _readable_progress("eval", {"stage": "failed", "done": 0, "total": 0, "message": "x"}) is None
