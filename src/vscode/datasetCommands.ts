@@ -17,6 +17,7 @@ import { DatasetPreviewPanel, type PreviewDeps } from './datasetPreviewPanel';
 import { DatasetsView } from './datasetsView';
 import { markWalkthroughDone } from './walkthrough';
 import { WALKTHROUGH_KEYS } from '../core/walkthrough';
+import { offerFirstDataset } from './nextStep';
 
 const DATASET_FILE = /\.(jsonl|json|jsonl\.gz|ndjson)$/i;
 
@@ -39,10 +40,7 @@ export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutpu
         const s = view.summary(uri);
         return { label: markedText(path.basename(uri.fsPath)), description: markedText(vscode.workspace.asRelativePath(path.dirname(uri.fsPath))), ...(s ? { detail: summaryText(s, '').description } : {}), uri };
       });
-    if (items.length === 0) {
-      void vscode.window.showInformationMessage('NEFTune: no datasets (.json, .jsonl, .jsonl.gz) in this workspace.');
-      return undefined;
-    }
+    if (items.length === 0) return offerFirstDataset();
     return (await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true }))?.uri;
   }
 

@@ -7,6 +7,8 @@
 // time from its output channel. About 40-70 s.
 
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Session, launch, log, waitFor } from './harness';
 import { guard, outputLines } from './scenario';
@@ -104,6 +106,48 @@ describe('scenario 18: first-run walkthrough', () => {
       assert.ok(!(await wb.tabTitles()).some((t) => t.startsWith('Walkthrough')), `tabs: ${(await wb.tabTitles()).join(', ')}`);
       assert.equal(await page.locator('.getting-started-step').count(), 0);
       await wb.screenshot('after-reload');
+    });
+  });
+});
+
+describe('scenario 18b: in an empty folder the walkthrough opens by itself', () => {
+  let s: Session | undefined;
+  before(async () => {
+    s = await launch({
+      scenario: '18b-walkthrough-empty',
+      tinyModel: false,
+      settings: { 'workbench.welcomePage.walkthroughs.openOnInstall': true },
+      // A new user's empty folder: no dataset, no config, no run.
+      prepareWorkspace: (ws) => {
+        for (const e of readdirSync(ws)) rmSync(join(ws, e), { recursive: true, force: true });
+      },
+    });
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  it('opens without the NEFTune view being opened (activation after startup)', async () => {
+    await guard(s, 'empty-folder', async () => {
+      const { wb, page } = s!;
+      await wb.tab(TAB).waitFor({ state: 'visible', timeout: 60_000 });
+      await page.locator('.getting-started-step .step-title').first().waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(await page.locator('.getting-started-step', { has: page.locator('.step-title', { hasText: 'Create a run config' }) }).first().getAttribute('aria-checked'), 'false', 'no config in an empty folder');
+      assert.equal(outputLines(s!, /opening the "Get started with NEFTune" walkthrough/).length, 1);
+      await wb.screenshot('walkthrough-empty-folder');
+    });
+  });
+
+  it('"Preview dataset" with no dataset offers a new dataset file, which it previews', async () => {
+    await guard(s, 'first-dataset', async () => {
+      const { wb } = s!;
+      await wb.runCommand('NEFTune: Preview dataset');
+      await waitFor('the no-datasets message', async () => ((await wb.notifications()).some((n) => /no datasets/.test(n.message)) ? true : undefined), 15_000);
+      await wb.clickNotificationButton(/no datasets/, 'New dataset file');
+      const f = await wb.webview('Dataset: dataset.jsonl', 30_000);
+      await f.locator('#facts', { hasText: '3 records' }).waitFor({ timeout: 30_000 });
+      assert.ok(existsSync(join(s!.workspace, 'dataset.jsonl')), 'the file is in the workspace');
+      await wb.screenshot('first-dataset-preview');
     });
   });
 });
