@@ -18,6 +18,9 @@ describe('scenario 6: datasets', () => {
     s = await launch({ scenario: '6-datasets' }); // models/tiny: the render tab uses tiny.neftune.yaml's base_model
     const rec = (i: number): string => JSON.stringify({ instruction: `Record ${i}: what is ${i} + ${i}?`, input: '', output: `${2 * i}` });
     writeFileSync(join(s.workspace, 'big.jsonl'), `${Array.from({ length: 5000 }, (_, i) => rec(i)).join('\n')}\n`);
+    // Prompt sets for Evaluate run: MT-Bench questions, and instructions with a blank one on line 2.
+    writeFileSync(join(s.workspace, 'question.jsonl'), `${[81, 82, 83].map((id) => JSON.stringify({ question_id: id, category: 'writing', turns: [`Question ${id}?`, 'Shorter.'] })).join('\n')}\n`);
+    writeFileSync(join(s.workspace, 'prompts-bad.jsonl'), `${['Write a haiku.', '   ', 'Name a prime.'].map((p) => JSON.stringify(p)).join('\n')}\n`);
     writeFileSync(join(s.workspace, 'xss.jsonl'), `${PAYLOADS.map((p, i) => JSON.stringify({ instruction: p, input: PAYLOADS[(i + 1) % PAYLOADS.length], output: p })).join('\n')}\n`);
   });
   after(async () => {
@@ -100,6 +103,29 @@ describe('scenario 6: datasets', () => {
       assert.deepEqual(dialogs, []);
       assert.equal(page.url(), urlBefore);
       await wb.screenshot('xss-as-text');
+    });
+  });
+
+  it('prompt sets show as prompt sets, with the record eval would refuse, and offer Evaluate', async () => {
+    await guard(s, 'prompt-sets', async () => {
+      const { wb } = s!;
+      await waitFor('the prompt sets described', async () => {
+        const items = await wb.treeItems('Datasets');
+        const q = items.find((i) => i.label === 'question.jsonl');
+        const bad = items.find((i) => i.label === 'prompts-bad.jsonl');
+        return !!q && /^prompt set · 3 prompts · /.test(q.description) && !!bad && /^prompt set · 2 prompts · 1 problem/.test(bad.description);
+      }, 30_000);
+      await wb.openContextMenu(wb.treeItem('Datasets', 'question.jsonl'));
+      await wb.clickContextMenuItem('Evaluate a run on these prompts');
+      // No run in this workspace has a checkpoint: the command says so (it reached the host).
+      await waitFor('the evaluate command to answer', async () => ((await wb.notifications()).some((n) => /evaluation needs an ended run/.test(n.message)) ? true : undefined), 15_000);
+      await wb.clearNotifications();
+      await wb.clickTreeItem('Datasets', 'question.jsonl');
+      const f = await wb.webview('Dataset: question.jsonl');
+      await f.locator('#facts', { hasText: 'prompt set (MT-Bench questions)' }).waitFor({ timeout: 30_000 });
+      await f.locator('#evaluate-on-prompts').waitFor({ state: 'visible' });
+      assert.equal(await f.locator('#new-run-config').isVisible(), false, 'no New run config for a prompt set');
+      await wb.screenshot('prompt-set-preview');
     });
   });
 });
