@@ -13,6 +13,7 @@ import type { Cell, Column, CompareReport, Pick, PromptAnswer, PromptVerdict, Re
 import { formatMetric } from '../shared/format';
 import { AB_VOTES_FILE, readVotes, votesFile, type StoredVote } from './chat/abVotes';
 import { firstInvalidUtf8 } from './datasets/datasetFile';
+import { mulberry32 } from '../shared/seededRandom';
 
 export { evalReportSchema };
 
@@ -302,17 +303,6 @@ export function readPairwise(storeRoot: string): { pairs: PairwiseEntry[]; probl
 
 // ---- statistics -----------------------------------------------------------------------------------
 
-/** A small seeded PRNG (mulberry32): the same votes give the same interval, every time. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Win rate of outcomes (1 win, 0.5 tie, 0 loss) with a percentile bootstrap 95% interval, as the

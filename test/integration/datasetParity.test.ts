@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { validateFile, type ValidateReport } from '../../src/core/datasets/validateCommand';
 import { FORMATS_SPEC } from '../../src/core/datasets/formats';
+import { mulberry32 as rng } from '../../src/shared/seededRandom';
 
 const repo = path.resolve(__dirname, '..', '..');
 const python = process.env['NEFTUNE_PYTHON'] ?? path.join(repo, '.venv', 'bin', 'python');
@@ -67,17 +68,6 @@ function walk(dir: string, out: string[]): void {
 
 // ---- generated broken files -------------------------------------------------------------------
 
-/** A small seeded generator (mulberry32), so a failure can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const nested = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
 

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DatasetFile } from '../../src/core/datasets/datasetFile';
 import { checkPromptSet, promptKind } from '../../src/core/datasets/promptSets';
+import { mulberry32 as rng } from '../../src/shared/seededRandom';
 
 const repo = path.resolve(__dirname, '..', '..');
 const python = process.env['NEFTUNE_PYTHON'] ?? path.join(repo, '.venv', 'bin', 'python');
@@ -55,17 +56,6 @@ async function extensionVerdict(file: string): Promise<Verdict> {
   return { kind: ps.kind, count: ps.prompts };
 }
 
-/** A small seeded generator (mulberry32), so a failure can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GOOD: Record<string, unknown[]> = {
   strings: ['Write a haiku about the sea.', 'Name three primes. 😀', 'Traduis « bonjour ».'],
