@@ -16,7 +16,7 @@ describe('evaluation commands in the manifest', () => {
   it('every registered command is contributed with a title', () => {
     const table = source.slice(source.indexOf('const table'));
     const ids = [...table.matchAll(/'(neftune\.[A-Za-z]+)':/g)].map((m) => m[1]!);
-    assert.deepEqual(ids.sort(), ['neftune.evaluateRun', 'neftune.judgeRuns', 'neftune.setJudgeApiKey', 'neftune.sweepNoiseAlpha', 'neftune.tuneNoiseAlpha']);
+    assert.deepEqual(ids.sort(), ['neftune.evaluateOnPrompts', 'neftune.evaluateRun', 'neftune.judgeRuns', 'neftune.setJudgeApiKey', 'neftune.sweepNoiseAlpha', 'neftune.tuneNoiseAlpha']);
     for (const id of ids) {
       const c = manifest.contributes.commands.find((x) => x.command === id);
       assert.ok(c, `${id} is not in contributes.commands`);
