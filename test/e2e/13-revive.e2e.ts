@@ -59,7 +59,10 @@ describe('scenario 13: panels revive after a window reload', () => {
       assert.equal((await f.locator('#status').innerText()).trim(), 'finished');
       assert.equal((await f.locator('#smoothing-value').innerText()).trim(), '0.90');
       // The serializer says what it did (webviewPanelHost.ts), for a user's log as for this test.
-      assert.equal(outputLines(s!, new RegExp(`neftune\\.dashboard: revived after a window reload: "NEFTune: ${runId}"`)).length, 1);
+      // The output channel reaches its log file a little later than the panel shows.
+      const revived = new RegExp(`neftune\\.dashboard: revived after a window reload: "NEFTune: ${runId}"`);
+      await waitFor('the revive line in the NEFTune log', () => outputLines(s!, revived).length >= 1, 15_000);
+      assert.equal(outputLines(s!, revived).length, 1);
       await wb.screenshot('revived-dashboard');
     });
   });

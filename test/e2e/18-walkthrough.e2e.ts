@@ -134,6 +134,8 @@ describe('scenario 18b: an empty folder: the walkthrough, and a first dataset', 
       await wb.tab(TAB).waitFor({ state: 'visible', timeout: 60_000 });
       await page.locator('.getting-started-step .step-title').first().waitFor({ state: 'visible', timeout: 30_000 });
       assert.equal(await page.locator('.getting-started-step', { has: page.locator('.step-title', { hasText: 'Create a run config' }) }).first().getAttribute('aria-checked'), 'false', 'no config in an empty folder');
+      // The output channel reaches its log file a moment after the tab opens (CI read it too soon).
+      await waitFor('the walkthrough line in the NEFTune log', () => outputLines(s!, /opening the "Get started with NEFTune" walkthrough/).length >= 1, 15_000);
       assert.equal(outputLines(s!, /opening the "Get started with NEFTune" walkthrough/).length, 1);
       await wb.screenshot('walkthrough-empty-folder');
     });
