@@ -67,6 +67,9 @@ def main() -> None:
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "alpaca_en_demo.json"))
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--optimizer", choices=["trainer", "for-loop", "foreach", "fused"], default="trainer",
+                    help="AdamW's implementation: the trainer's choice (train.make_optimizer) or a given one")
+    ap.add_argument("--top", type=int, default=0, help="also print the N ops with the most self time, with their shapes")
     a = ap.parse_args()
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,7 +85,8 @@ def main() -> None:
     # A batch near the longest (length-grouped): 4 x ~256.
     order = sorted(range(len(examples)), key=lambda i: -len(examples[i].input_ids))
     batches = [collate([examples[j] for j in order[k * 4:(k + 1) * 4]], pad_id=tok.pad_token_id or 0) for k in range(a.steps + 1)]
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    impl = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}.get(a.optimizer, {})
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **impl)
     neft = NEFTune(model, alpha=5.0, seed=0)
 
     def step(b) -> None:
@@ -127,6 +131,12 @@ def main() -> None:
     print("where the step's time goes (self CPU time of its ops, profiled):")
     for k, v in sorted(split.items(), key=lambda kv: -kv[1]):
         print(f"  {100 * v / total:5.1f}%  {k}")
+    if a.top:
+        print(f"the {a.top} ops (by input shapes) with the most self time:")
+        evs = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: -e.self_cpu_time_total)[:a.top]
+        for ev in evs:
+            print(f"  {100 * ev.self_cpu_time_total / total:5.1f}%  {ev.key} x{ev.count // a.steps}/step  {str(ev.input_shapes)[:110]}"
+                  f"  [{category(ev.key, ev.input_shapes or [], vocab).split(' (')[0]}]")
 
 
 if __name__ == "__main__":

@@ -109,10 +109,11 @@ def write_ours_config(path: str, a: argparse.Namespace, model: str, alpha: float
     return path
 
 
-def run_child(cmd: List[str], kind: str, log_path: str) -> Dict:
+def run_child(cmd: List[str], kind: str, log_path: str, extra_env: Optional[Dict[str, str]] = None) -> Dict:
     """Run one training child; timestamp its per-step lines on arrival. Returns
-    {steps: {step: (t, tokens, padded|None)}, losses: {step: loss}, final_loss, info}."""
-    env = dict(os.environ, **CHILD_ENV)
+    {steps: {step: (t, tokens, padded|None)}, losses: {step: loss}, final_loss, info, rusage}
+    (rusage: the child's own peak RSS and user/system CPU seconds)."""
+    env = dict(os.environ, **CHILD_ENV, **(extra_env or {}))
     steps, losses, info = {}, {}, {}
     final_loss = None
     with open(log_path, "w") as log:
@@ -137,13 +138,15 @@ def run_child(cmd: List[str], kind: str, log_path: str) -> Dict:
                 info.update({k: v for k, v in e.items() if k != "type"})
             elif typ == "error":
                 log.write(line)
-        rc = p.wait()
+        _, status, ru = os.wait4(p.pid, 0)  # this child's own resource use, not all children's
+        rc = p.returncode = os.waitstatus_to_exitcode(status)
     if rc != 0:
         raise RuntimeError(f"{kind} run failed (exit {rc}); see {log_path}:\n" + open(log_path).read()[-3000:])
     last = max(steps) if steps else 0
     if final_loss is None:
         final_loss = losses.get(last)
-    return {"steps": steps, "losses": losses, "final_loss": final_loss, "info": info}
+    return {"steps": steps, "losses": losses, "final_loss": final_loss, "info": info,
+            "rusage": {"peak_rss_mb": ru.ru_maxrss / 1024, "user_s": ru.ru_utime, "system_s": ru.ru_stime}}
 
 
 def window(run: Dict, warmup: int) -> Dict:
@@ -177,9 +180,10 @@ def trl_cmd(a, work: str, model: str, alpha: float, steps: int, tag: str) -> Lis
     return [a.python, os.path.abspath(__file__), "--worker-trl", json.dumps(spec)]
 
 
-def run_one(kind: str, a, work: str, model: str, alpha: float, steps: int, tag: str) -> Dict:
+def run_one(kind: str, a, work: str, model: str, alpha: float, steps: int, tag: str,
+            extra_env: Optional[Dict[str, str]] = None) -> Dict:
     cmd = (ours_cmd if kind == "ours" else trl_cmd)(a, work, model, alpha, steps, tag)
-    run = run_child(cmd, kind, os.path.join(work, f"{kind}-{tag}.log"))
+    run = run_child(cmd, kind, os.path.join(work, f"{kind}-{tag}.log"), extra_env)
     # Ours' run folder holds a final checkpoint (a full model copy): drop it between runs.
     shutil.rmtree(os.path.join(work, f"run-{kind}-{tag}"), ignore_errors=True)
     return run
