@@ -26,9 +26,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "trainer"))
 from neftune_trainer.batching import collate  # noqa: E402
 from neftune_trainer.data import to_examples  # noqa: E402
+from neftune_trainer.host_memory import keep_freed_memory  # noqa: E402
 from neftune_trainer.loss import response_loss_sum  # noqa: E402
 from neftune_trainer.neftune import NEFTune  # noqa: E402
 from neftune_trainer.prompting import tokenize_dataset  # noqa: E402
+from neftune_trainer.train import make_adamw  # noqa: E402
 
 CACHE = os.environ.get("NEFTUNE_STUDIO_CACHE", os.path.expanduser("~/.cache/neftune-studio"))
 
@@ -68,9 +70,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--optimizer", choices=["trainer", "for-loop", "foreach", "fused"], default="trainer",
-                    help="AdamW's implementation: the trainer's choice (train.make_optimizer) or a given one")
+                    help="AdamW's implementation: the trainer's choice (train.make_adamw) or a given one")
     ap.add_argument("--top", type=int, default=0, help="also print the N ops with the most self time, with their shapes")
     a = ap.parse_args()
+    print(keep_freed_memory())  # as the trainer does (NEFTUNE_HOST_ALLOCATOR=system for glibc's defaults)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.model)
@@ -85,8 +88,11 @@ def main() -> None:
     # A batch near the longest (length-grouped): 4 x ~256.
     order = sorted(range(len(examples)), key=lambda i: -len(examples[i].input_ids))
     batches = [collate([examples[j] for j in order[k * 4:(k + 1) * 4]], pad_id=tok.pad_token_id or 0) for k in range(a.steps + 1)]
-    impl = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}.get(a.optimizer, {})
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **impl)
+    if a.optimizer == "trainer":
+        opt = make_adamw(list(model.parameters()), 1e-5, "cpu")
+    else:
+        impl = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[a.optimizer]
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **impl)
     neft = NEFTune(model, alpha=5.0, seed=0)
 
     def step(b) -> None:

@@ -92,3 +92,61 @@ def test_response_loss_of_a_batch_without_labelled_tokens_is_zero_and_backpropag
     loss = response_loss_sum(model, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, batch["labels"])
     assert float(loss) == 0.0
     loss.backward()  # every process of a DDP step must be able to run its backward
+
+
+# ------------------------------------------------- the LM head fused with the loss (_LinearCrossEntropy)
+
+def _batch():
+    examples = [Tokenized(input_ids=[5, 6, 7, 8, 9, 10], labels=[IGNORE_INDEX] * 3 + [8, 9, 10], n_prompt=3),
+                Tokenized(input_ids=[11, 12, 13], labels=[IGNORE_INDEX, 12, 13], n_prompt=1),
+                Tokenized(input_ids=[14, 15, 16, 17] * 6, labels=[14, 15, 16, 17] * 6, n_prompt=0)]
+    b = collate(examples, pad_id=0)
+    return {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]}, b["labels"]
+
+
+@pytest.mark.parametrize("lora,bf16", [(False, False), (True, False), (False, True)])
+def test_fused_head_and_loss_equal_the_unfused_ones_with_the_same_gradients(tiny_model, lora, bf16):
+    from neftune_trainer.loss import fusable_head, response_loss_sum
+    torch.manual_seed(0)
+    model = _tiny(tiny_model, lora)
+    assert fusable_head(model) is not None  # a llama: its logits are the head's output
+    inputs, labels = _batch()
+    out = {}
+    for fused in (False, True):
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = response_loss_sum(model, inputs, labels, fused=fused)
+        (loss / 7).backward()  # a scaled loss, as the trainer's: the backward scales the stored gradients
+        out[fused] = float(loss), _grads(model)
+    (plain, g0), (fused, g1) = out[False], out[True]
+    assert fused == pytest.approx(plain, rel=1e-5 if not bf16 else 2e-3)
+    assert g1.keys() == g0.keys() and g1
+    for name, g in g0.items():
+        if not bf16:
+            assert torch.allclose(g1[name], g, rtol=1e-4, atol=1e-6), name
+        else:  # bf16 rounding differs elementwise, and more so layers down: compare as vectors
+            assert float((g1[name] - g).norm() / g.norm()) < 0.03, name
+    # The head is whole again afterwards: full (B, L, V) logits.
+    V = model.get_output_embeddings().weight.shape[0]
+    assert model(**inputs).logits.shape == (*labels.shape, V)
+
+
+def test_fused_loss_under_no_grad_is_the_loss_alone(tiny_model):
+    from neftune_trainer.loss import response_loss_sum
+    model = _tiny(tiny_model)
+    inputs, labels = _batch()
+    with torch.no_grad():
+        a = response_loss_sum(model, inputs, labels, fused=True)
+        b = response_loss_sum(model, inputs, labels, fused=False)
+    assert not a.requires_grad and float(a) == pytest.approx(float(b), rel=1e-5)
+
+
+def test_a_head_with_softcapping_or_a_bias_is_not_fused(tiny_model):
+    from neftune_trainer.loss import fusable_head
+    model = _tiny(tiny_model)
+    model.config.model_type = "gemma2"  # logits softcapped after the head
+    assert fusable_head(model) is None
+    model.config.model_type = "llama"
+    head = model.get_output_embeddings()
+    head.bias = torch.nn.Parameter(torch.zeros(head.out_features))
+    assert fusable_head(model) is None
