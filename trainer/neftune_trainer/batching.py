@@ -160,9 +160,10 @@ POSITION_IDS_ONLY = ("flash_attention_2", "flash_attention_3", "flex_attention")
 
 def model_inputs(batch: dict, attn_implementation: Optional[str]) -> dict:
     """The forward's keyword arguments for a batch of `collate` or `collate_packed`."""
+    # No KV cache: training needs none; with one, transformers builds and fills a cache every forward
+    # (state that torch_compile would recompile every layer for), and skips finding packed sequences.
     if "segment_ids" not in batch:
-        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-    # No KV cache (training needs none): with one, transformers skips finding packed sequences.
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
     inputs = {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"], "use_cache": False}
     if attn_implementation in POSITION_IDS_ONLY or (attn_implementation or "").startswith("flash"):
         inputs["attention_mask"] = None

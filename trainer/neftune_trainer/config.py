@@ -96,6 +96,7 @@ class RunConfig:
     lora_dropout: float = 0.05
     lora_target_modules: Union[str, List[str]] = "all-linear"
     gradient_checkpointing: bool = False
+    torch_compile: bool = False
     bf16: Union[str, bool] = "auto"
     device: str = "auto"
     trust_remote_code: bool = False

@@ -28,6 +28,7 @@ from typing import List, Optional
 import torch
 
 from .batching import collate, collate_packed, model_inputs, n_loss_tokens, pack_rows, plan_epoch, plan_packed_epoch
+from .compiling import FirstSteps, compile_failure, compile_model
 from .checkpoint import (TrainerState, latest_checkpoint, list_checkpoints, load_checkpoint, rank_rng_state,
                          restore_rng, save_checkpoint, saved_noise_state)
 from .config import CONTEXT_LENGTH_KEYS, RESOLVED_CONFIG_FILE, RunConfig, dump_resolved
@@ -163,6 +164,9 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
     loaded = load(cfg, "train", checkpoint=ckpt.path if ckpt is not None else None, device=device, log=events.log)
     model, tokenizer, template = loaded.model, loaded.tokenizer, loaded.template
     warn_sequence_len_above_context(cfg, model.config, events)
+    # Compiled lazily, at the first training forward; the first steps' times say what it cost.
+    compiled = compile_model(model, device, cfg.where("torch_compile")) if cfg.torch_compile else None
+    first_steps = FirstSteps()
 
     # -- 3. data ------------------------------------------------------------------------------
     raw, eval_raw = read_run_records(cfg)  # held out: a seeded share of the records, and eval_datasets
@@ -326,8 +330,15 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
                     neft.state.alpha = 0.0
                 sync = j == len(mine) - 1
                 with (accelerator.no_sync(model) if not sync and W > 1 else nullcontext()):
-                    ce = response_loss_sum(model, model_inputs(batch, attn_implementation), batch["labels"])
-                    accelerator.backward(ce * (0.0 if idle else W / max(step_tokens, 1)))
+                    try:
+                        ce = response_loss_sum(model, model_inputs(batch, attn_implementation), batch["labels"])
+                        accelerator.backward(ce * (0.0 if idle else W / max(step_tokens, 1)))
+                    except Exception as exc:
+                        reason = compile_failure(exc) if compiled else None
+                        if reason is None:
+                            raise
+                        raise InputError(f"torch_compile: true: compiling the model's decoder layers failed ({reason}); "
+                                         "set torch_compile: false", cfg.where("torch_compile")) from exc
                 if not idle:
                     loss_sum += ce.detach()
                     real_tokens += batch["attention_mask"].sum()
@@ -352,6 +363,10 @@ def _train(cfg: RunConfig, run_dir: str, events: EventWriter, resume: bool, stop
             log_tokens += int(real_tokens)
             tokens_seen += int(real_tokens)
             log_time += time.perf_counter() - t0
+            if compiled and len(first_steps.times) < 3:
+                first_steps.add(time.perf_counter() - t0)
+                if len(first_steps.times) == 3 or step == total_steps:
+                    events.log(first_steps.message(len(compiled.layers)), "info")
 
             if step % cfg.logging_steps == 0 or step == total_steps:
                 events.emit("step", step=step, total_steps=total_steps, epoch=round(step / steps_per_epoch, 6),
