@@ -514,7 +514,9 @@ class SweepRunner implements vscode.Disposable {
     let again = false;
     let finished: () => void = () => {};
     const done = new Promise<void>((r) => (finished = r));
+    let ended = false;
     const round = async (): Promise<void> => {
+      if (ended) return;
       if (busy) return void (again = true); // one round at a time; a change during it gets another
       busy = true;
       try {
@@ -555,6 +557,13 @@ class SweepRunner implements vscode.Disposable {
         return done;
       });
       if (state.phase === 'running') return;
+      // No round after the end: one would still hold the state from before the recommended config
+      // was written, and would write it back over the final state while the end's notification
+      // waits for the user.
+      ended = true;
+      clearInterval(timer);
+      if (pending) clearTimeout(pending);
+      this.followed.delete(state.id);
       await this.tuneEnded(state, host, store);
     } finally {
       clearInterval(timer);
@@ -570,15 +579,17 @@ class SweepRunner implements vscode.Disposable {
       try {
         const written = writeRecommendedConfig(state, state.recommendation, evidenceJson);
         final = { ...state, recommendation: { ...state.recommendation, configPath: written } };
-        store.write(final);
       } catch (err) {
         this.ctx.log.error(`[tune ${state.id}] could not write the recommended config: ${message(err)}`);
       }
     }
+    // The evidence before the state that points at the recommended config: whoever sees the
+    // config's path there finds the evidence written.
     const md = tuneEvidenceMarkdown(final, (id) => host.observe(id));
     const mdFile = evidenceJson.replace(/\.json$/, '.md');
     fs.writeFileSync(`${mdFile}.tmp`, md);
     fs.renameSync(`${mdFile}.tmp`, mdFile);
+    if (final !== state) store.write(final);
     this.ctx.log.info(`[tune ${state.id}]\n${md}`);
     const rec = final.recommendation;
     const buttons = rec?.configPath ? ['Open recommended config', 'Show evidence'] : ['Show evidence'];

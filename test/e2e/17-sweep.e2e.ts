@@ -139,6 +139,10 @@ describe('scenario 17: sweep noise alpha', () => {
       assert.ok(existsSync(join(sweeps, tuneFile.replace(/\.json$/, '.md'))));
       const note = await waitFor('the tune-ended notification', async () => (await wb.notifications()).find((n) => /recommends α/.test(n.message)), 30_000);
       assert.ok(note.buttons.includes('Open recommended config'), `buttons: ${note.buttons.join(', ')}`);
+      // While the notification waits, the state keeps the recommended config (a follower's 5 s round
+      // once wrote the state from before it back over it).
+      await new Promise((r) => setTimeout(r, 6_000));
+      assert.equal(read().recommendation?.configPath, recommended);
       await wb.screenshot('tune-ended');
       await wb.clickNotificationButton(/recommends α/, 'Show evidence');
       await waitFor('the evidence preview', async () => (await wb.tabTitles()).some((t) => /Preview .*alpha-tune/.test(t)), 20_000).catch(() => log('no markdown preview tab (code-server without the markdown extension?)'));
