@@ -104,6 +104,22 @@ def cmd_train(args) -> int:
         return 1
     finally:
         events.close()
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Tear torch.distributed down before the interpreter exits. A rank that exits with its group
+    alive (rank 1 is done while rank 0 still writes the last checkpoint) leaves gloo's threads to
+    the C++ exit-time destructors, which now and then abort it ("terminate called without an active
+    exception", SIGABRT), and then the launcher kills the other ranks mid-save. Local, not
+    collective: no rank waits on another here."""
+    torch = sys.modules.get("torch")  # not imported: no group to leave
+    dist = getattr(torch, "distributed", None) if torch is not None else None
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception as e:  # noqa: BLE001 - exiting anyway; say so, do not mask the run's own exit code
+        print(f"warning: leaving the process group failed: {e}", file=sys.stderr)
 
 
 def cmd_doctor(args) -> int:
