@@ -1,12 +1,13 @@
 // The decoding loop on onnxruntime-node: one session per loaded model, one key/value cache
 // per conversation, tokens streamed as whole characters, cancel within one token.
 //
-// Per-token cost is what separates us from onnxruntime-genai, so a step allocates little:
-// the decode step's logits go into one preallocated tensor (session.run's fetches), and for
-// the builder's GroupQueryAttention graph the cache lives in buffers of the answer's full
-// length that the graph updates in place (past and present bound to the same memory, as
-// onnxruntime-genai's past_present_share_buffer), so no step copies the cache. Other graphs
-// get the previous step's present tensors fed back as the next step's past (no copy either).
+// Per-token cost is what separates us from onnxruntime-genai, so a step allocates little: the
+// decode step's logits go into one preallocated tensor (session.run's fetches), and each step's
+// present tensors are fed back as the next step's past (no copy). Not the builder's in-place
+// cache (past and present bound to one buffer of the answer's full length, as onnxruntime-genai's
+// past_present_share_buffer): onnxruntime-node hands every output back as a new ArrayBuffer, so a
+// bound buffer of the full length is new external memory each token, and V8 collects garbage in
+// proportion. At the chat's default 256 new tokens that made a token 1.4x as slow (bench/README).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -101,16 +102,13 @@ export function availableProviders(): string[] {
 export interface DecoderOptions {
   readonly threads: number;
   readonly provider: 'auto' | 'cpu' | 'cuda';
-  /** shared: in-place cache buffers (GroupQueryAttention graphs); chained: present fed back as past. Default: shared for the builder's graph. */
-  readonly kvMode?: 'shared' | 'chained';
 }
 
 /** One conversation's key/value cache and the ids it holds. */
 export class KvCache {
   tokens: number[] = [];
-  /** Per layer: key, value. Shared mode: [1, H, capacity, D] buffers; chained: [1, H, tokens, D]. */
+  /** Per layer: key, value, each [1, H, tokens, D]. */
   tensors: Tensor[] = [];
-  capacity = 0;
   /** Set while a generation uses this cache. */
   busy = false;
 }
@@ -128,7 +126,6 @@ export class OnnxDecoder {
     readonly headDim: number,
     readonly vocab: number,
     readonly provider: string,
-    readonly kvMode: 'shared' | 'chained',
   ) {
     this.logitsOut = new (ort().Tensor)('float32', new Float32Array(vocab), [1, 1, vocab]);
   }
@@ -149,48 +146,30 @@ export class OnnxDecoder {
     const meta = session.inputMetadata.find((m) => m.name === io.pastKey[0]);
     const kvType = meta && meta.isTensor ? meta.type : 'float32';
     if (kvType !== 'float32') throw new Error(`the graph keeps its key/value cache in ${kvType}; this engine supports float32`);
-    // The builder's graph uses GroupQueryAttention, which updates a shared past/present buffer in place.
-    const kvMode = opts.kvMode ?? (manifest.exporter.name === 'onnxruntime-genai-builder' && provider === 'cpu' ? 'shared' : 'chained');
     const m = manifest.model;
-    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider, kvMode);
+    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider);
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
   }
 
-  private emptyTensors(capacity: number): Tensor[] {
-    const T = ort().Tensor;
-    const per = this.kvHeads * capacity * this.headDim;
-    return Array.from({ length: 2 * this.numLayers }, () => new T('float32', new Float32Array(per), [1, this.kvHeads, capacity, this.headDim]));
-  }
-
-  /** Keeps the first `keep` cached tokens and makes room for `need` in total (copies only when it must). */
-  prepare(cache: KvCache, keep: number, need: number): void {
+  /** Keeps the first `keep` cached tokens (copies only when it must drop some). */
+  prepare(cache: KvCache, keep: number): void {
     const T = ort().Tensor;
     const H = this.kvHeads;
     const D = this.headDim;
-    if (this.kvMode === 'shared') {
-      if (cache.capacity >= need && cache.tensors.length) {
-        cache.tokens.length = keep; // rows past `keep` are overwritten by the next run
-        return;
-      }
-      const next = this.emptyTensors(need);
-      if (keep > 0) copyRows(cache.tensors, next, H, cache.capacity, need, keep, D);
-      cache.tensors = next;
-      cache.capacity = need;
-      cache.tokens.length = keep;
-      return;
-    }
     if (keep === cache.tokens.length && cache.tensors.length) return;
-    if (keep === 0 || !cache.tensors.length) {
-      cache.tensors = this.emptyTensors(0);
-    } else {
-      const next = Array.from({ length: 2 * this.numLayers }, () => new T('float32', new Float32Array(H * keep * D), [1, H, keep, D]));
-      copyRows(cache.tensors, next, H, cache.tokens.length, keep, keep, D);
-      cache.tensors = next;
-    }
-    cache.capacity = keep;
+    const from = cache.tokens.length;
+    const old = cache.tensors;
+    cache.tensors = Array.from({ length: 2 * this.numLayers }, (_, t) => {
+      const dst = new Float32Array(H * keep * D);
+      if (keep > 0 && old.length) {
+        const src = old[t]!.data as Float32Array;
+        for (let h = 0; h < H; h++) dst.set(src.subarray(h * from * D, (h * from + keep) * D), h * keep * D);
+      }
+      return new T('float32', dst, [1, H, keep, D]);
+    });
     cache.tokens.length = keep;
   }
 
@@ -199,7 +178,6 @@ export class OnnxDecoder {
     const T = ort().Tensor;
     const past = cache.tokens.length;
     const total = past + ids.length;
-    if (this.kvMode === 'shared' && total > cache.capacity) throw new Error(`internal: cache capacity ${cache.capacity} < ${total}`);
     if (this.mask.length < total) this.mask = new BigInt64Array(Math.max(total, 2 * this.mask.length)).fill(1n);
     let idsArr: BigInt64Array;
     if (ids.length === 1) {
@@ -217,36 +195,21 @@ export class OnnxDecoder {
       feeds[io.positionIds] = new T('int64', pos, [1, ids.length]);
     }
     const fetches: Record<string, Tensor | null> = {};
-    const shared = this.kvMode === 'shared';
     for (let l = 0; l < this.numLayers; l++) {
-      const k = cache.tensors[2 * l]!;
-      const v = cache.tensors[2 * l + 1]!;
-      feeds[io.pastKey[l]!] = k;
-      feeds[io.pastValue[l]!] = v;
-      fetches[io.presentKey[l]!] = shared ? k : null;
-      fetches[io.presentValue[l]!] = shared ? v : null;
+      feeds[io.pastKey[l]!] = cache.tensors[2 * l]!;
+      feeds[io.pastValue[l]!] = cache.tensors[2 * l + 1]!;
+      fetches[io.presentKey[l]!] = null;
+      fetches[io.presentValue[l]!] = null;
     }
     fetches[io.logits] = ids.length === 1 ? this.logitsOut : null;
     const out = await this.session.run(feeds, fetches);
-    if (!shared) {
-      for (let l = 0; l < this.numLayers; l++) {
-        cache.tensors[2 * l] = out[io.presentKey[l]!]!;
-        cache.tensors[2 * l + 1] = out[io.presentValue[l]!]!;
-      }
-      cache.capacity = total;
+    for (let l = 0; l < this.numLayers; l++) {
+      cache.tensors[2 * l] = out[io.presentKey[l]!]!;
+      cache.tensors[2 * l + 1] = out[io.presentValue[l]!]!;
     }
     for (const id of ids) cache.tokens.push(id);
     const logits = out[io.logits]!.data as Float32Array;
     return ids.length === 1 ? logits : logits.subarray((ids.length - 1) * this.vocab, ids.length * this.vocab);
-  }
-}
-
-/** Copies the first `rows` sequence positions of each [1, H, fromCap, D] tensor into [1, H, toCap, D]. */
-function copyRows(from: readonly Tensor[], to: readonly Tensor[], H: number, fromCap: number, toCap: number, rows: number, D: number): void {
-  for (let t = 0; t < from.length; t++) {
-    const src = from[t]!.data as Float32Array;
-    const dst = to[t]!.data as Float32Array;
-    for (let h = 0; h < H; h++) dst.set(src.subarray(h * fromCap * D, (h * fromCap + rows) * D), h * toCap * D);
   }
 }
 
@@ -286,7 +249,7 @@ export async function generate(decoder: OnnxDecoder, tokenizer: ChatTokenizer, c
   const maxNew = Math.max(0, Math.min(s.maxNewTokens, room));
   // Reuse the cached prefix; at least one prompt token is run to get the next token's logits.
   const keep = Math.min(commonPrefix(cache.tokens, promptIds), promptIds.length - 1);
-  decoder.prepare(cache, keep, promptIds.length + maxNew);
+  decoder.prepare(cache, keep);
   const rng = new Prng(s.seed);
   const seen = new Set<number>(promptIds);
   const detok = new IncrementalDecoder(tokenizer);
