@@ -127,6 +127,8 @@ export class RunState {
         break;
       case 'stopped':
         this.status = 'stopped';
+        // Steps are logged every logging_steps; the stop lands between, on its own step.
+        this.step = Math.max(this.step, e.step);
         this.endedAt = e.time;
         break;
       case 'error': {

@@ -1,5 +1,6 @@
 // The Runs view: every run in the store with its status, progress, loss and alpha;
 // children are its checkpoints, and under a checkpoint its chat export (`<run>/onnx/<name>/`).
+import { markdownText } from '../core/markdownText';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -157,7 +158,7 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       item.iconPath = new vscode.ThemeIcon(c.problem ? 'warning' : 'comment-discussion');
       item.description = c.problem ? 'not usable' : c.precisions.map((p) => p.precision).join(' · ');
       const tip = new vscode.MarkdownString(undefined, false);
-      tip.appendText(c.problem ?? `Chat export of ${c.checkpoint}: ${c.precisions.map((p) => `${p.precision}${p.agreement !== null ? ` (${Math.round(p.agreement * 100)}% top-1)` : ''}`).join(', ')}; default ${c.defaultPrecision}`);
+      tip.appendMarkdown(markdownText(c.problem ?? `Chat export of ${c.checkpoint}: ${c.precisions.map((p) => `${p.precision}${p.agreement !== null ? ` (${Math.round(p.agreement * 100)}% top-1)` : ''}`).join(', ')}; default ${c.defaultPrecision}`));
       item.tooltip = tip;
       item.contextValue = c.problem ? 'export.bad' : 'export';
       if (!c.problem) item.command = { title: 'Chat with this run', command: 'neftune.chatWithRun', arguments: [node] };
@@ -177,11 +178,12 @@ export class RunsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     if (s.noiseAlpha !== null) bits.push(`α ${s.noiseAlpha}`);
     item.description = bits.join(' · ');
     const tip = new vscode.MarkdownString(undefined, false);
-    tip.appendMarkdown(`**${node.ref.runId}**\n\n`);
-    tip.appendText(`status: ${s.status}\nstep: ${s.step}/${s.totalSteps ?? '?'}\n`);
-    if (s.modelName) tip.appendText(`model: ${s.modelName}\n`);
-    if (s.device) tip.appendText(`device: ${s.device}\n`);
-    if (s.failure) tip.appendText(`\n${s.failure}\n`);
+    tip.appendMarkdown(`**${markdownText(node.ref.runId)}**\n\n`);
+    const lines = [`status: ${s.status}`, `step: ${s.step}/${s.totalSteps ?? '?'}`];
+    if (s.modelName) lines.push(`model: ${s.modelName}`);
+    if (s.device) lines.push(`device: ${s.device}`);
+    tip.appendMarkdown(markdownText(lines.join('\n')));
+    if (s.failure) tip.appendMarkdown(`\n\n${markdownText(s.failure)}`);
     item.tooltip = tip;
     item.contextValue = `run.${s.status}`;
     item.command = { title: 'Open dashboard', command: this.openCommand(node.ref) };

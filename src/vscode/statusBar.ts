@@ -1,5 +1,6 @@
 // Status bar: the active (or most recently ended) run's step, loss and ETA; a click opens its
 // dashboard.
+import { markdownText } from '../core/markdownText';
 import * as vscode from 'vscode';
 import { formatDuration } from '../shared/format';
 import { isEnded } from '../protocol/runSummary';
@@ -27,7 +28,7 @@ export class RunStatusBar implements vscode.Disposable {
       if (isEnded(s.status)) parts.push(s.status);
       this.item.text = parts.join(' · ');
       this.item.tooltip = new vscode.MarkdownString(
-        `**${ref.runId}**: ${s.status}${s.failure ? `\n\n${s.failure}` : ''}${s.noiseAlpha !== null ? `\n\nNEFTune alpha ${s.noiseAlpha}` : ''}\n\nClick to open the dashboard.`,
+        `**${markdownText(ref.runId)}**: ${s.status}${s.failure ? `\n\n${markdownText(s.failure)}` : ''}${s.noiseAlpha !== null ? `\n\nNEFTune alpha ${s.noiseAlpha}` : ''}\n\nClick to open the dashboard.`,
       );
       this.item.command = { title: 'Open dashboard', command: 'neftune.openDashboard', arguments: [ref.runId] };
       this.item.backgroundColor = s.status === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;

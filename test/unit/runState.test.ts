@@ -53,6 +53,10 @@ describe('run state', () => {
     const sum = st.summary({ alive: false });
     assert.equal(sum.status, 'stopped');
     assert.deepEqual(sum.checkpoints, ['checkpoints/step-000001']);
+    // Steps are logged every logging_steps: a stop between two logged steps ends on its own step.
+    const between = new RunState('b2');
+    between.apply([started, step(450, 101), { v: 1, type: 'checkpoint', time: 102, step: 455, path: 'checkpoints/step-000455' }, { v: 1, type: 'stopped', time: 103, step: 455, checkpoint: 'checkpoints/step-000455' }]);
+    assert.equal(between.summary({ alive: false }).step, 455);
 
     const e = new RunState('c');
     e.apply([{ v: 1, type: 'error', time: 5, message: 'record misses output', where: { file: 'd.jsonl', line: 7, field: 'output' } }]);

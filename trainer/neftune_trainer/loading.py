@@ -17,6 +17,7 @@ Pickle weights (*.bin, *.pt) load only with `allow_pickle: true`: they can run c
 from __future__ import annotations
 
 import glob
+import json
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -61,7 +62,67 @@ def check_model_folder(folder: str, allow_pickle: bool, where: Optional[Where] =
             missing.append("*.safetensors weights")
     if missing:
         raise InputError(f"base_model: the model folder {folder} is missing " + "; ".join(missing), where)
+    _check_config_json(os.path.join(folder, "config.json"), where)
+    for path in sorted(safetensors):
+        _check_safetensors(path, where)
     return use_safetensors
+
+
+def _check_config_json(path: str, where: Optional[Where]) -> None:
+    # transformers says "OSError: It looks like the config file ... is not a valid JSON file", which
+    # reads as an internal error and names no line.
+    try:
+        with open(path, "rb") as f:
+            value = json.loads(f.read().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"base_model: {path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})", where)
+    except json.JSONDecodeError as e:
+        raise InputError(f"base_model: {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+                         "the file is cut short or damaged", where)
+    except OSError as e:
+        raise InputError(f"base_model: cannot read {path}: {e.strerror or e}", where)
+    if not isinstance(value, dict):
+        raise InputError(f"base_model: {path} must hold a JSON object (a model config), not {type(value).__name__}", where)
+
+
+# A safetensors file: an 8-byte little-endian header length, a JSON header of tensor names to
+# dtype, shape and data_offsets (relative to the end of the header), then the tensors' bytes.
+_MAX_HEADER = 100 * 1024 * 1024  # the format's own limit
+
+
+def _check_safetensors(path: str, where: Optional[Where]) -> None:
+    """The header reads and the file holds every byte it promises: a truncated or damaged weights
+    file is named here, before loading, instead of "SafetensorError: invalid header length"."""
+    def bad(why: str) -> InputError:
+        return InputError(f"base_model: {path} is not a usable safetensors file: {why}", where)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise bad(f"it has {size} bytes, fewer than a header")
+            n = int.from_bytes(head, "little")
+            if n > min(size - 8, _MAX_HEADER):
+                raise bad(f"its header claims {n:,} bytes but the file has {size:,} (cut short, or not safetensors)")
+            raw = f.read(n)
+    except OSError as e:
+        raise InputError(f"base_model: cannot read {path}: {e.strerror or e}", where)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad("its header is not JSON (damaged, or not safetensors)") from None
+    if not isinstance(header, dict):
+        raise bad("its header is not a JSON object")
+    need = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(x, int) for x in offsets)):
+            raise bad(f"the header's entry for {name!r} has no data_offsets")
+        need = max(need, offsets[1])
+    if 8 + n + need > size:
+        raise bad(f"its tensors need {8 + n + need:,} bytes but the file has {size:,} (cut short: copy or convert it again)")
 
 
 def resolve_model_folder(base_model: str, allow_pickle: bool, where: Optional[Where] = None, log=print):

@@ -117,6 +117,48 @@ def test_model_folder_without_safetensors(tmp_path, tiny_model):
     assert err["where"]["field"] == "base_model" and err["where"]["line"] == 1
 
 
+def _copy_model(tiny_model, folder):
+    shutil.copytree(tiny_model, folder)
+    return folder
+
+
+@pytest.mark.parametrize("damage,expected", [
+    ("truncated_weights", "cut short"),
+    ("garbage_weights", "not a usable safetensors file"),
+    ("tiny_weights", "fewer than a header"),
+    ("truncated_config", "config.json is not valid JSON (line 1"),
+    ("latin1_config", "config.json is not UTF-8 text"),
+    ("list_config", "must hold a JSON object"),
+])
+def test_damaged_model_folder_names_the_file(tmp_path, tiny_model, damage, expected):
+    # A user's folder whose copy broke off, or a file that is not what its name says: the run stops
+    # before loading, exit 2, with the file named on base_model (it was "internal error: SafetensorError").
+    folder = _copy_model(tiny_model, tmp_path / "model")
+    weights = sorted(folder.glob("*.safetensors"))[0]
+    data = weights.read_bytes()
+    if damage == "truncated_weights":
+        weights.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage_weights":
+        weights.write_bytes(b"\xff" * 4096)
+    elif damage == "tiny_weights":
+        weights.write_bytes(b"abc")
+    elif damage == "truncated_config":
+        (folder / "config.json").write_text('{"model_type": "llama", "hidden_size": ', encoding="utf-8")
+    elif damage == "latin1_config":
+        (folder / "config.json").write_bytes('{"name": "caf\u00e9"}'.encode("latin-1"))
+    elif damage == "list_config":
+        (folder / "config.json").write_text("[]", encoding="utf-8")
+    write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
+    cfg = write_config(tmp_path, base_config(str(folder)))
+    rc, events = run_train(cfg, tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert expected in err["message"], err["message"]
+    named = weights.name if "weights" in damage else "config.json"
+    assert os.path.join(str(folder), named) in err["message"]
+    assert err["where"]["field"] == "base_model" and err["where"]["line"] == 1
+
+
 def test_subprocess_exit_code_and_no_traceback(tmp_path, tiny_model):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(4))
     cfg = write_config(tmp_path, base_config(tiny_model, extra="micro_batch_size: two\n"))

@@ -26,7 +26,8 @@ function saveState(): void {
 const app = document.getElementById('app') as HTMLElement;
 const header = el('header');
 const title = el('h1', {}, 'NEFTune');
-// #status and #points describe the first shown run (what a single-run dashboard shows).
+// #status and #points describe a single-run dashboard's run; a comparison hides them (each
+// run's status and step are in its row; the header once summarised only the first run).
 const statusPill = el('span', { id: 'status', class: 'pill', role: 'status' }, 'loading');
 const pointsFact = el('span', { class: 'muted' }, 'points ');
 const pointsEl = el('b', { id: 'points' }, '0');
@@ -60,7 +61,11 @@ const grid = el('div', { class: 'charts' });
 const charts = CHARTS.map((spec) => new Chart(spec, grid, (c) => exportPng(c)));
 const samplesSection = el('section', { class: 'samples-section', 'aria-label': 'Sample generations' });
 const diffSection = el('section', { class: 'diff-section', 'aria-label': 'Config differences' });
-app.append(header, runsTable, toolbar, grid, diffSection, samplesSection);
+// Wide tables scroll inside their own box: a narrow editor group keeps the charts in view and
+// every column (Stop included) reachable.
+const runsScroll = el('div', { class: 'table-scroll' });
+runsScroll.append(runsTable);
+app.append(header, runsScroll, toolbar, grid, diffSection, samplesSection);
 
 // ---- rendering ------------------------------------------------------------------------------
 function renderPanels(): void {
@@ -69,6 +74,8 @@ function renderPanels(): void {
   statusPill.dataset['status'] = first?.summary.status ?? '';
   pointsEl.textContent = String(first?.series.loss.length ?? 0);
   title.textContent = runs.length > 1 ? `NEFTune: ${runs.length} runs` : `NEFTune: ${first?.runId ?? ''}`;
+  statusPill.hidden = runs.length > 1;
+  pointsFact.hidden = runs.length > 1;
   renderRunsTable(runsTable, runs, choices, {
     stop: (runId) => ipc.command(StopRun, { runId }),
     openLog: (runId) => ipc.command(OpenRunLog, { runId }),

@@ -86,7 +86,10 @@ export function renderRunsTable(table: HTMLTableElement, runs: readonly RunData[
     body.append(tr);
     if (s.failure) {
       const fr = el('tr', { class: 'failure-row' });
-      fr.append(el('td'), el('td', { colspan: '11', class: 'failure', role: 'alert' }, s.failure));
+      // The message wraps at the visible width and stays in view while the wide table scrolls.
+      const cell = el('td', { colspan: '11', class: 'failure', role: 'alert' });
+      cell.append(el('div', { class: 'failure-text' }, s.failure));
+      fr.append(el('td'), cell);
       body.append(fr);
     }
   }
@@ -135,7 +138,9 @@ export function renderConfigDiff(section: HTMLElement, runs: readonly RunData[])
     body.append(tr);
   }
   table.append(head, body);
-  section.append(table);
+  const scroll = el('div', { class: 'table-scroll' });
+  scroll.append(table);
+  section.append(scroll);
 }
 
 /** Eval steps with samples, over all shown runs, ascending. */
@@ -187,5 +192,7 @@ export function renderSamples(section: HTMLElement, runs: readonly RunData[], st
     body.append(tr);
   }
   table.append(head, body);
-  section.append(table);
+  const scroll = el('div', { class: 'table-scroll' });
+  scroll.append(table);
+  section.append(scroll);
 }
