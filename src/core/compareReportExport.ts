@@ -5,6 +5,7 @@
 import type { CompareReport, ReportPrompt, ReportRow, SortState } from '../protocol/compareReportMessages';
 import { rowLabel, sortRows } from '../protocol/compareReportMessages';
 import { emptyAnswerNote } from '../shared/emptyAnswer';
+import { plural } from '../shared/format';
 
 /** HTML text and attribute values. */
 export function escapeHtml(s: string): string {
@@ -67,7 +68,8 @@ function notes(report: CompareReport): string[] {
   if (report.notEvaluated.length) out.push(`Not evaluated yet (NEFTune: Evaluate run): ${report.notEvaluated.join(', ')}`);
   if (report.unreadable.length) out.push(`Evaluation unreadable (see the problems below): ${report.unreadable.join(', ')}`);
   if (report.rows.length > 1 && report.pairs.length === 0) out.push('No judgements between these runs yet (NEFTune: Judge runs).');
-  if (!report.hasVotes) out.push('No A/B votes between these runs (chat panel, A/B).');
+  if (report.votesNotShown) out.push(`${plural(report.votesNotShown, 'A/B vote')} between these runs not shown: each run of a pair needs an evaluation first (NEFTune: Evaluate run).`);
+  else if (!report.hasVotes) out.push('No A/B votes between these runs (chat panel, A/B).');
   if (report.ruleJudgeSkipped) out.push(`${report.ruleJudgeSkipped} judgement(s) by the test-only rule judge are left out.`);
   const incomplete = report.rows.filter((r) => !r.complete);
   if (incomplete.length) out.push(`Incomplete evaluations (figures not final): ${incomplete.map((r) => r.key).join(', ')}`);

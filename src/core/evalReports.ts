@@ -537,6 +537,7 @@ export function buildCompareReport(input: ReportInput): CompareReport {
     notEvaluated: runs.filter((r) => r.evals === 0 && !unreadable.includes(r.runId)).map((r) => r.runId),
     unreadable,
     hasVotes: rows.some((r) => Object.entries(r.cells).some(([k, c]) => k.startsWith('votes:') && c.v !== null)),
+    votesNotShown: input.votes.filter((v) => v.a.runId !== v.b.runId && runIds.includes(v.a.runId) && runIds.includes(v.b.runId) && !(others.includes(v.a.runId) && others.includes(v.b.runId))).length,
     ruleJudgeSkipped,
     created: (input.now ?? new Date()).toISOString(),
   };

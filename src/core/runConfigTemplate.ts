@@ -9,7 +9,17 @@ export interface NewRunConfig {
   readonly dataset: string;
   readonly alpha: number;
   readonly sequenceLen?: number;
+  /** The dataset's format (datasets[0].type); default alpaca. */
+  readonly type?: 'alpaca' | 'sharegpt' | 'messages' | 'completion' | 'self-instruct';
 }
+
+const TYPE_COMMENT: Record<NonNullable<NewRunConfig['type']>, string> = {
+  alpaca: '{instruction, input, output} records, JSON array or JSONL',
+  sharegpt: '{conversations: [{from, value}, ...]} records',
+  messages: '{messages: [{role, content}, ...]} records',
+  completion: '{prompt, completion} records',
+  'self-instruct': '{instruction, instances: [{input, output}]} records',
+};
 
 function yamlString(s: string): string {
   // Plain scalars are fine for simple paths; anything YAML could misread is double-quoted.
@@ -33,7 +43,7 @@ ${model}
 
 datasets:
   - path: ${yamlString(c.dataset)}   # relative to this file
-    type: alpaca                     # {instruction, input, output} records, JSON array or JSONL
+    type: ${(c.type ?? 'alpaca').padEnd(26)} # ${TYPE_COMMENT[c.type ?? 'alpaca']}
 
 sequence_len: ${c.sequenceLen ?? 512}          # tokens per example, prompt + response
 micro_batch_size: 4

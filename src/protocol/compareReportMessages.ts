@@ -113,6 +113,8 @@ export interface CompareReport {
   readonly unreadable: readonly string[];
   /** Whether there are A/B votes for two of the runs. */
   readonly hasVotes: boolean;
+  /** A/B votes between two of the runs that no column shows: one of the pair has no evaluation (a row) yet. */
+  readonly votesNotShown: number;
   /** Pairwise reports of the test-only rule judge, left out (never reported as results). */
   readonly ruleJudgeSkipped: number;
   /** ISO 8601. */

@@ -25,7 +25,7 @@ export interface CommandContext {
 }
 
 /** A run given as a tree node, a run id (status bar, messages), or picked from a list. */
-async function resolveRun(ctx: CommandContext, arg: unknown, filter: (status: string) => boolean, placeHolder: string): Promise<RunRef | undefined> {
+async function resolveRun(ctx: CommandContext, arg: unknown, filter: (status: string) => boolean, placeHolder: string, none = 'no run in this workspace is in a state for this'): Promise<RunRef | undefined> {
   if (typeof arg === 'string') return ctx.runs.findRun(arg);
   if (arg && typeof arg === 'object' && 'ref' in arg) return (arg as { ref: RunRef }).ref;
   const items = ctx.runs
@@ -35,7 +35,7 @@ async function resolveRun(ctx: CommandContext, arg: unknown, filter: (status: st
     .map(({ ref, s }) => ({ label: ref.runId, description: `${s.status} · step ${s.step}/${s.totalSteps ?? '?'}`, ref }));
   if (items.length === 0) {
     if (ctx.runs.listRuns().length === 0) offerFirstRun('NEFTune: no runs in this workspace yet.');
-    else void vscode.window.showInformationMessage('NEFTune: no matching runs.');
+    else void vscode.window.showInformationMessage(`NEFTune: ${none}.`);
     return undefined;
   }
   if (items.length === 1) return items[0]?.ref;
@@ -171,7 +171,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }
     },
     'neftune.stopRun': async (arg) => {
-      const ref = await resolveRun(ctx, arg, (s) => s === 'running' || s === 'starting' || s === 'stopping', 'Run to stop');
+      const ref = await resolveRun(ctx, arg, (s) => s === 'running' || s === 'starting' || s === 'stopping', 'Run to stop', 'no run is running');
       if (ref) await ctx.runs.stop(ref);
     },
     'neftune.openDashboard': async (arg) => {
@@ -203,7 +203,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     },
     'neftune.resumeRun': async (arg) => {
       if (!trusted('Resume run')) return;
-      const ref = await resolveRun(ctx, arg, (s) => s === 'stopped' || s === 'failed', 'Run to resume from its newest checkpoint');
+      const ref = await resolveRun(ctx, arg, (s) => s === 'stopped' || s === 'failed', 'Run to resume from its newest checkpoint', 'no stopped or failed run to resume');
       if (!ref) return;
       if (ctx.runs.summary(ref).checkpoints.length === 0) {
         void vscode.window.showWarningMessage(`NEFTune: run ${ref.runId} has no checkpoint to resume from.`);
@@ -217,7 +217,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }
     },
     'neftune.deleteRun': async (arg) => {
-      const ref = await resolveRun(ctx, arg, (s) => s !== 'running' && s !== 'stopping' && s !== 'starting', 'Run to delete');
+      const ref = await resolveRun(ctx, arg, (s) => s !== 'running' && s !== 'stopping' && s !== 'starting', 'Run to delete', 'every run is still running; stop one first');
       if (!ref) return;
       const ok = await vscode.window.showWarningMessage(
         `Delete run ${ref.runId}? Its folder (events, log, checkpoints) goes to the trash.`,

@@ -4,6 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_MODEL_ID } from '../core/configValidation';
+import { DatasetFile } from '../core/datasets/datasetFile';
+import { formatLabel } from '../core/datasets/healthText';
+import type { DatasetFormat } from '../protocol/datasetPreviewMessages';
 import { freeConfigName, renderRunConfig } from '../core/runConfigTemplate';
 
 const DATASET_EXCLUDE = '{**/node_modules/**,**/.venv/**,**/.neftune/**,**/.git/**,**/dist/**}';
@@ -11,6 +14,16 @@ const DATASET_EXCLUDE = '{**/node_modules/**,**/.venv/**,**/.neftune/**,**/.git/
 function relativeForYaml(fromDir: string, target: string): string {
   const rel = path.relative(fromDir, target);
   return rel.split(path.sep).join('/');
+}
+
+/** A file's instruction format from its first records; 'unknown' for other JSON and unreadable files. */
+async function formatOf(file: string): Promise<DatasetFormat> {
+  try {
+    const f = await DatasetFile.open(file);
+    return f.layout === 'not-records' ? 'unknown' : (await f.detectFormat()).format;
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Returns the new config's uri, or undefined when the user cancelled. */
@@ -24,20 +37,32 @@ export async function newRunConfig(initialDataset?: vscode.Uri): Promise<vscode.
 
   // 1. Dataset
   let dataset = initialDataset;
+  let format: DatasetFormat = initialDataset ? await formatOf(initialDataset.fsPath) : 'unknown';
   if (!dataset) {
     const files = await vscode.workspace.findFiles('**/*.{json,jsonl}', DATASET_EXCLUDE, 300);
-    const items: Array<vscode.QuickPickItem & { uri?: vscode.Uri }> = files
+    const candidates = files
       .filter((u) => !/(^|[\\/])(package(-lock)?|tsconfig[^\\/]*|launch|tasks|settings)\.json$/.test(u.fsPath))
-      .sort((a, b) => a.fsPath.localeCompare(b.fsPath))
-      .map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri }));
+      .sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+    // Only files of training records, as the Datasets view shows them (a model folder's
+    // config.json and tokenizer.json were offered as training data), each with its format.
+    const items: Array<vscode.QuickPickItem & { uri?: vscode.Uri; format?: DatasetFormat }> = [];
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'NEFTune: looking for datasets' }, async () => {
+      for (const uri of candidates) {
+        const f = await formatOf(uri.fsPath);
+        if (f === 'unknown') continue;
+        items.push({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), detail: formatLabel(f), uri, format: f });
+      }
+    });
     items.push({ label: '$(folder-opened) Browse…', description: 'a JSON or JSONL file elsewhere' });
-    const pick = await vscode.window.showQuickPick(items, { title: `${title} (1/4): training data (Alpaca records)`, placeHolder: 'Dataset file', matchOnDescription: true, ignoreFocusOut: true });
+    const pick = await vscode.window.showQuickPick(items, { title: `${title} (1/4): training data`, placeHolder: items.length > 1 ? 'Dataset file' : 'No instruction dataset in this folder: browse for one', matchOnDescription: true, ignoreFocusOut: true });
     if (!pick) return undefined;
     dataset = pick.uri;
+    format = pick.format ?? 'unknown';
     if (!dataset) {
       const chosen = await vscode.window.showOpenDialog({ title: 'Dataset (JSON array or JSONL of {instruction, input, output})', canSelectMany: false, filters: { Datasets: ['json', 'jsonl'] } });
       dataset = chosen?.[0];
       if (!dataset) return undefined;
+      format = await formatOf(dataset.fsPath);
     }
   }
   const configDir = path.dirname(dataset.fsPath);
@@ -84,7 +109,7 @@ export async function newRunConfig(initialDataset?: vscode.Uri): Promise<vscode.
   if (!name) return undefined;
 
   const target = vscode.Uri.file(path.join(configDir, name));
-  const text = renderRunConfig({ baseModel, dataset: relativeForYaml(configDir, dataset.fsPath), alpha: alphaPick.alpha });
+  const text = renderRunConfig({ baseModel, dataset: relativeForYaml(configDir, dataset.fsPath), alpha: alphaPick.alpha, ...(format !== 'unknown' ? { type: format } : {}) });
   // A WorkspaceEdit: the new file is undoable like any edit, and never replaces an existing one.
   const edit = new vscode.WorkspaceEdit();
   edit.createFile(target, { ignoreIfExists: false, overwrite: false, contents: Buffer.from(text, 'utf8') });

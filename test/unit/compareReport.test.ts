@@ -114,6 +114,17 @@ describe('report model with three runs', () => {
     assert.ok(Math.abs((a0.cells[`votes:${A5.runId}`]?.v as number) - 0.3) < 1e-12);
     assert.equal(a5.cells[`votes:${A10.runId}`]?.v, null);
     assert.equal(r.hasVotes, true);
+    assert.equal(r.votesNotShown, 0);
+  });
+
+  it('votes between runs of which one is not evaluated are counted as not shown, not as none', () => {
+    writeRunEvents(store, A0);
+    writeRunEvents(store, A5);
+    writeEval(store, A0);
+    writeVotes(store, A5.runId, A0.runId, 3, 1);
+    const r = load([A0, A5]);
+    assert.equal(r.hasVotes, false);
+    assert.equal(r.votesNotShown, 5); // 3 wins, 1 loss and the fixture's tie
   });
 
   it('prompt by prompt: every run answer and each judge verdict by row', () => {

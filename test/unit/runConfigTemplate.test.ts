@@ -25,6 +25,14 @@ describe('new run config template', () => {
     }
   });
 
+  for (const type of ['alpaca', 'sharegpt', 'messages', 'completion', 'self-instruct'] as const) {
+    it(`writes the dataset's detected format as its type (${type}), and validates`, () => {
+      const text = renderRunConfig({ baseModel: DEFAULT_MODEL_ID, dataset: 'd.jsonl', alpha: 5, type });
+      assert.deepEqual(checkRunConfig(text, '/tmp/x.neftune.yaml').problems, []);
+      assert.equal((parse(text) as { datasets: Array<{ type: string }> }).datasets[0]?.type, type);
+    });
+  }
+
   it('never reuses an existing file name', () => {
     const taken = new Set(['alpaca-a5.neftune.yaml', 'alpaca-a5-2.neftune.yaml']);
     assert.equal(freeConfigName('alpaca-a5', (n) => taken.has(n)), 'alpaca-a5-3.neftune.yaml');

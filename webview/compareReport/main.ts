@@ -149,7 +149,8 @@ function renderNotices(r: CompareReport): void {
     items.push(box);
   }
   if (r.ruleJudgeSkipped) items.push(el('div', { class: 'notice muted' }, `${r.ruleJudgeSkipped} judgement(s) by the test-only rule judge are not shown as results.`));
-  if (r.rows.length > 0 && !r.hasVotes) items.push(el('div', { class: 'notice muted', id: 'no-votes' }, 'No A/B votes between these runs: vote in the chat panel (A/B) and they show here.'));
+  if (r.votesNotShown) items.push(el('div', { class: 'notice', id: 'votes-not-shown' }, `${plural(r.votesNotShown, 'A/B vote')} between these runs ${r.votesNotShown === 1 ? 'is' : 'are'} not shown yet: the Votes columns need an evaluation of each run of the pair (NEFTune: Evaluate run).`));
+  else if (r.rows.length > 0 && !r.hasVotes) items.push(el('div', { class: 'notice muted', id: 'no-votes' }, 'No A/B votes between these runs: vote in the chat panel (A/B) and they show here.'));
   notices.replaceChildren(...items);
 }
 
