@@ -50,7 +50,10 @@ export async function newRunConfig(initialDataset?: vscode.Uri): Promise<vscode.
       for (const uri of candidates) {
         const f = await formatOf(uri.fsPath);
         if (f === 'unknown') continue;
-        items.push({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), detail: formatLabel(f), uri, format: f });
+        // The format in the description, not a detail line: code-server kept a detail row's
+        // text in the next pick of the flow (the alpha pick showed "alpaca").
+        const dir = path.posix.dirname(vscode.workspace.asRelativePath(uri, false).replace(/\\/g, '/'));
+        items.push({ label: path.basename(uri.fsPath), description: dir === '.' ? formatLabel(f) : `${formatLabel(f)} · ${dir}`, uri, format: f });
       }
     });
     items.push({ label: '$(folder-opened) Browse…', description: 'a JSON or JSONL file elsewhere' });
