@@ -10,6 +10,7 @@ import { ConfigDiagnostics } from './vscode/configDiagnostics';
 import { DashboardPanel } from './vscode/dashboardPanel';
 import { setPanelLog } from './vscode/webviewPanelHost';
 import { registerDatasets } from './vscode/datasetCommands';
+import { HealthCache } from './core/datasets/health';
 import { registerEvalCommands } from './vscode/evalCommands';
 import { RunManager } from './vscode/runManager';
 import { RunColors } from './vscode/runColors';
@@ -27,6 +28,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const runsView = new RunsView(runs);
   const colors = new RunColors(context.workspaceState);
   // The chat engine process starts on the first chat request, not here.
+  // One cache of dataset checks: the Datasets view's, also asked before a run starts.
+  const datasetHealth = new HealthCache();
   const chat = new ChatRuntime(vscode.Uri.joinPath(context.extensionUri, 'dist', 'chatEngine.js').fsPath, log);
   context.subscriptions.push(
     log,
@@ -35,11 +38,11 @@ export function activate(context: vscode.ExtensionContext): void {
     runsView,
     new RunStatusBar(runs),
     vscode.window.createTreeView('neftune.runs', { treeDataProvider: runsView, canSelectMany: true, showCollapseAll: true }),
-    ...registerDatasets(context.extensionUri, log),
+    ...registerDatasets(context.extensionUri, log, datasetHealth),
     DashboardPanel.registerSerializer(context.extensionUri, runs, colors),
     ConfigCodeLens.register(),
     vscode.commands.registerCommand('neftune.refreshRuns', () => runsView.refreshSoon()),
-    ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log, colors }),
+    ...registerCommands({ extensionUri: context.extensionUri, runs, diagnostics, log, colors, datasetHealth }),
     ...registerCompareReport({ extensionUri: context.extensionUri, runs, colors }),
     chat,
     ...registerChatCommands({ extensionUri: context.extensionUri, runs, runtime: chat, log, refreshRuns: () => runsView.refreshSoon() }),

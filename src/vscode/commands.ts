@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { offerFirstRun } from './nextStep';
 import { checkRunConfig, formatProblems } from '../core/configValidation';
+import { datasetTroubles } from '../core/datasets/runDatasets';
+import type { HealthCache } from '../core/datasets/health';
 import { CONFIG_FILE } from '../core/runStore';
 import { plural } from '../shared/format';
 import { CONFIG_GLOB, isRunConfig, type ConfigDiagnostics } from './configDiagnostics';
@@ -22,6 +24,7 @@ export interface CommandContext {
   readonly diagnostics: ConfigDiagnostics;
   readonly log: vscode.LogOutputChannel;
   readonly colors: RunColors;
+  readonly datasetHealth: HealthCache;
 }
 
 /** A run given as a tree node, a run id (status bar, messages), or picked from a list. */
@@ -123,6 +126,39 @@ function trusted(action: string): boolean {
   return false;
 }
 
+/**
+ * The config's datasets checked as the Datasets view checks them (cached while unchanged): a
+ * broken one is named now, with its first problem, instead of after the model loaded. The
+ * user may start anyway (the trainer's own check decides then).
+ */
+async function datasetsUsable(ctx: CommandContext, doc: vscode.TextDocument): Promise<boolean> {
+  const troubles = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'NEFTune: checking the datasets' }, () =>
+    datasetTroubles(ctx.datasetHealth, doc.getText(), doc.uri.fsPath),
+  );
+  const t = troubles[0];
+  if (!t) return true;
+  const name = vscode.workspace.asRelativePath(t.file, false);
+  const f = t.first;
+  // Some messages name their line already ("Malformed JSON at line 2, column 31").
+  const where = t.unreadable ?? (f ? (new RegExp(`\\bline ${f.line}\\b`).test(f.message) ? f.message : `Line ${f.line}${f.field ? `, ${f.field}` : ''}: ${f.message}`) : '');
+  const more = troubles.length > 1 ? ` (and ${plural(troubles.length - 1, 'other dataset')})` : '';
+  ctx.log.warn(`Datasets of ${doc.uri.fsPath} with problems:\n${troubles.map((x) => `${x.file}: ${x.unreadable ?? `${plural(x.errors, 'error')}${x.first ? `, the first at line ${x.first.line}: ${x.first.message}` : ''}`}`).join('\n')}`);
+  const pick = await vscode.window.showWarningMessage(
+    `NEFTune: ${name} has ${t.unreadable ? 'a problem' : plural(t.errors, 'error')}${more}; the trainer would stop on it. ${where}`,
+    'Open dataset',
+    'Start anyway',
+  );
+  if (pick === 'Open dataset') {
+    const editor = await vscode.window.showTextDocument(vscode.Uri.file(t.file));
+    if (t.first && t.first.line > 0) {
+      const pos = new vscode.Position(t.first.line - 1, Math.max(0, t.first.column - 1));
+      editor.selection = new vscode.Selection(pos, pos);
+      editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
+    }
+  }
+  return pick === 'Start anyway';
+}
+
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   const table: Record<string, (...args: unknown[]) => unknown> = {
     'neftune.startRun': async (arg) => {
@@ -146,6 +182,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         }
         return;
       }
+      if (uri.scheme === 'file' && !(await datasetsUsable(ctx, doc))) return;
       try {
         const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
         if (folder) {

@@ -21,8 +21,7 @@ import { offerFirstDataset } from './nextStep';
 
 const DATASET_FILE = /\.(jsonl|json|jsonl\.gz|ndjson)$/i;
 
-export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutputChannel): vscode.Disposable[] {
-  const health = new HealthCache();
+export function registerDatasets(extensionUri: vscode.Uri, log?: vscode.LogOutputChannel, health = new HealthCache()): vscode.Disposable[] {
   const view = new DatasetsView(health);
   const diagnostics = new DatasetDiagnostics();
   const deps: PreviewDeps = { diagnostics, health, onValidated: (uri) => view.updateHealth(uri) };

@@ -119,7 +119,8 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
         writeRun(ws, LONG, 80, 'finished', { exit: true, alpha: 5 });
         writeRun(ws, OLD_FAILED, 3, 'error', { exit: true });
         writeRun(ws, CLOSED, 4, 'finished', { exit: false });
-        // A config the extension accepts but the trainer refuses (a broken dataset line).
+        // A config the extension accepts but the trainer refuses (a broken dataset line): the
+        // start warns about the dataset first, and the user starts anyway.
         writeFileSync(join(ws, 'broken.jsonl'), '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n');
         writeFileSync(join(ws, 'broken.neftune.yaml'), 'base_model: models/tiny\ndatasets:\n  - path: broken.jsonl\n    type: alpaca\nsequence_len: 64\nmicro_batch_size: 2\nmax_steps: 4\ndevice: cpu\n');
       },
@@ -181,7 +182,14 @@ describe('scenario 11: runs in a remote workspace, old runs, compare readout', (
     await guard(s, 'live-failed', async () => {
       const ses = s!;
       await ses.wb.clearNotifications();
-      const { runDir, runId } = await startRun(ses, 'broken.neftune.yaml');
+      const { runDir, runId } = await startRun(ses, 'broken.neftune.yaml', undefined, async () => {
+        const warning = ses.wb.notification(/broken\.jsonl has 1 error/);
+        await warning.waitFor({ state: 'visible', timeout: 20_000 });
+        const text = (await warning.innerText()).replace(/\s+/g, ' ');
+        await ses.wb.screenshot('dataset-warning-before-start');
+        assert.match(text, /the trainer would stop on it\. Malformed JSON at line 2, column \d+/, text);
+        await ses.wb.clickNotificationButton(/broken\.jsonl has 1 error/, 'Start anyway');
+      });
       await waitFor(`${runId} to fail`, () => readEvents(runDir).some((e) => e.type === 'error'), 120_000);
       const toast = ses.wb.notification(new RegExp(`NEFTune run ${runId} failed`));
       await toast.waitFor({ state: 'visible', timeout: 20_000 });

@@ -138,7 +138,8 @@ export interface StartedRun {
 }
 
 /** Start a run of `configName` from the palette; resolves when its run folder appears. */
-export async function startRun(s: Session, configName: string, recorder?: UiRecorder): Promise<StartedRun> {
+/** `afterPick`: what the user answers after choosing the config (e.g. a warning's "Start anyway"). */
+export async function startRun(s: Session, configName: string, recorder?: UiRecorder, afterPick?: () => Promise<void>): Promise<StartedRun> {
   const before = new Set(runDirs(s.workspace));
   const newRun = (): string | undefined => runDirs(s.workspace).find((d) => !before.has(d));
   await s.wb.runCommand(START_RUN);
@@ -154,6 +155,7 @@ export async function startRun(s: Session, configName: string, recorder?: UiReco
       await chooseConfig(s, configName);
     }
   }
+  await afterPick?.();
   const runDir = await waitFor(`a new run folder under ${s.workspace}/.neftune/runs`, newRun, 60_000);
   log(`run started: ${basename(runDir)}`);
   return { runDir, runId: basename(runDir) };
