@@ -262,8 +262,8 @@ function engines(): Engine[] {
     all.push(new OurEngine(`ours ${p}`, p));
     all.push(node(`ort-node loop ${p}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t]));
     if (OPT.loopVariants) {
-      for (const v of [['--yield'], ['--notify'], ['--yield', '--notify']]) {
-        all.push(node(`ort-node loop ${p} ${v.map((x) => `+${x.slice(2)}`).join('')}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t, ...v]));
+      for (const v of [['--yield'], ['--notify'], ['--yield', '--notify'], ['--kv', 'shared']]) {
+        all.push(node(`ort-node loop ${p} ${v.join(' ').replace(/--/g, '+').replace(/ \+/g, '+')}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t, ...v]));
       }
     }
     all.push(py(`py-ort loop ${p}`, 'ortloop', p, ['ortloop', '--export', OPT.export, '--precision', p, '--threads', t]));

@@ -6,10 +6,12 @@
 //   node --import tsx bench/chat/ortLoop.ts --export DIR --precision fp32|int8|int4 [--threads 2]
 //
 // The same session options as the engine (src/core/chat/generator.ts: intra-op threads, one
-// inter-op thread, sequential, all graph optimizations) and its cache scheme for the builder's
-// GroupQueryAttention graph: key/value buffers of the answer's full length bound as both past
-// input and present output (updated in place, as onnxruntime-genai's past_present_share_buffer),
-// the step's logits into one preallocated tensor; argmax; no detokenizing, no yielding.
+// inter-op thread, sequential, all graph optimizations) and its cache scheme: each step's present
+// tensors fed back as the next step's past, the step's logits into one preallocated tensor;
+// argmax; no detokenizing, no yielding. `--kv shared` instead binds key/value buffers of the
+// answer's full length as both past input and present output (updated in place by the builder's
+// GroupQueryAttention, as onnxruntime-genai's past_present_share_buffer): the engine's scheme
+// until onnxruntime-node's new ArrayBuffer per output per token made it the slower one.
 // Requests as bench/chat/py_peer.py's; generate also answers runMs: session.run time per step.
 // Two switches add what our engine does per token, one at a time, to see what each costs:
 //   --yield    await setImmediate between tokens (the engine does, so a stop is seen within one)
@@ -29,6 +31,7 @@ const precision = arg('precision');
 const threads = Number(arg('threads') ?? '2');
 const yieldEach = process.argv.includes('--yield');
 const notifyEach = process.argv.includes('--notify');
+const kvShared = arg('kv') === 'shared';
 if (!exportDir || !precision) throw new Error('usage: ortLoop.ts --export DIR --precision fp32|int8|int4 [--threads N]');
 
 interface Manifest {
@@ -55,7 +58,7 @@ async function load(): Promise<{ loadMs: number; rssBytes: number; version: stri
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  return { loadMs: performance.now() - t0, rssBytes: process.memoryUsage().rss, version: `onnxruntime-node ${ort.env.versions.common}, shared key/value buffers` };
+  return { loadMs: performance.now() - t0, rssBytes: process.memoryUsage().rss, version: `onnxruntime-node ${ort.env.versions.common}, ${kvShared ? 'shared' : 'chained'} key/value cache` };
 }
 
 async function generate(ids: number[], maxNewTokens: number, t0: number): Promise<{ newIds: number[]; tokenMs: number[]; totalMs: number; runMs: number[] }> {
@@ -63,7 +66,8 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
   const io = manifest.io ?? {};
   const name = (pattern: string | undefined, fallback: string, l: number): string => (pattern ?? fallback).replace('%d', String(l));
   const capacity = ids.length + maxNewTokens;
-  const kv = Array.from({ length: 2 * L }, () => new ort.Tensor('float32', new Float32Array(H * capacity * D), [1, H, capacity, D]));
+  const rows = kvShared ? capacity : 0;
+  const kv = Array.from({ length: 2 * L }, () => new ort.Tensor('float32', new Float32Array(H * rows * D), [1, H, rows, D]));
   const mask = new BigInt64Array(capacity).fill(1n);
   const logits1 = new ort.Tensor('float32', new Float32Array(V), [1, 1, V]);
   const one = new BigInt64Array(1);
@@ -73,8 +77,8 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
   for (let l = 0; l < L; l++) {
     feeds[name(io.past_key, 'past_key_values.%d.key', l)] = kv[2 * l]!;
     feeds[name(io.past_value, 'past_key_values.%d.value', l)] = kv[2 * l + 1]!;
-    fetches[name(io.present_key, 'present.%d.key', l)] = kv[2 * l]!;
-    fetches[name(io.present_value, 'present.%d.value', l)] = kv[2 * l + 1]!;
+    fetches[name(io.present_key, 'present.%d.key', l)] = kvShared ? kv[2 * l]! : null;
+    fetches[name(io.present_value, 'present.%d.value', l)] = kvShared ? kv[2 * l + 1]! : null;
   }
   const newIds: number[] = [];
   const tokenMs: number[] = [];
@@ -89,6 +93,12 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
     const r0 = performance.now();
     const out = await session.run(feeds, fetches);
     runMs.push(performance.now() - r0);
+    if (!kvShared) {
+      for (let l = 0; l < L; l++) {
+        feeds[name(io.past_key, 'past_key_values.%d.key', l)] = out[name(io.present_key, 'present.%d.key', l)]!;
+        feeds[name(io.past_value, 'past_key_values.%d.value', l)] = out[name(io.present_value, 'present.%d.value', l)]!;
+      }
+    }
     const all = out.logits!.data as Float32Array;
     const base = (n - 1) * V;
     let best = 0;
