@@ -123,6 +123,10 @@ describe('datasets: the background check (the Datasets view) sees broken files',
   it('a truncated last line, a BOM with CRLF, a scalar record', async () => {
     const cut = await checkDataset(write('cut.jsonl', `${ten.slice(0, 3).join('\n')}\n${ten[3]?.slice(0, 20)}`));
     assert.deepEqual([cut.records, cut.broken, cut.first?.line], [3, 1, 4]);
+    assert.match(cut.first?.message ?? '', /^Malformed JSON at line 4, column 21: the record ends before its JSON is complete/);
+    // A record broken inside (not at its end) still says what V8 found there.
+    const inside = await checkDataset(write('inside.jsonl', `${ten[0]}\n{"instruction": x, "output": "y"}\n`));
+    assert.doesNotMatch(inside.first?.message ?? '', /ends before/);
     const bom = await checkDataset(write('bom.jsonl', `\ufeff${ten.slice(0, 3).join('\r\n')}\r\n`));
     assert.deepEqual([bom.records, bom.broken, bom.errors, bom.warnings], [3, 0, 0, 0]);
     assert.equal(summaryText({ state: 'checked', bytes: 100, health: bom }, 'bom.jsonl').severity, 'ok');

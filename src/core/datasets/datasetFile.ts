@@ -429,7 +429,10 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
     let offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(msg) || text.length === 0 ? text.length : jsonErrorOffset(text);
     offset = Math.min(offset, text.length);
     const pos = at(offset, text);
-    const what = text.length === 0 ? 'Empty record' : namedWhole(v8Problem(msg), text, offset);
+    // An error at the very end: the record stops mid-way (a file cut short, a line broken off);
+    // V8 says "Unexpected end of JSON input" or names the token it still expected.
+    const cutShort = text.trim().length > 0 && offset >= text.trimEnd().length;
+    const what = text.length === 0 ? 'Empty record' : cutShort ? 'the record ends before its JSON is complete (cut short?)' : namedWhole(v8Problem(msg), text, offset);
     return { index, line, column, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
 }
