@@ -266,11 +266,25 @@ def _parse_record(raw: bytes, line: int, column: int):
     return value
 
 
+# An error at the very end of a record's text: it stops mid-way (a file cut short, a line broken
+# off). JSON.parse says "Unexpected end of JSON input" or names the token it still expected; both
+# sides say this instead (datasetFile.ts decodeRecord). Only JSON's own whitespace counts as blank.
+CUT_SHORT = "the record ends before its JSON is complete (cut short?)"
+_JSON_WS = " \t\n\r"
+
+
+def _cut_short(text: str, offset: int) -> bool:
+    end = len(text.rstrip(_JSON_WS))
+    return end > 0 and offset >= end
+
+
 def _malformed(text: str, line: int, column: int, fallback: int) -> _Problem:
     """A malformed JSON problem; `fallback` is Python's own offset, for the (unexpected) case
     where the JSON.parse rules accept the text."""
     found = error_offset(text)
     offset, what = found if found else (fallback, "malformed JSON")
+    if _cut_short(text, offset):
+        what = CUT_SHORT
     at_line, col = _place(text, offset, line, column)
     return _Problem(at_line, col, f"malformed JSON at line {at_line}, column {col}: {what}")
 

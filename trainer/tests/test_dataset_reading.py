@@ -133,6 +133,17 @@ def test_nan_and_infinity_are_not_json(tmp_path):
     assert position(err.message) == (1, 46)
 
 
+def test_a_record_cut_short_says_so(tmp_path):
+    # A file cut off mid-record (a copy interrupted): "cut short?", not the token JSON still expected.
+    line = alpaca_line(1)
+    (tmp_path / "d.jsonl").write_text(alpaca_line(0) + "\n" + line[:30] + "  \r\n")
+    err = error_of(tmp_path / "d.jsonl")
+    assert err.where.line == 2 and "the record ends before its JSON is complete (cut short?)" in err.message
+    # An error before the end is still named for what it is.
+    (tmp_path / "e.jsonl").write_text('{"instruction": "x",, "output": "y"}\n')
+    assert "cut short" not in error_of(tmp_path / "e.jsonl").message
+
+
 def test_leading_blanks_count_in_the_column(tmp_path):
     # The column is the editor's: counted from the start of the line, indentation included.
     (tmp_path / "d.jsonl").write_text(alpaca_line(1) + '\n \t  {"instruction": tru}\n')

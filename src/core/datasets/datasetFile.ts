@@ -388,6 +388,9 @@ const utf8Lenient = new TextDecoder('utf-8');
  * record starts on `line` at `column` (1-based, UTF-16 units from the start of the line: an
  * indent, or what is before a JSON-array element on its line, counts), as the editor counts.
  */
+/** JSON's own whitespace: space, tab, LF, CR. */
+const JSON_BLANK = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
 export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray: boolean, column = 1): RawRecord {
   // Trim the separator bytes that follow a record up to the next one: blanks, CR, and in a
   // JSON array the ','.
@@ -430,8 +433,11 @@ export function decodeRecord(raw: Buffer, index: number, line: number, jsonArray
     offset = Math.min(offset, text.length);
     const pos = at(offset, text);
     // An error at the very end: the record stops mid-way (a file cut short, a line broken off);
-    // V8 says "Unexpected end of JSON input" or names the token it still expected.
-    const cutShort = text.trim().length > 0 && offset >= text.trimEnd().length;
+    // V8 says "Unexpected end of JSON input" or names the token it still expected. The trainer
+    // says the same (data.py _cut_short); only JSON's own whitespace counts as blank.
+    let textEnd = text.length; // a loop, not /\s+$/: that regex is quadratic on a long inner run of blanks
+    while (textEnd > 0 && JSON_BLANK.has(text.charCodeAt(textEnd - 1))) textEnd--;
+    const cutShort = textEnd > 0 && offset >= textEnd;
     const what = text.length === 0 ? 'Empty record' : cutShort ? 'the record ends before its JSON is complete (cut short?)' : namedWhole(v8Problem(msg), text, offset);
     return { index, line, column, bytes: end, text, error: { kind: 'json', line: pos.line, column: pos.column, message: `Malformed JSON at line ${pos.line}, column ${pos.column}: ${what}` } };
   }
