@@ -18,7 +18,8 @@ import {
   type TokenNotification,
 } from '../../protocol/chatEngine';
 import { ExportFolderError, modelFile, readExportFolder, type ExportFolder } from './exportFolder';
-import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores } from './generator';
+import { WorkerDecoder } from './decoderWorker';
+import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores, type Decoder } from './generator';
 import { ChatTokenizer } from './tokenizer';
 import { STREAM_INTERVAL_MS, TokenStreamBatcher } from './tokenStream';
 
@@ -38,7 +39,7 @@ interface LoadedModel {
   readonly id: string;
   readonly folder: ExportFolder;
   readonly tokenizer: ChatTokenizer;
-  readonly decoder: OnnxDecoder;
+  readonly decoder: Decoder;
   readonly result: LoadResult;
   /** Most recently used last. */
   readonly conversations: Map<string, KvCache>;
@@ -49,6 +50,15 @@ const MAX_CONVERSATIONS = 4;
 
 type Requests = ChatEngineProtocol['requests'];
 
+export interface EngineOptions {
+  /**
+   * A script that serves a decoder in a worker thread (decoderWorker.ts; src/chatEngine.ts is
+   * one): each model's session and caches then live there, away from the tokenizer's heap.
+   * Unset: in this thread.
+   */
+  readonly decoderWorker?: string;
+}
+
 export class ChatEngine {
   private readonly models = new Map<string, Promise<LoadedModel>>();
   /** streamId -> stop flag of a running generation, and its end. */
@@ -58,6 +68,7 @@ export class ChatEngine {
   constructor(
     private readonly notify: (method: 'token', params: TokenNotification) => void,
     private readonly streamIntervalMs = STREAM_INTERVAL_MS,
+    private readonly options: EngineOptions = {},
   ) {}
 
   async handle<M extends keyof Requests & string>(method: M, params: Requests[M]['params']): Promise<Requests[M]['result']> {
@@ -129,9 +140,10 @@ export class ChatEngine {
       throw new EngineError(ENGINE_ERROR.badModel, `${folder.tokenizerJson}: cannot load the tokenizer: ${(e as Error).message}`, { file: folder.tokenizerJson });
     }
     const threads = p.threads ?? physicalCores();
-    let decoder: OnnxDecoder;
+    let decoder: Decoder;
     try {
-      decoder = await OnnxDecoder.load(file, folder.manifest, { threads, provider: p.provider ?? 'auto' });
+      const options = { threads, provider: p.provider ?? 'auto' } as const;
+      decoder = this.options.decoderWorker ? await WorkerDecoder.load(this.options.decoderWorker, file, folder.manifest, options) : await OnnxDecoder.load(file, folder.manifest, options);
     } catch (e) {
       throw new EngineError(ENGINE_ERROR.badModel, `${file}: cannot load: ${(e as Error).message}`, { file });
     }
@@ -154,7 +166,15 @@ export class ChatEngine {
         ...(parity.greedy_agreement !== undefined ? { greedyAgreement: parity.greedy_agreement } : {}),
       },
     };
-    return { id, folder, tokenizer, decoder, result, conversations: new Map() };
+    const loaded: LoadedModel = { id, folder, tokenizer, decoder, result, conversations: new Map() };
+    // A worker that died (out of memory, say) takes its model with it: the next load starts a new one.
+    if (decoder instanceof WorkerDecoder) {
+      decoder.onDeath = (e) => {
+        process.stderr.write(`model ${id}: ${e.message}\n`);
+        if (this.models.get(id) !== undefined) this.models.delete(id);
+      };
+    }
+    return loaded;
   }
 
   private async model(id: unknown): Promise<LoadedModel> {
@@ -213,6 +233,7 @@ export class ChatEngine {
       };
     } finally {
       cache.busy = false;
+      if (!p.conversationId || m.conversations.get(p.conversationId) !== cache) m.decoder.release(cache);
       if (this.running.get(p.streamId) === flag) this.running.delete(p.streamId);
       ended();
     }
@@ -231,7 +252,10 @@ export class ChatEngine {
     m.conversations.set(conversationId, fresh);
     for (const [k, v] of m.conversations) {
       if (m.conversations.size <= MAX_CONVERSATIONS) break;
-      if (!v.busy) m.conversations.delete(k);
+      if (!v.busy) {
+        m.conversations.delete(k);
+        m.decoder.release(v);
+      }
     }
     return fresh;
   }

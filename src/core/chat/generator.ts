@@ -104,6 +104,18 @@ export interface DecoderOptions {
   readonly provider: 'auto' | 'cpu' | 'cuda';
 }
 
+/** What generate() needs of a decoder: OnnxDecoder here, or decoderWorker.ts's WorkerDecoder over a worker thread. */
+export interface Decoder {
+  readonly provider: string;
+  /** Keeps the first `keep` cached tokens of `cache`. */
+  prepare(cache: KvCache, keep: number): void;
+  /** Runs `ids` after the cached tokens; the last position's logits, valid until the next call. */
+  forward(cache: KvCache, ids: readonly number[]): Promise<Float32Array>;
+  /** Frees what `cache` holds (it may be used again, empty). */
+  release(cache: KvCache): void;
+  dispose(): Promise<void>;
+}
+
 /** One conversation's key/value cache and the ids it holds. */
 export class KvCache {
   tokens: number[] = [];
@@ -113,7 +125,7 @@ export class KvCache {
   busy = false;
 }
 
-export class OnnxDecoder {
+export class OnnxDecoder implements Decoder {
   private readonly logitsOut: Tensor;
   private readonly ids1 = new BigInt64Array(1);
   private mask = new BigInt64Array(0);
@@ -171,6 +183,11 @@ export class OnnxDecoder {
       return new T('float32', dst, [1, H, keep, D]);
     });
     cache.tokens.length = keep;
+  }
+
+  release(cache: KvCache): void {
+    cache.tensors = [];
+    cache.tokens.length = 0;
   }
 
   /** Runs `ids` after the cached tokens; returns the last position's logits (valid until the next call). */
@@ -242,7 +259,7 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
  * Generates an answer to `promptIds` with `cache` (reused as far as it holds a prefix of the
  * prompt). Yields to the event loop between tokens, so a stop request is seen within one.
  */
-export async function generate(decoder: OnnxDecoder, tokenizer: ChatTokenizer, cache: KvCache, promptIds: readonly number[], opts: GenerateOptions): Promise<GenerationOutcome> {
+export async function generate(decoder: Decoder, tokenizer: ChatTokenizer, cache: KvCache, promptIds: readonly number[], opts: GenerateOptions): Promise<GenerationOutcome> {
   const t0 = performance.now();
   const s = opts.settings;
   const room = opts.contextLength - promptIds.length;

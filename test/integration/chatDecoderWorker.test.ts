@@ -1,0 +1,87 @@
+// The decoder in a worker thread (core/chat/decoderWorker.ts, served by dist/chatEngine.js, as the
+// engine child runs it) against the same decoder in this thread, on a tiny model's export: the
+// same ids step by step (greedy and seeded sampling), a cache cut back to a shorter prefix, two
+// caches interleaved, a released cache, and a worker that dies mid-answer.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WorkerDecoder } from '../../src/core/chat/decoderWorker';
+import { modelFile, readExportFolder, type ExportFolder } from '../../src/core/chat/exportFolder';
+import { generate, KvCache, OnnxDecoder, type Decoder } from '../../src/core/chat/generator';
+import { ChatTokenizer } from '../../src/core/chat/tokenizer';
+import { DEFAULT_GENERATION, type GenerationSettings } from '../../src/protocol/chatEngine';
+import { ENGINE, makeExport, makeTinyModel, tempDir } from './chatHelpers';
+
+const GREEDY: GenerationSettings = { ...DEFAULT_GENERATION, greedy: true, maxNewTokens: 32, repetitionPenalty: 1.2 };
+const SAMPLE: GenerationSettings = { ...DEFAULT_GENERATION, greedy: false, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: 32, seed: 7 };
+
+describe('decoder in a worker thread', { timeout: 600_000 }, () => {
+  let scratch = '';
+  let folder: ExportFolder;
+  let tok: ChatTokenizer;
+  let here: OnnxDecoder;
+  let worker: WorkerDecoder;
+  let prompt: number[] = [];
+
+  const answer = async (d: Decoder, cache: KvCache, ids: number[], settings: GenerationSettings): Promise<number[]> =>
+    (await generate(d, tok, cache, ids, { settings, eosIds: folder.manifest.tokens.eos_token_ids, contextLength: folder.manifest.model.context_length })).ids;
+
+  before(async () => {
+    assert.ok(fs.existsSync(ENGINE), `${ENGINE} is missing: npm run build`);
+    scratch = tempDir('neftune-decoder-worker-');
+    const hf = makeTinyModel(path.join(scratch, 'hf'));
+    folder = readExportFolder(makeExport(hf, path.join(scratch, 'export'), ['fp32']));
+    tok = ChatTokenizer.fromFiles(folder.tokenizerJson, folder.tokenizerConfig, folder.chatTemplateFile);
+    const file = modelFile(folder, 'fp32');
+    here = await OnnxDecoder.load(file, folder.manifest, { threads: 1, provider: 'cpu' });
+    worker = await WorkerDecoder.load(ENGINE, file, folder.manifest, { threads: 1, provider: 'cpu' });
+    prompt = tok.encodeChat([{ role: 'user', content: 'Write a short poem about the sea.' }], true);
+  });
+  after(async () => {
+    await here?.dispose();
+    await worker?.dispose();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('gives the same logits and answers as the decoder in this thread', async () => {
+    assert.equal(worker.provider, here.provider);
+    const a = new KvCache();
+    const b = new KvCache();
+    here.prepare(a, 0);
+    worker.prepare(b, 0);
+    const la = Array.from(await here.forward(a, prompt));
+    const lb = Array.from(await worker.forward(b, prompt));
+    assert.equal(lb.length, folder.manifest.model.vocab_size);
+    assert.deepEqual(lb, la);
+    assert.deepEqual(b.tokens, prompt);
+    for (const s of [GREEDY, SAMPLE]) assert.deepEqual(await answer(worker, new KvCache(), prompt, s), await answer(here, new KvCache(), prompt, s), `greedy ${s.greedy}`);
+  });
+
+  it('a cache cut back to a shorter prefix, and two caches interleaved, answer as fresh ones', async () => {
+    const conv = new KvCache();
+    const first = await answer(worker, conv, prompt, GREEDY);
+    // The next turn shares only part of the prompt with what the cache holds.
+    const edited = tok.encodeChat([{ role: 'user', content: 'Write a short poem about the moon.' }], true);
+    const [again, other] = await Promise.all([answer(worker, conv, edited, GREEDY), answer(worker, new KvCache(), prompt, GREEDY)]);
+    assert.deepEqual(again, await answer(here, new KvCache(), edited, GREEDY));
+    assert.deepEqual(other, first);
+    // Released, a cache starts empty and still works.
+    worker.release(conv);
+    assert.equal(conv.tokens.length, 0);
+    assert.deepEqual(await answer(worker, conv, prompt, GREEDY), first);
+  });
+
+  it('a worker that dies fails the pending step with its reason, then every step, and says so once', async () => {
+    const d = await WorkerDecoder.load(ENGINE, modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu' });
+    const deaths: string[] = [];
+    d.onDeath = (e) => deaths.push(e.message);
+    const pending = answer(d, new KvCache(), prompt, { ...GREEDY, maxNewTokens: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    await (d as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await assert.rejects(pending, /decoder worker exited/);
+    await assert.rejects(d.forward(new KvCache(), prompt), /decoder worker exited/);
+    assert.equal(deaths.length, 1);
+    await d.dispose();
+  });
+});
