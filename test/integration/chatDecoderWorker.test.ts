@@ -1,7 +1,7 @@
 // The decoder in a worker thread (core/chat/decoderWorker.ts, served by dist/chatEngine.js, as the
 // engine child runs it) against the same decoder in this thread, on a tiny model's export: the
 // same ids step by step (greedy and seeded sampling), a cache cut back to a shorter prefix, two
-// caches interleaved, a released cache, and a worker that dies mid-answer.
+// caches interleaved, a released cache, a worker that dies mid-answer and one started after it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -83,5 +83,9 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     await assert.rejects(d.forward(new KvCache(), prompt), /decoder worker exited/);
     assert.equal(deaths.length, 1);
     await d.dispose();
+    // A new worker after that one (onnxruntime's environment set up again in the same process) answers.
+    const e = await WorkerDecoder.load(ENGINE, modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu' });
+    assert.deepEqual(await answer(e, new KvCache(), prompt, GREEDY), await answer(here, new KvCache(), prompt, GREEDY));
+    await e.dispose();
   });
 });
