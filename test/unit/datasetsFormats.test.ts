@@ -63,6 +63,16 @@ describe('datasets: the formats the trainer trains on', () => {
     assert.deepEqual(problems('self-instruct', { instruction: 'a', instances: [] }), ['error:empty:instances']);
   });
 
+  it('a required field there as null says null, not missing (the user sees the key in the file)', () => {
+    const msg = (f: Parameters<typeof validateRecord>[0], v: unknown): string[] => validateRecord(f, v).map((p) => p.message);
+    assert.deepEqual(msg('alpaca', { instruction: 'x', output: null }), ['Required field "output" is null']);
+    assert.deepEqual(msg('alpaca', { instruction: 'x' }), ['Missing required field "output"']);
+    assert.deepEqual(msg('messages', { messages: [{ role: 'user', content: 'x' }, { role: null, content: 'y' }, { role: 'assistant', content: 'z' }] }), ['Required field "messages[1].role" is null']);
+    assert.deepEqual(msg('sharegpt', { conversations: null }), ['Required field "conversations" is null']);
+    // The kind stays "missing" either way: the trainer's checks and the preview's agree on kinds.
+    assert.deepEqual(problems('alpaca', { instruction: 'x', output: null }), ['error:missing:output']);
+  });
+
   it('blank and the Alpaca user turn follow the data file (not JavaScript trim: U+001C is text)', () => {
     assert.equal(isBlank('\u001c'), false);
     assert.equal(isBlank(' \t\ufeff\u3000'), true);

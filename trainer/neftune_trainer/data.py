@@ -635,13 +635,18 @@ def _at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _missing(o: dict, key: str) -> str:
+    """A required field absent, or present as null (say which: the user sees the key in the file)."""
+    return "required field is null" if key in o else "required field is missing"
+
+
 def _field_problems(o: dict, rule: dict, path: str, out: List[FieldProblem]) -> None:
     """A string field: absent or null is missing, a string of whitespace is empty."""
     v = o.get(rule["name"])
     field = _at(path, rule["name"])
     if v is None:
         if not rule.get("optional"):
-            out.append(FieldProblem("missing", "error", field, "required field is missing"))
+            out.append(FieldProblem("missing", "error", field, _missing(o, rule["name"])))
     elif not isinstance(v, str):
         out.append(FieldProblem("type", "error", field, f"expected a string, got {_type_name(v)}"))
     elif rule["empty"] != "allowed" and is_blank(v):
@@ -653,7 +658,7 @@ def _list_problems(o: dict, key: str, what: str, out: List[FieldProblem]) -> Opt
     after the list's own problem."""
     items = o.get(key)
     if items is None:
-        out.append(FieldProblem("missing", "error", key, "required field is missing"))
+        out.append(FieldProblem("missing", "error", key, _missing(o, key)))
     elif not isinstance(items, list):
         out.append(FieldProblem("type", "error", key, f"expected an array of {what}, got {_type_name(items)}"))
     elif not items:
@@ -690,7 +695,7 @@ def _turns_problems(o: dict, rule: dict, out: List[FieldProblem]) -> None:
         path = f"{rule['list']}[{i}]"
         role, role_field = t.get(rule["role"]), _at(path, rule["role"])
         if role is None:
-            out.append(FieldProblem("missing", "error", role_field, "required field is missing"))
+            out.append(FieldProblem("missing", "error", role_field, _missing(t, rule["role"])))
         elif not isinstance(role, str):
             out.append(FieldProblem("type", "error", role_field, f"expected a string, got {_type_name(role)}"))
         elif role not in roles:
@@ -700,7 +705,7 @@ def _turns_problems(o: dict, rule: dict, out: List[FieldProblem]) -> None:
             assistant = True
         text, text_field = t.get(rule["text"]), _at(path, rule["text"])
         if text is None:
-            out.append(FieldProblem("missing", "error", text_field, "required field is missing"))
+            out.append(FieldProblem("missing", "error", text_field, _missing(t, rule["text"])))
             continue
         s = turn_text(text, rule["text_parts"])
         if s is None:

@@ -214,3 +214,19 @@ def test_yaml_recursive_alias_and_deep_nesting_are_input_errors(tmp_path):
     with pytest.raises(InputError) as info:
         load_config(cfg, check_files=False)
     assert info.value.message.startswith(f"{cfg}:2: ") and "nested" in info.value.message
+
+
+def test_a_required_field_there_as_null_says_null_not_missing(tmp_path, tiny_model):
+    from neftune_trainer.data import record_problems
+
+    assert [(p.kind, p.field, p.message) for p in record_problems("alpaca", {"instruction": "x", "output": None})] == [
+        ("missing", "output", "required field is null")]
+    assert [p.message for p in record_problems("alpaca", {"instruction": "x"})] == ["required field is missing"]
+    # Through the trainer: the error names the line, the field and that it is null.
+    recs = alpaca_records(3)
+    recs[1]["output"] = None
+    write_jsonl(tmp_path / "data.jsonl", recs)
+    rc, events = run_train(write_config(tmp_path, base_config(tiny_model, "data.jsonl")), tmp_path / "run")
+    assert rc == 2
+    err = last_error(events)
+    assert err["where"]["line"] == 2 and err["where"]["field"] == "output" and "null" in err["message"], err

@@ -204,12 +204,17 @@ function typeName(v: unknown): string {
 
 const at = (path: string, key: string): string => (path ? `${path}.${key}` : key);
 
+/** A required field absent, or there as null (said so: the user sees the key in the file). */
+function missing(o: Obj, key: string, field: string): string {
+  return Object.hasOwn(o, key) ? `Required field "${field}" is null` : `Missing required field "${field}"`;
+}
+
 /** A string field: absent or null is missing, a string of whitespace is empty. */
 function fieldProblems(o: Obj, rule: FieldRule, path: string, out: FieldProblem[]): void {
   const v = own(o, rule.name);
   const field = at(path, rule.name);
   if (v === undefined || v === null) {
-    if (!rule.optional) out.push({ kind: 'missing', severity: 'error', field, message: `Missing required field "${field}"` });
+    if (!rule.optional) out.push({ kind: 'missing', severity: 'error', field, message: missing(o, rule.name, field) });
   } else if (!isStr(v)) out.push({ kind: 'type', severity: 'error', field, message: `Field "${field}" should be a string, not ${typeName(v)}` });
   else if (rule.empty !== 'allowed' && isBlank(v)) out.push({ kind: 'empty', severity: rule.empty, field, message: `Field "${field}" is empty` });
 }
@@ -217,7 +222,7 @@ function fieldProblems(o: Obj, rule: FieldRule, path: string, out: FieldProblem[
 /** The objects of a list field (instances, turns), or null after its problem. */
 function listProblems(o: Obj, key: string, what: string, out: FieldProblem[]): Array<Obj | null> | null {
   const list = own(o, key);
-  if (list === undefined || list === null) out.push({ kind: 'missing', severity: 'error', field: key, message: `Missing required field "${key}"` });
+  if (list === undefined || list === null) out.push({ kind: 'missing', severity: 'error', field: key, message: missing(o, key, key) });
   else if (!Array.isArray(list)) out.push({ kind: 'type', severity: 'error', field: key, message: `Field "${key}" should be an array, not ${typeName(list)}` });
   else if (list.length === 0) out.push({ kind: 'empty', severity: 'error', field: key, message: `Field "${key}" has no ${what}` });
   else
@@ -245,13 +250,13 @@ function turnsProblems(o: Obj, rule: NonNullable<FormatRule['turns']>, out: Fiel
     const path = `${rule.list}[${i}]`;
     const role = own(t, rule.role);
     const roleField = at(path, rule.role);
-    if (role === undefined || role === null) out.push({ kind: 'missing', severity: 'error', field: roleField, message: `Missing required field "${roleField}"` });
+    if (role === undefined || role === null) out.push({ kind: 'missing', severity: 'error', field: roleField, message: missing(t, rule.role, roleField) });
     else if (!isStr(role)) out.push({ kind: 'type', severity: 'error', field: roleField, message: `Field "${roleField}" should be a string, not ${typeName(role)}` });
     else if (!Object.hasOwn(rule.roles, role)) out.push({ kind: 'type', severity: 'error', field: roleField, message: `Unknown ${rule.role} "${role}" in "${path}" (expected one of ${Object.keys(rule.roles).join(', ')})` });
     else if (rule.roles[role] === 'assistant') assistant = true;
     const text = own(t, rule.text);
     const textField = at(path, rule.text);
-    if (text === undefined || text === null) out.push({ kind: 'missing', severity: 'error', field: textField, message: `Missing required field "${textField}"` });
+    if (text === undefined || text === null) out.push({ kind: 'missing', severity: 'error', field: textField, message: missing(t, rule.text, textField) });
     else {
       const s = turnText(text, rule.text_parts);
       if (s === undefined) out.push({ kind: 'type', severity: 'error', field: textField, message: `Field "${textField}" should be a string${rule.text_parts ? ' or a list of text parts' : ''}, not ${typeName(text)}` });
