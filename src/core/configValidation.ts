@@ -471,6 +471,32 @@ function isFolder(p: string): boolean {
   return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
+/**
+ * What an existing model folder lacks for the trainer to load it (rules: model_folder); the
+ * trainer's check-config and loader say the same (config.py model_folder_missing).
+ */
+export function modelFolderMissing(folder: string, allowPickle: boolean): string[] {
+  const rule = runConfigRules.model_folder;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    // unreadable: everything is missing
+  }
+  const files = new Set(names.filter((n) => isFile(path.join(folder, n))));
+  // Dot files are not weights (the trainer's glob skips them).
+  const weights = [...files].filter((n) => !n.startsWith('.'));
+  const missing: string[] = [];
+  if (!files.has(rule.config)) missing.push(rule.config);
+  if (!rule.tokenizer_any.some((n) => files.has(n))) missing.push('a tokenizer (tokenizer.json or tokenizer.model)');
+  if (!weights.some((n) => n.endsWith(rule.weights))) {
+    const pickles = weights.filter((n) => rule.pickle_weights.some((ext) => n.endsWith(ext))).sort();
+    if (pickles.length && !allowPickle) missing.push(`*${rule.weights} weights (found only pickle weights ${pickles.join(', ')}; convert them to safetensors, or set allow_pickle: true if you trust this folder)`);
+    else if (!pickles.length) missing.push(`*${rule.weights} weights`);
+  }
+  return missing;
+}
+
 /** The rules of run-config.rules.json, on values of the right type (a wrong type is the schema's). */
 function ruleProblems(value: Record<string, unknown>, file: string, checkPaths: boolean): RuleProblem[] {
   const out: RuleProblem[] = nonFinite(value).map((segments) => ({ severity: 'error', segments, message: 'must be a finite number, not .inf or .nan' }));
@@ -489,7 +515,14 @@ function ruleProblems(value: Record<string, unknown>, file: string, checkPaths: 
   for (const pattern of runConfigRules.paths.folders) {
     for (const [segments, p] of valuesAt(value, pattern)) {
       // Any base_model but the built-in default is a local folder (no model hub at run time).
-      if (typeof p === 'string' && p && p !== DEFAULT_MODEL_ID && !isFolder(resolvePath(file, p))) out.push({ severity: 'error', segments, message: `folder not found: ${resolvePath(file, p)}` });
+      if (typeof p !== 'string' || !p || p === DEFAULT_MODEL_ID) continue;
+      const where = resolvePath(file, p);
+      if (!isFolder(where)) {
+        out.push({ severity: 'error', segments, message: `folder not found: ${where}` });
+        continue;
+      }
+      const missing = pattern === 'base_model' ? modelFolderMissing(where, value['allow_pickle'] === true) : [];
+      if (missing.length) out.push({ severity: 'error', segments, message: `the model folder ${where} is missing ${missing.join('; ')}` });
     }
   }
   const ctxKey = runConfigRules.context_length.key;

@@ -113,6 +113,9 @@ const CASES: Record<string, string | Buffer> = {
   'missing-model-folder': GOOD.replace('base_model: model', 'base_model: models/nope'),
   'dataset-is-a-folder': GOOD.replace('data.jsonl', 'model'),
   'model-is-a-file': GOOD.replace('base_model: model', 'base_model: data.jsonl'),
+  'model-folder-empty': GOOD.replace('base_model: model', 'base_model: empty-model'),
+  'model-folder-pickle-only': GOOD.replace('base_model: model', 'base_model: pickle-model'),
+  'model-folder-pickle-allowed-ok': `${GOOD.replace('base_model: model', 'base_model: pickle-model')}allow_pickle: true\n`,
   'tilde-dataset': GOOD.replace('data.jsonl', '~/neftune-parity-missing.jsonl'),
   'tilde-alone': GOOD.replace('data.jsonl', '"~"'),
   'tilde-model': GOOD.replace('base_model: model', 'base_model: ~/neftune-parity-no-model'),
@@ -258,6 +261,13 @@ describe('check-config: the extension and the trainer agree', { timeout: 300_000
     fs.writeFileSync(path.join(dir, 'data.jsonl'), '{"instruction": "a", "input": "", "output": "b"}\n');
     fs.mkdirSync(path.join(dir, 'model'));
     fs.writeFileSync(path.join(dir, 'model', 'config.json'), JSON.stringify({ max_position_embeddings: 64 }));
+    // What a model folder holds (check-config looks for the files; it does not read the weights).
+    fs.writeFileSync(path.join(dir, 'model', 'tokenizer.json'), '{}');
+    fs.writeFileSync(path.join(dir, 'model', 'model.safetensors'), '');
+    // Folders that are not model folders: empty (a run's output folder, say), and pickle weights only.
+    fs.mkdirSync(path.join(dir, 'empty-model'));
+    fs.mkdirSync(path.join(dir, 'pickle-model'));
+    for (const f of ['config.json', 'tokenizer.model', 'pytorch_model.bin', '.hidden.safetensors']) fs.writeFileSync(path.join(dir, 'pickle-model', f), '{}');
     fs.writeFileSync(path.join(dir, 'self_instruct_alpaca.jsonl'), '{"instruction": "a", "input": "", "output": "b"}\n');
     generated = Object.entries({ ...CASES, ...quickstartEdits(), ...quickstartTypos() }).map(([name, text]) => {
       const file = path.join(dir, `${name}.neftune.yaml`);
@@ -296,6 +306,17 @@ describe('check-config: the extension and the trainer agree', { timeout: 300_000
     }
     const warned = node.byFile.get(path.join(dir, 'sequence-len-above-context.neftune.yaml')) ?? [];
     assert.deepEqual(warned.map((p) => [p.key, p.severity]), [['sequence_len', 'warning']]);
+  });
+
+  it('a base_model folder that is not a model folder names what it lacks, on both sides alike', () => {
+    for (const side of ['node', 'python'] as const) {
+      const at = (name: string): Problem[] => results[side].byFile.get(path.join(dir, `${name}.neftune.yaml`)) ?? [];
+      const empty = at('model-folder-empty');
+      assert.deepEqual(empty.map((p) => [p.line, p.key]), [[1, 'base_model']], side);
+      assert.match(empty[0]!.message, /empty-model is missing config\.json; a tokenizer \(tokenizer\.json or tokenizer\.model\); \*\.safetensors weights$/, side);
+      // A dot file is not weights; pickle weights need allow_pickle.
+      assert.match(at('model-folder-pickle-only')[0]?.message ?? '', /found only pickle weights pytorch_model\.bin; .*allow_pickle: true/, side);
+    }
   });
 
   it('exits 0 without problems (a warning is none), 1 with problems, 2 for a file it cannot read', () => {

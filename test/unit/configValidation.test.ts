@@ -138,6 +138,8 @@ describe('run config validation', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neftune-cfg-'));
     fs.mkdirSync(path.join(dir, 'model'));
     fs.writeFileSync(path.join(dir, 'model', 'config.json'), JSON.stringify({ max_position_embeddings: 2048 }));
+    fs.writeFileSync(path.join(dir, 'model', 'tokenizer.json'), '{}');
+    fs.writeFileSync(path.join(dir, 'model', 'model.safetensors'), '');
     fs.writeFileSync(path.join(dir, 'd.jsonl'), '{}\n');
     const file = path.join(dir, 'a.neftune.yaml');
     const base = 'base_model: model\ndatasets:\n  - path: d.jsonl\n    type: alpaca\n';

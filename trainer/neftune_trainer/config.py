@@ -442,6 +442,38 @@ def model_folder(base_model: str, folder: str) -> str:
     return default_model_folder() if base_model == DEFAULT_MODEL_ID else resolve_path(folder, base_model)
 
 
+def model_folder_missing(folder: str, allow_pickle: bool) -> Tuple[List[str], bool]:
+    """What an existing model folder lacks for the trainer to load it (rules: model_folder), and
+    whether its weights are safetensors. The extension's checker says the same
+    (configValidation.ts modelFolderMissing)."""
+    rule = RULES["model_folder"]
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        names = []
+    # Dot files are not weights (as glob's *.safetensors, which loading uses, skips them).
+    files = {n for n in names if os.path.isfile(os.path.join(folder, n))}
+    weights = [n for n in files if not n.startswith(".")]
+    missing = []
+    if rule["config"] not in files:
+        missing.append(rule["config"])
+    if not any(n in files for n in rule["tokenizer_any"]):
+        missing.append("a tokenizer (tokenizer.json or tokenizer.model)")
+    safetensors = any(n.endswith(rule["weights"]) for n in weights)
+    pickles = sorted(n for n in weights if n.endswith(tuple(rule["pickle_weights"])))
+    if not safetensors:
+        if pickles and not allow_pickle:
+            missing.append(f"*{rule['weights']} weights (found only pickle weights {', '.join(pickles)}; "
+                           "convert them to safetensors, or set allow_pickle: true if you trust this folder)")
+        elif not pickles:
+            missing.append(f"*{rule['weights']} weights")
+    return missing, safetensors
+
+
+def model_folder_problem(folder: str, missing: List[str]) -> str:
+    return f"the model folder {folder} is missing " + "; ".join(missing)
+
+
 def _values_at(data: Any, pattern: str, prefix: str = "") -> List[Tuple[str, Any]]:
     """(key path, value) for a rules pattern such as `datasets[].path` (`[]`: every list item)."""
     head, _, rest = pattern.partition(".")
@@ -493,8 +525,14 @@ def _rule_problems(data: dict, folder: str, check_files: bool) -> List[Tuple[str
                 out.append((key, f"file not found: {resolve_path(folder, p)}", "error"))
     for pattern in RULES["paths"]["folders"]:
         for key, p in _values_at(data, pattern):
-            if isinstance(p, str) and p and p != DEFAULT_MODEL_ID and not os.path.isdir(resolve_path(folder, p)):
-                out.append((key, f"folder not found: {resolve_path(folder, p)}", "error"))
+            if isinstance(p, str) and p and p != DEFAULT_MODEL_ID:
+                where = resolve_path(folder, p)
+                if not os.path.isdir(where):
+                    out.append((key, f"folder not found: {where}", "error"))
+                    continue
+                missing = model_folder_missing(where, data.get("allow_pickle") is True)[0] if pattern == "base_model" else []
+                if missing:
+                    out.append((key, model_folder_problem(where, missing), "error"))
     ctx_key = RULES["context_length"]["key"]
     seq, base = data.get(ctx_key), data.get("base_model")
     if isinstance(seq, int) and not isinstance(seq, bool) and isinstance(base, str) and base:

@@ -24,7 +24,7 @@ from typing import Optional
 
 from .adapters import (attach_lora, check_adapter, enable_gradient_checkpointing, is_adapter_checkpoint,
                        load_adapter, quantization_config)
-from .config import DEFAULT_MODEL_ID, RunConfig
+from .config import DEFAULT_MODEL_ID, RunConfig, model_folder_missing, model_folder_problem
 from .default_model import ensure_default_model
 from .errors import InputError, Where
 from .prompting import resolve_template
@@ -35,33 +35,14 @@ PURPOSES = ("train", "eval", "export", "render")
 # ----------------------------------------------------------------------------- the model folder
 
 
-def _has_tokenizer(folder: str) -> bool:
-    return any(os.path.isfile(os.path.join(folder, n))
-               for n in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json"))
-
-
 def check_model_folder(folder: str, allow_pickle: bool, where: Optional[Where] = None) -> bool:
     """Raise InputError naming the folder and what is missing. Returns use_safetensors."""
     if not os.path.isdir(folder):
         raise InputError(f"base_model: model folder not found: {folder}", where)
-    missing = []
-    if not os.path.isfile(os.path.join(folder, "config.json")):
-        missing.append("config.json")
-    if not _has_tokenizer(folder):
-        missing.append("a tokenizer (tokenizer.json or tokenizer.model)")
-    safetensors = glob.glob(os.path.join(folder, "*.safetensors"))
-    pickles = [p for ext in ("*.bin", "*.pt", "*.pth") for p in glob.glob(os.path.join(folder, ext))]
-    use_safetensors = True
-    if not safetensors:
-        if pickles and allow_pickle:
-            use_safetensors = False
-        elif pickles:
-            missing.append(f"*.safetensors weights (found only pickle weights {', '.join(sorted(os.path.basename(p) for p in pickles))}; "
-                           "convert them to safetensors, or set allow_pickle: true if you trust this folder)")
-        else:
-            missing.append("*.safetensors weights")
+    missing, use_safetensors = model_folder_missing(folder, allow_pickle)
     if missing:
-        raise InputError(f"base_model: the model folder {folder} is missing " + "; ".join(missing), where)
+        raise InputError(f"base_model: {model_folder_problem(folder, missing)}", where)
+    safetensors = glob.glob(os.path.join(folder, "*.safetensors"))
     _check_config_json(os.path.join(folder, "config.json"), where)
     for path in sorted(safetensors):
         _check_safetensors(path, where)

@@ -117,3 +117,13 @@ def run_train(config: str, run_dir, *extra: str):
     from neftune_trainer.cli import main
     rc = main(["train", config, "--run-dir", str(run_dir), *extra])
     return rc, read_events(run_dir)
+
+
+def stub_model_folder(folder, config: str = "{}") -> str:
+    """A folder that looks like a model folder to check-config (config.json, a tokenizer, weights),
+    for config tests that never load it."""
+    os.makedirs(folder, exist_ok=True)
+    for name, text in (("config.json", config), ("tokenizer.json", "{}"), ("model.safetensors", "")):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    return str(folder)

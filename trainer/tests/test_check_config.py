@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from conftest import stub_model_folder
+
 from neftune_trainer.cli import main
 
 
@@ -29,8 +31,7 @@ def test_json_lines_and_exit_codes(tmp_path, capsys):
 
 def test_a_warning_alone_exits_0(tmp_path, capsys):
     (tmp_path / "d.jsonl").write_text("{}\n")
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "config.json").write_text('{"max_position_embeddings": 64}')
+    stub_model_folder(tmp_path / "model", '{"max_position_embeddings": 64}')
     cfg = tmp_path / "a.neftune.yaml"
     cfg.write_text("base_model: model\ndatasets:\n  - path: d.jsonl\n    type: alpaca\nsequence_len: 128\n")
     assert main(["check-config", str(cfg), "--json"]) == 0

@@ -33,8 +33,21 @@ def test_defaults_filled_from_schema_and_paths_resolved(tmp_path):
 def test_local_model_path_relative_to_config(tmp_path):
     (tmp_path / "d.jsonl").write_text("{}\n")
     (tmp_path / "models" / "mine").mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (tmp_path / "models" / "mine" / name).write_text("{}")
     cfg = load_config(write_config(tmp_path, "base_model: models/mine\ndatasets: [{path: d.jsonl, type: alpaca}]\n"))
     assert cfg.base_model == str(tmp_path / "models" / "mine")
+
+
+def test_a_folder_that_is_not_a_model_folder_is_refused_at_the_config(tmp_path):
+    # An empty folder (a run's output folder given by mistake, say): named with what it lacks, at base_model's line.
+    (tmp_path / "d.jsonl").write_text("{}\n")
+    (tmp_path / "out").mkdir()
+    path = write_config(tmp_path, "datasets: [{path: d.jsonl, type: alpaca}]\nbase_model: out\n")
+    with pytest.raises(InputError) as info:
+        load_config(path)
+    assert info.value.where.line == 2 and "base_model" in info.value.message
+    assert "is missing config.json; a tokenizer (tokenizer.json or tokenizer.model); *.safetensors weights" in info.value.message
 
 
 def test_invalid_yaml_names_line(tmp_path):

@@ -8,7 +8,7 @@ import os
 import pytest
 import yaml
 
-from conftest import alpaca_config, alpaca_records, of_type, run_train, write_config, write_jsonl
+from conftest import alpaca_config, alpaca_records, of_type, run_train, stub_model_folder, write_config, write_jsonl
 
 from neftune_trainer.config import load_config
 from neftune_trainer.config_overrides import parse_set_options
@@ -18,7 +18,7 @@ from neftune_trainer.errors import InputError
 @pytest.fixture
 def config(tmp_path):
     write_jsonl(tmp_path / "data.jsonl", alpaca_records(8))
-    (tmp_path / "model").mkdir()
+    stub_model_folder(tmp_path / "model")
     return write_config(tmp_path, alpaca_config("model", neftune_noise_alpha=5, max_steps=3, seed=7))
 
 
