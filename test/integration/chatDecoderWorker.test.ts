@@ -1,16 +1,18 @@
 // The decoder in a worker thread (core/chat/decoderWorker.ts, served by dist/chatEngine.js, as the
 // engine child runs it) against the same decoder in this thread, on a tiny model's export: the
 // same ids step by step (greedy and seeded sampling), a cache cut back to a shorter prefix, two
-// caches interleaved, a released cache, a worker that dies mid-answer and one started after it.
+// caches interleaved, a released cache, a worker that dies mid-answer and one started after it;
+// an engine whose worker cannot start decodes in its own thread, and a bad model stays the model's error.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkerDecoder } from '../../src/core/chat/decoderWorker';
+import { DecoderWorkerError, WorkerDecoder } from '../../src/core/chat/decoderWorker';
+import { ChatEngine, EngineError } from '../../src/core/chat/engine';
 import { modelFile, readExportFolder, type ExportFolder } from '../../src/core/chat/exportFolder';
 import { generate, KvCache, OnnxDecoder, type Decoder } from '../../src/core/chat/generator';
 import { ChatTokenizer } from '../../src/core/chat/tokenizer';
-import { DEFAULT_GENERATION, type GenerationSettings } from '../../src/protocol/chatEngine';
+import { DEFAULT_GENERATION, ENGINE_ERROR, type GenerationSettings } from '../../src/protocol/chatEngine';
 import { ENGINE, makeExport, makeTinyModel, tempDir } from './chatHelpers';
 
 const GREEDY: GenerationSettings = { ...DEFAULT_GENERATION, greedy: true, maxNewTokens: 32, repetitionPenalty: 1.2 };
@@ -87,5 +89,22 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     const e = await WorkerDecoder.load(ENGINE, modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu' });
     assert.deepEqual(await answer(e, new KvCache(), prompt, GREEDY), await answer(here, new KvCache(), prompt, GREEDY));
     await e.dispose();
+  });
+
+  it('an engine whose worker cannot start decodes in its own thread; a bad model is still the model\'s error', async () => {
+    const broken = path.join(scratch, 'exits.js');
+    fs.writeFileSync(broken, 'process.exit(3);\n');
+    await assert.rejects(WorkerDecoder.load(broken, modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu' }), DecoderWorkerError);
+    const engine = new ChatEngine(() => undefined, 0, { decoderWorker: broken });
+    const loaded = await engine.load({ modelDir: folder.dir, precision: 'fp32', threads: 1 });
+    const r = await engine.generate({ modelId: loaded.modelId, streamId: 's', messages: [{ role: 'user', content: 'Write a short poem about the sea.' }], settings: GREEDY });
+    assert.equal(r.text, tok.decode(await answer(here, new KvCache(), prompt, GREEDY)));
+    await engine.unload(loaded.modelId);
+    // With a worker that works, a model file onnxruntime refuses is a bad model, not a fallback.
+    const bad = path.join(scratch, 'bad-export');
+    fs.cpSync(folder.dir, bad, { recursive: true });
+    fs.writeFileSync(modelFile(readExportFolder(bad), 'fp32'), 'not an onnx model');
+    const withWorker = new ChatEngine(() => undefined, 0, { decoderWorker: ENGINE });
+    await assert.rejects(withWorker.load({ modelDir: bad, precision: 'fp32', threads: 1 }), (e: unknown) => e instanceof EngineError && e.code === ENGINE_ERROR.badModel && /cannot load/.test(e.message));
   });
 });

@@ -76,6 +76,11 @@ function inTurn<T>(f: () => Promise<T>): Promise<T> {
   return mine;
 }
 
+/** The worker ended (or failed to start) before it answered: nothing was said about the model. */
+export class DecoderWorkerError extends Error {
+  override readonly name = 'DecoderWorkerError';
+}
+
 /** The main thread's side: the decoder interface of OnnxDecoder, over a worker. */
 export class WorkerDecoder implements Decoder {
   private seq = 0;
@@ -101,8 +106,8 @@ export class WorkerDecoder implements Decoder {
     this.sharedView = new Float32Array(this.shared);
     this.local = new Float32Array(vocab);
     worker.on('message', (r: Reply) => this.settle(r));
-    worker.on('error', (e) => this.die(e instanceof Error ? e : new Error(String(e))));
-    worker.on('exit', (code) => this.die(new Error(`the decoder worker exited (code ${code})`)));
+    worker.on('error', (e) => this.die(new DecoderWorkerError(`the decoder worker failed: ${e instanceof Error ? e.message : String(e)}`)));
+    worker.on('exit', (code) => this.die(new DecoderWorkerError(`the decoder worker exited (code ${code})`)));
     // The engine's stdout is its protocol: whatever the worker prints goes to the log.
     worker.stdout.pipe(process.stderr);
   }
@@ -111,9 +116,18 @@ export class WorkerDecoder implements Decoder {
     return this.providerName;
   }
 
-  /** Starts `script` (an entry that calls serveDecoder() when given DECODER_WORKER_DATA) and loads the model in it. */
+  /**
+   * Starts `script` (an entry that calls serveDecoder() when given DECODER_WORKER_DATA) and loads
+   * the model in it. A DecoderWorkerError: the worker itself failed; any other error is the model's.
+   */
   static async load(script: string, file: string, manifest: ExportManifest, options: DecoderOptions): Promise<WorkerDecoder> {
-    const d = new WorkerDecoder(new Worker(script, { workerData: DECODER_WORKER_DATA, stdout: true }), manifest.model.vocab_size);
+    let worker: Worker;
+    try {
+      worker = new Worker(script, { workerData: DECODER_WORKER_DATA, stdout: true });
+    } catch (e) {
+      throw new DecoderWorkerError(`the decoder worker did not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const d = new WorkerDecoder(worker, manifest.model.vocab_size);
     try {
       const r = await d.request({ op: 'load', seq: d.seq++, file, manifest, options, logits: d.shared });
       d.providerName = r.provider ?? 'cpu';

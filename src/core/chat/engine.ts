@@ -18,8 +18,8 @@ import {
   type TokenNotification,
 } from '../../protocol/chatEngine';
 import { ExportFolderError, modelFile, readExportFolder, type ExportFolder } from './exportFolder';
-import { WorkerDecoder } from './decoderWorker';
-import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores, type Decoder } from './generator';
+import { DecoderWorkerError, WorkerDecoder } from './decoderWorker';
+import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores, type Decoder, type DecoderOptions } from './generator';
 import { ChatTokenizer } from './tokenizer';
 import { STREAM_INTERVAL_MS, TokenStreamBatcher } from './tokenStream';
 
@@ -143,7 +143,7 @@ export class ChatEngine {
     let decoder: Decoder;
     try {
       const options = { threads, provider: p.provider ?? 'auto' } as const;
-      decoder = this.options.decoderWorker ? await WorkerDecoder.load(this.options.decoderWorker, file, folder.manifest, options) : await OnnxDecoder.load(file, folder.manifest, options);
+      decoder = await this.loadDecoder(file, folder.manifest, options);
     } catch (e) {
       throw new EngineError(ENGINE_ERROR.badModel, `${file}: cannot load: ${(e as Error).message}`, { file });
     }
@@ -175,6 +175,19 @@ export class ChatEngine {
       };
     }
     return loaded;
+  }
+
+  /** In a worker when the engine has one, else (or when a worker cannot start here) in this thread. */
+  private async loadDecoder(file: string, manifest: ExportFolder['manifest'], options: DecoderOptions): Promise<Decoder> {
+    if (this.options.decoderWorker) {
+      try {
+        return await WorkerDecoder.load(this.options.decoderWorker, file, manifest, options);
+      } catch (e) {
+        if (!(e instanceof DecoderWorkerError)) throw e;
+        process.stderr.write(`${e.message}; decoding in the engine's own thread instead\n`);
+      }
+    }
+    return OnnxDecoder.load(file, manifest, options);
   }
 
   private async model(id: unknown): Promise<LoadedModel> {
