@@ -2,7 +2,7 @@
 // same model, prompts (chat template), greedy settings, token budget and thread count, all in
 // one run, interleaved: for each rep, for each prompt, every engine in a rotating order.
 //
-//   bash bench/chat/run.sh [--reps 2] [--max-new-tokens 128] [--prompts 5] [--engines a,b]
+//   bash bench/chat/run.sh [--reps 2] [--max-new-tokens 128] [--prompts 5] [--engines a,b] [--context N]
 //
 // Engines, each in its own process (so its RSS and threads are its own), 2 threads each:
 //   transformers fp32 / bf16   `generate`, torch.set_num_threads(2) (bench/chat/py_peer.py)
@@ -16,6 +16,9 @@
 //   py-ort loop fp32/int8/int4 the same loop on Python onnxruntime (the one onnxruntime-genai runs on);
 //                              --ort-python PY adds it on another Python's onnxruntime ("py-ort(alt)")
 //   --cpu-prof DIR             our engines under node --cpu-prof; their top functions printed
+//   (--loop-variants also adds ours with each key/value cache scheme: "ours int8 kv chained", "... kv in-place")
+//   --context N                about N tokens of background text before each prompt: decode deep
+//                              in a long conversation (the key/value cache's size per token)
 //
 // Time to first token: from the request to the first new token, prompt pass included. Peers
 // get the prompt as token ids (transformers' chat template, applied once); ours gets the
@@ -57,6 +60,8 @@ const OPT = {
   loopVariants: process.argv.includes('--loop-variants'),
   /** A second Python (another onnxruntime build) for the Python bare loop, e.g. onnxruntime 1.30 = onnxruntime-node's. */
   ortPython: arg('ort-python', ''),
+  /** About this many tokens of background text before each prompt: decode deep in a long conversation. */
+  context: Number(arg('context', '0')),
 };
 
 // The first prompt is the time-to-first-token one: about 40 tokens through the chat template
@@ -68,7 +73,17 @@ const PROMPTS: readonly string[] = [
   'Explain how photosynthesis works, step by step.',
   'Write a Python function that checks whether a number is prime, and explain how it works.',
   'Give me ten tips for staying productive while working from home.',
-].slice(0, Math.max(1, OPT.prompts));
+].slice(0, Math.max(1, OPT.prompts)).map((p) => (OPT.context > 0 ? `${background(OPT.context)}\n\nWith that in mind: ${p}` : p));
+
+/** English prose of about `tokens` tokens (about 4.5 characters a token for SmolLM2's tokenizer). */
+function background(tokens: number): string {
+  const para =
+    'The river town kept its records in a long stone hall by the water. Each spring the clerks copied the old ledgers onto new paper, ' +
+    'because the damp crept into everything, and each autumn they read the copies aloud to be sure nothing had been lost. ';
+  let text = 'Background notes for the question that follows.\n';
+  while (text.length < tokens * 4.5) text += para;
+  return text;
+}
 
 // Repetition penalty off: every peer runs plain argmax.
 const GREEDY: GenerationSettings = { maxNewTokens: OPT.maxNewTokens, greedy: true, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, stop: [] };
@@ -183,11 +198,13 @@ class OurEngine implements Engine {
   constructor(
     readonly name: string,
     readonly precision: Precision,
+    /** NEFTUNE_CHAT_KV for the engine: its key/value cache scheme; unset, the engine's default. */
+    private readonly kv?: 'chained' | 'in-place',
   ) {}
   channel(): JsonLinesChannel<ChatEngineProtocol> {
     // As the extension's client does (src/core/chat/engineClient.ts): a forked Node child.
     this.ch ??= JsonLinesChannel.fork<ChatEngineProtocol>(OPT.engineJs, [], {
-      env: { ...process.env, HF_HUB_OFFLINE: '1' },
+      env: { ...process.env, HF_HUB_OFFLINE: '1', ...(this.kv ? { NEFTUNE_CHAT_KV: this.kv } : {}) },
       // Not this process's flags (tsx's loader): the bundle runs as the extension starts it.
       execArgv: [...ENGINE_EXEC_ARGV, ...(OPT.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${OPT.cpuProf}`, `--cpu-prof-name=ours-${this.precision}.cpuprofile`] : [])],
     });
@@ -260,6 +277,7 @@ function engines(): Engine[] {
   for (const p of ['fp32', 'int8', 'int4'] as const) {
     all.push(py(`ort-genai ${p}`, 'genai', p, ['genai', '--export', OPT.export, '--precision', p, '--work', path.join(OPT.work, 'genai'), '--threads', t]));
     all.push(new OurEngine(`ours ${p}`, p));
+    if (OPT.loopVariants) for (const kv of ['chained', 'in-place'] as const) all.push(new OurEngine(`ours ${p} kv ${kv}`, p, kv));
     all.push(node(`ort-node loop ${p}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t]));
     if (OPT.loopVariants) {
       for (const v of [['--yield'], ['--notify'], ['--yield', '--notify'], ['--kv', 'shared']]) {

@@ -1,5 +1,5 @@
 // The decoder in a worker thread (core/chat/decoderWorker.ts, served by dist/chatEngine.js, as the
-// engine child runs it) against the same decoder in this thread, on a tiny model's export: the
+// engine child runs it) against the same decoder in this thread, the in-place cache against the chained one, on a tiny model's export: the
 // same ids step by step (greedy and seeded sampling), a cache cut back to a shorter prefix, two
 // caches interleaved, a released cache, a worker that dies mid-answer and one started after it;
 // an engine whose worker cannot start decodes in its own thread, and a bad model stays the model's error.
@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { DecoderWorkerError, WorkerDecoder } from '../../src/core/chat/decoderWorker';
 import { ChatEngine, EngineError } from '../../src/core/chat/engine';
 import { modelFile, readExportFolder, type ExportFolder } from '../../src/core/chat/exportFolder';
-import { generate, KvCache, OnnxDecoder, type Decoder } from '../../src/core/chat/generator';
+import { generate, KV_CHUNK, KvCache, OnnxDecoder, type Decoder } from '../../src/core/chat/generator';
 import { ChatTokenizer } from '../../src/core/chat/tokenizer';
 import { DEFAULT_GENERATION, ENGINE_ERROR, type GenerationSettings } from '../../src/protocol/chatEngine';
 import { ENGINE, makeExport, makeTinyModel, tempDir } from './chatHelpers';
@@ -60,6 +60,21 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     for (const s of [GREEDY, SAMPLE]) assert.deepEqual(await answer(worker, new KvCache(), prompt, s), await answer(here, new KvCache(), prompt, s), `greedy ${s.greedy}`);
   });
 
+  it('the in-place cache (grown KV_CHUNK tokens at a time) answers as the chained one, across growths and a cut-back prefix', async () => {
+    const chained = await OnnxDecoder.load(modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu', kvMode: 'chained' });
+    assert.equal(here.kvMode, 'in-place');
+    const long = async (d: Decoder, cache: KvCache, ids: number[]): Promise<number[]> =>
+      (await generate(d, tok, cache, ids, { settings: { ...GREEDY, maxNewTokens: 3 * KV_CHUNK }, eosIds: [], contextLength: folder.manifest.model.context_length })).ids;
+    const a = new KvCache();
+    const b = new KvCache();
+    assert.deepEqual(await long(here, a, prompt), await long(chained, b, prompt));
+    assert.ok(a.capacity >= prompt.length + 3 * KV_CHUNK && a.capacity <= prompt.length + 4 * KV_CHUNK + 1, `capacity ${a.capacity}`);
+    // The next turn keeps part of the cache (rows past it are overwritten in place).
+    const edited = tok.encodeChat([{ role: 'user', content: 'Write a short poem about the moon.' }], true);
+    assert.deepEqual(await long(here, a, edited), await long(chained, b, edited));
+    await chained.dispose();
+  });
+
   it('a cache cut back to a shorter prefix, and two caches interleaved, answer as fresh ones', async () => {
     const conv = new KvCache();
     const first = await answer(worker, conv, prompt, GREEDY);
@@ -78,9 +93,15 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     const d = await WorkerDecoder.load(ENGINE, modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu' });
     const deaths: string[] = [];
     d.onDeath = (e) => deaths.push(e.message);
-    const pending = answer(d, new KvCache(), prompt, { ...GREEDY, maxNewTokens: 10_000 });
-    await new Promise((r) => setTimeout(r, 200));
-    await (d as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    // Ended between two steps (while the worker is idle; a worker that dies inside a native call takes the process with it).
+    const worker = (d as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    let ended: Promise<number> | null = null;
+    const pending = generate(d, tok, new KvCache(), prompt, {
+      settings: { ...GREEDY, maxNewTokens: 10_000 },
+      eosIds: [],
+      contextLength: folder.manifest.model.context_length,
+      onText: () => void (ended ??= worker.terminate()),
+    });
     await assert.rejects(pending, /decoder worker exited/);
     await assert.rejects(d.forward(new KvCache(), prompt), /decoder worker exited/);
     assert.equal(deaths.length, 1);

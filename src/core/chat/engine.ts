@@ -19,7 +19,7 @@ import {
 } from '../../protocol/chatEngine';
 import { ExportFolderError, modelFile, readExportFolder, type ExportFolder } from './exportFolder';
 import { DecoderWorkerError, WorkerDecoder } from './decoderWorker';
-import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores, type Decoder, type DecoderOptions } from './generator';
+import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores, type Decoder, type DecoderOptions, type KvMode } from './generator';
 import { ChatTokenizer } from './tokenizer';
 import { STREAM_INTERVAL_MS, TokenStreamBatcher } from './tokenStream';
 
@@ -57,6 +57,8 @@ export interface EngineOptions {
    * Unset: in this thread.
    */
   readonly decoderWorker?: string;
+  /** The key/value cache's scheme (generator.ts DecoderOptions.kvMode); unset: the decoder's default. */
+  readonly kvMode?: KvMode;
 }
 
 export class ChatEngine {
@@ -142,7 +144,7 @@ export class ChatEngine {
     const threads = p.threads ?? physicalCores();
     let decoder: Decoder;
     try {
-      const options = { threads, provider: p.provider ?? 'auto' } as const;
+      const options: DecoderOptions = { threads, provider: p.provider ?? 'auto', ...(this.options.kvMode ? { kvMode: this.options.kvMode } : {}) };
       decoder = await this.loadDecoder(file, folder.manifest, options);
     } catch (e) {
       throw new EngineError(ENGINE_ERROR.badModel, `${file}: cannot load: ${(e as Error).message}`, { file });

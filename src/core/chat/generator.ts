@@ -2,12 +2,14 @@
 // per conversation, tokens streamed as whole characters, cancel within one token.
 //
 // Per-token cost is what separates us from onnxruntime-genai, so a step allocates little: the
-// decode step's logits go into one preallocated tensor (session.run's fetches), and each step's
-// present tensors are fed back as the next step's past (no copy). Not the builder's in-place
-// cache (past and present bound to one buffer of the answer's full length, as onnxruntime-genai's
-// past_present_share_buffer): onnxruntime-node hands every output back as a new ArrayBuffer, so a
-// bound buffer of the full length is new external memory each token, and V8 collects garbage in
-// proportion. At the chat's default 256 new tokens that made a token 1.4x as slow (bench/README).
+// decode step's logits go into one preallocated tensor (session.run's fetches), and for the
+// builder's GroupQueryAttention graph the cache is one buffer per layer bound as both past and
+// present, which the graph updates in place (onnxruntime-genai's past_present_share_buffer), so
+// the runtime copies nothing. onnxruntime-node (1.30, 1.31) still copies every output it returns,
+// the bound buffers included, so they grow KV_CHUNK tokens at a time instead of being allocated
+// at the answer's full length (that cost a copy of the whole length every token), and the decoder
+// runs in a worker thread whose small heap makes the garbage collections those copies cause cheap
+// (decoderWorker.ts). Other graphs get each step's present fed back as the next step's past.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -102,7 +104,18 @@ export function availableProviders(): string[] {
 export interface DecoderOptions {
   readonly threads: number;
   readonly provider: 'auto' | 'cpu' | 'cuda';
+  /**
+   * in-place: one buffer per layer that the builder's GroupQueryAttention updates in place (past
+   * and present bound to it), grown KV_CHUNK tokens at a time; chained: each step's present fed
+   * back as the next past. Default: in-place for the builder's graph on the CPU.
+   */
+  readonly kvMode?: KvMode;
 }
+
+export type KvMode = 'in-place' | 'chained';
+
+/** Tokens an in-place cache grows by: onnxruntime-node copies the whole bound buffer out each step, so little slack. */
+export const KV_CHUNK = 64;
 
 /** What generate() needs of a decoder: OnnxDecoder here, or decoderWorker.ts's WorkerDecoder over a worker thread. */
 export interface Decoder {
@@ -119,8 +132,9 @@ export interface Decoder {
 /** One conversation's key/value cache and the ids it holds. */
 export class KvCache {
   tokens: number[] = [];
-  /** Per layer: key, value, each [1, H, tokens, D]. */
+  /** Per layer: key, value, each [1, H, tokens, D] (chained) or [1, H, capacity, D] (in-place). */
   tensors: Tensor[] = [];
+  capacity = 0;
   /** Set while a generation uses this cache. */
   busy = false;
 }
@@ -138,6 +152,7 @@ export class OnnxDecoder implements Decoder {
     readonly headDim: number,
     readonly vocab: number,
     readonly provider: string,
+    readonly kvMode: KvMode,
   ) {
     this.logitsOut = new (ort().Tensor)('float32', new Float32Array(vocab), [1, 1, vocab]);
   }
@@ -159,11 +174,31 @@ export class OnnxDecoder implements Decoder {
     const kvType = meta && meta.isTensor ? meta.type : 'float32';
     if (kvType !== 'float32') throw new Error(`the graph keeps its key/value cache in ${kvType}; this engine supports float32`);
     const m = manifest.model;
-    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider);
+    // GroupQueryAttention (the builder's graph) updates a past/present buffer bound to both in place.
+    const kvMode = opts.kvMode ?? (manifest.exporter.name === 'onnxruntime-genai-builder' && provider === 'cpu' ? 'in-place' : 'chained');
+    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider, kvMode);
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+
+  /** Buffers of `capacity` tokens holding the first `rows` of the cache's (in-place mode). */
+  private regrow(cache: KvCache, capacity: number, rows: number): void {
+    const T = ort().Tensor;
+    const H = this.kvHeads;
+    const D = this.headDim;
+    const from = cache.capacity;
+    const old = cache.tensors;
+    cache.tensors = Array.from({ length: 2 * this.numLayers }, (_, t) => {
+      const dst = new Float32Array(H * capacity * D);
+      if (rows > 0 && old.length) {
+        const src = old[t]!.data as Float32Array;
+        for (let h = 0; h < H; h++) dst.set(src.subarray(h * from * D, (h * from + rows) * D), h * capacity * D);
+      }
+      return new T('float32', dst, [1, H, capacity, D]);
+    });
+    cache.capacity = capacity;
   }
 
   /** Keeps the first `keep` cached tokens (copies only when it must drop some). */
@@ -171,6 +206,12 @@ export class OnnxDecoder implements Decoder {
     const T = ort().Tensor;
     const H = this.kvHeads;
     const D = this.headDim;
+    if (this.kvMode === 'in-place') {
+      // Rows past `keep` are overwritten by the next run (the graph reads only as far as the mask says).
+      if (!cache.tensors.length) this.regrow(cache, keep + KV_CHUNK, 0);
+      cache.tokens.length = keep;
+      return;
+    }
     if (keep === cache.tokens.length && cache.tensors.length) return;
     const from = cache.tokens.length;
     const old = cache.tensors;
@@ -187,6 +228,7 @@ export class OnnxDecoder implements Decoder {
 
   release(cache: KvCache): void {
     cache.tensors = [];
+    cache.capacity = 0;
     cache.tokens.length = 0;
   }
 
@@ -195,6 +237,8 @@ export class OnnxDecoder implements Decoder {
     const T = ort().Tensor;
     const past = cache.tokens.length;
     const total = past + ids.length;
+    const inPlace = this.kvMode === 'in-place';
+    if (inPlace && total > cache.capacity) this.regrow(cache, total + KV_CHUNK, past);
     if (this.mask.length < total) this.mask = new BigInt64Array(Math.max(total, 2 * this.mask.length)).fill(1n);
     let idsArr: BigInt64Array;
     if (ids.length === 1) {
@@ -213,16 +257,20 @@ export class OnnxDecoder implements Decoder {
     }
     const fetches: Record<string, Tensor | null> = {};
     for (let l = 0; l < this.numLayers; l++) {
-      feeds[io.pastKey[l]!] = cache.tensors[2 * l]!;
-      feeds[io.pastValue[l]!] = cache.tensors[2 * l + 1]!;
-      fetches[io.presentKey[l]!] = null;
-      fetches[io.presentValue[l]!] = null;
+      const k = cache.tensors[2 * l]!;
+      const v = cache.tensors[2 * l + 1]!;
+      feeds[io.pastKey[l]!] = k;
+      feeds[io.pastValue[l]!] = v;
+      fetches[io.presentKey[l]!] = inPlace ? k : null;
+      fetches[io.presentValue[l]!] = inPlace ? v : null;
     }
     fetches[io.logits] = ids.length === 1 ? this.logitsOut : null;
     const out = await this.session.run(feeds, fetches);
-    for (let l = 0; l < this.numLayers; l++) {
-      cache.tensors[2 * l] = out[io.presentKey[l]!]!;
-      cache.tensors[2 * l + 1] = out[io.presentValue[l]!]!;
+    if (!inPlace) {
+      for (let l = 0; l < this.numLayers; l++) {
+        cache.tensors[2 * l] = out[io.presentKey[l]!]!;
+        cache.tensors[2 * l + 1] = out[io.presentValue[l]!]!;
+      }
     }
     for (const id of ids) cache.tokens.push(id);
     const logits = out[io.logits]!.data as Float32Array;
