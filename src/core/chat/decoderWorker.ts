@@ -50,8 +50,9 @@ export function serveDecoder(port: MessagePort | null = parentPort): void {
         } else if (req.op === 'forward') {
           if (!decoder || !logits) throw new Error('no model loaded in the decoder worker');
           let cache = caches.get(req.cache);
+          const fresh = !cache;
           if (!cache) caches.set(req.cache, (cache = new KvCache()));
-          if (req.keep !== null) decoder.prepare(cache, req.keep);
+          if (req.keep !== null || fresh) decoder.prepare(cache, req.keep ?? 0);
           logits.set(await decoder.forward(cache, req.ids));
           reply({ seq: req.seq, ok: true });
         } else {
