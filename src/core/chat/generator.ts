@@ -153,6 +153,8 @@ export class OnnxDecoder implements Decoder {
     readonly vocab: number,
     readonly provider: string,
     readonly kvMode: KvMode,
+    /** The model's context: an in-place buffer never grows past it (the graph's rotary tables end there). */
+    readonly contextLength: number,
   ) {
     this.logitsOut = new (ort().Tensor)('float32', new Float32Array(vocab), [1, 1, vocab]);
   }
@@ -176,11 +178,16 @@ export class OnnxDecoder implements Decoder {
     const m = manifest.model;
     // GroupQueryAttention (the builder's graph) updates a past/present buffer bound to both in place.
     const kvMode = opts.kvMode ?? (manifest.exporter.name === 'onnxruntime-genai-builder' && provider === 'cpu' ? 'in-place' : 'chained');
-    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider, kvMode);
+    return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider, kvMode, m.context_length);
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+
+  /** An in-place buffer's size for `tokens`: KV_CHUNK more, within the context. */
+  private room(tokens: number): number {
+    return Math.max(tokens, Math.min(tokens + KV_CHUNK, this.contextLength));
   }
 
   /** Buffers of `capacity` tokens holding the first `rows` of the cache's (in-place mode). */
@@ -208,7 +215,7 @@ export class OnnxDecoder implements Decoder {
     const D = this.headDim;
     if (this.kvMode === 'in-place') {
       // Rows past `keep` are overwritten by the next run (the graph reads only as far as the mask says).
-      if (!cache.tensors.length) this.regrow(cache, keep + KV_CHUNK, 0);
+      if (!cache.tensors.length) this.regrow(cache, this.room(keep), 0);
       cache.tokens.length = keep;
       return;
     }
@@ -238,7 +245,7 @@ export class OnnxDecoder implements Decoder {
     const past = cache.tokens.length;
     const total = past + ids.length;
     const inPlace = this.kvMode === 'in-place';
-    if (inPlace && total > cache.capacity) this.regrow(cache, total + KV_CHUNK, past);
+    if (inPlace && total > cache.capacity) this.regrow(cache, this.room(total), past);
     if (this.mask.length < total) this.mask = new BigInt64Array(Math.max(total, 2 * this.mask.length)).fill(1n);
     let idsArr: BigInt64Array;
     if (ids.length === 1) {
