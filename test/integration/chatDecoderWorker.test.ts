@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { DecoderWorkerError, WorkerDecoder } from '../../src/core/chat/decoderWorker';
 import { ChatEngine, EngineError } from '../../src/core/chat/engine';
 import { modelFile, readExportFolder, type ExportFolder } from '../../src/core/chat/exportFolder';
-import { generate, KV_CHUNK, KvCache, OnnxDecoder, type Decoder } from '../../src/core/chat/generator';
+import { generate, KV_CHUNK, KvCache, OnnxDecoder, PREFILL_CHUNK, type Decoder } from '../../src/core/chat/generator';
 import { ChatTokenizer } from '../../src/core/chat/tokenizer';
 import { DEFAULT_GENERATION, ENGINE_ERROR, type GenerationSettings } from '../../src/protocol/chatEngine';
 import { ENGINE, makeExport, makeTinyModel, tempDir } from './chatHelpers';
@@ -73,6 +73,20 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     const edited = tok.encodeChat([{ role: 'user', content: 'Write a short poem about the moon.' }], true);
     assert.deepEqual(await long(here, a, edited), await long(chained, b, edited));
     await chained.dispose();
+  });
+
+  it('a long prompt runs PREFILL_CHUNK tokens at a time and answers as in one run; a stop is seen between chunks', async () => {
+    const long = tok.encodeChat([{ role: 'user', content: `${'The quick brown fox jumps over the lazy dog. '.repeat(45)}Now sum it up.` }], true);
+    assert.ok(long.length > 2 * PREFILL_CHUNK && long.length < 900, `${long.length} tokens`);
+    const run = async (d: Decoder, prefillChunk?: number): Promise<number[]> =>
+      (await generate(d, tok, new KvCache(), long, { settings: GREEDY, eosIds: [], contextLength: folder.manifest.model.context_length, ...(prefillChunk ? { prefillChunk } : {}) })).ids;
+    const whole = await run(here, 1e9);
+    assert.deepEqual(await run(here), whole);
+    assert.deepEqual(await run(worker), whole);
+    let polls = 0;
+    const stopped = await generate(here, tok, new KvCache(), long, { settings: GREEDY, eosIds: [], contextLength: folder.manifest.model.context_length, shouldStop: () => ++polls >= 1 });
+    assert.equal(stopped.finishReason, 'cancelled');
+    assert.deepEqual(stopped.ids, []);
   });
 
   it('a cache cut back to a shorter prefix, and two caches interleaved, answer as fresh ones', async () => {
