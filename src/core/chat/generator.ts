@@ -190,14 +190,12 @@ export class OnnxDecoder implements Decoder {
     return Math.max(tokens, Math.min(tokens + KV_CHUNK, this.contextLength));
   }
 
-  /** Buffers of `capacity` tokens holding the first `rows` of the cache's (in-place mode). */
-  private regrow(cache: KvCache, capacity: number, rows: number): void {
+  /** New [1, H, capacity, D] tensors holding the first `rows` positions of `old` (whose stride is `from` positions). */
+  private resized(old: readonly Tensor[], from: number, capacity: number, rows: number): Tensor[] {
     const T = ort().Tensor;
     const H = this.kvHeads;
     const D = this.headDim;
-    const from = cache.capacity;
-    const old = cache.tensors;
-    cache.tensors = Array.from({ length: 2 * this.numLayers }, (_, t) => {
+    return Array.from({ length: 2 * this.numLayers }, (_, t) => {
       const dst = new Float32Array(H * capacity * D);
       if (rows > 0 && old.length) {
         const src = old[t]!.data as Float32Array;
@@ -205,14 +203,16 @@ export class OnnxDecoder implements Decoder {
       }
       return new T('float32', dst, [1, H, capacity, D]);
     });
+  }
+
+  /** In-place mode: buffers of `capacity` tokens, keeping the first `rows`. */
+  private regrow(cache: KvCache, capacity: number, rows: number): void {
+    cache.tensors = this.resized(cache.tensors, cache.capacity, capacity, rows);
     cache.capacity = capacity;
   }
 
   /** Keeps the first `keep` cached tokens (copies only when it must drop some). */
   prepare(cache: KvCache, keep: number): void {
-    const T = ort().Tensor;
-    const H = this.kvHeads;
-    const D = this.headDim;
     if (this.kvMode === 'in-place') {
       // Rows past `keep` are overwritten by the next run (the graph reads only as far as the mask says).
       if (!cache.tensors.length) this.regrow(cache, this.room(keep), 0);
@@ -220,16 +220,7 @@ export class OnnxDecoder implements Decoder {
       return;
     }
     if (keep === cache.tokens.length && cache.tensors.length) return;
-    const from = cache.tokens.length;
-    const old = cache.tensors;
-    cache.tensors = Array.from({ length: 2 * this.numLayers }, (_, t) => {
-      const dst = new Float32Array(H * keep * D);
-      if (keep > 0 && old.length) {
-        const src = old[t]!.data as Float32Array;
-        for (let h = 0; h < H; h++) dst.set(src.subarray(h * from * D, (h * from + keep) * D), h * keep * D);
-      }
-      return new T('float32', dst, [1, H, keep, D]);
-    });
+    cache.tensors = this.resized(cache.tensors, cache.tokens.length, keep, keep);
     cache.tokens.length = keep;
   }
 
