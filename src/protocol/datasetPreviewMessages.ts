@@ -122,6 +122,7 @@ export interface RecordDetail {
   readonly fields: readonly RecordField[];
   readonly json: string;
   readonly problem?: string;
+  readonly severity?: 'error' | 'warning';
 }
 
 /** The index grows while the file is read; `done` when every record is counted. */

@@ -80,6 +80,7 @@ describe('datasets: JSON nested 100,000 levels deep', () => {
       assert.equal(rows[1]?.cells[0]?.length, 300, 'the raw text, clipped');
       const detail = recordDetail('alpaca', recs[1]!, 1000, 2000);
       assert.match(detail.problem ?? '', /^Nested too deeply/);
+      assert.equal(detail.severity, 'error', 'the detail pane marks it as the row does');
       assert.equal(detail.json.length, 2000);
       assert.equal(detail.fields[0]?.name, 'raw text');
       const res = await validateDataset(d, 'alpaca');

@@ -465,7 +465,7 @@ function showRecord(msg: RecordDetail): void {
   headerEl.append(open);
   const parts: HTMLElement[] = [headerEl];
   if (msg.problem) {
-    const note = asEl(textEl(doc, 'p', 'problem-note', msg.problem));
+    const note = asEl(textEl(doc, 'p', msg.severity === 'error' ? 'problem-note error' : 'problem-note', msg.problem));
     note.setAttribute('role', 'note');
     parts.push(note);
   }

@@ -11,6 +11,8 @@ export interface RecordDetail {
   readonly fields: RecordField[];
   readonly json: string;
   readonly problem?: string;
+  /** How bad the problem is: the row's flag, the Problems panel and the detail pane agree. */
+  readonly severity?: 'error' | 'warning';
 }
 
 const why = (e: unknown): string => `This record cannot be shown: ${e instanceof Error ? e.message : String(e)}`;
@@ -35,9 +37,11 @@ export function recordDetail(format: DatasetFormat, r: RawRecord, fieldChars: nu
   try {
     const fields: RecordField[] = r.value !== undefined ? fieldsFor(format, r.value).map((f) => ({ name: f.name, value: f.value.slice(0, fieldChars), clipped: f.value.length > fieldChars })) : rawField();
     const json = r.value !== undefined ? JSON.stringify(r.value, null, 2) : r.text;
-    const problem = r.error?.message ?? (r.value !== undefined ? validateRecord(format, r.value).map((p) => p.message).join('; ') : '');
-    return { index: r.index, line: r.line, fields, json: json.slice(0, jsonChars), ...(problem ? { problem } : {}) };
+    const found = r.value !== undefined ? validateRecord(format, r.value) : [];
+    const problem = r.error?.message ?? found.map((p) => p.message).join('; ');
+    const severity = r.error || found.some((p) => p.severity === 'error') ? 'error' : 'warning';
+    return { index: r.index, line: r.line, fields, json: json.slice(0, jsonChars), ...(problem ? { problem, severity } : {}) };
   } catch (e) {
-    return { index: r.index, line: r.line, fields: rawField(), json: r.text.slice(0, jsonChars), problem: why(e) };
+    return { index: r.index, line: r.line, fields: rawField(), json: r.text.slice(0, jsonChars), problem: why(e), severity: 'error' };
   }
 }
