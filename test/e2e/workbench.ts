@@ -243,9 +243,18 @@ export class Workbench {
 
   /** Open a workspace file by its relative path (Quick Open). */
   async openFile(relPath: string): Promise<void> {
-    await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
-    await this.page.keyboard.press('Control+P');
-    await this.quickInput.waitFor({ state: 'visible' });
+    // A webview that takes focus as its tab activates can swallow the key press: try again.
+    for (let attempt = 1; ; attempt++) {
+      await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
+      await this.page.keyboard.press('Control+P');
+      try {
+        await this.quickInput.waitFor({ state: 'visible', timeout: 5_000 });
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await this.page.keyboard.press('Escape');
+      }
+    }
     await this.quickInput.locator('input').fill(relPath);
     const name = relPath.split('/').pop()!;
     await this.quickInput.locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible' });
