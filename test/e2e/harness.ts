@@ -150,6 +150,10 @@ export function failureDigest(error: unknown, logs: ReadonlyArray<{ f: string; t
     const picked = host ? lines.filter((l) => /\[error\]|\[warning\]/i.test(l)).slice(-12) : lines.slice(-20);
     if (picked.length) out.push(`--- ${name} (last ${picked.length} lines${host ? ' with errors or warnings' : ''})`, ...picked.map((l) => `  ${l.slice(0, 300)}`));
   }
+  // CI keeps only the tail of its log: say the error again last, in one line.
+  // (an assertion's values are on the lines after its first: keep the message's lines, not the stack).
+  const message = err.split('\n').filter((l) => l.trim() && !/^\s+at /.test(l)).slice(0, 6).join(' | ');
+  out.push(`error (again): ${message.slice(0, 600)}`);
   return `${out.join('\n')}\n`;
 }
 

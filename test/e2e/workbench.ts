@@ -358,25 +358,36 @@ export class Workbench {
       const r = content.getBoundingClientRect();
       return { x: r.x, y: r.y, w: r.width, h: r.height };
     });
+    // The webview frame over this tab's editor. Just after a tab switch (a window reload opens
+    // several) the frame of the tab shown before can still be visible there for a moment: take a
+    // frame only when it is the one candidate, twice in a row.
     const frames = this.page.locator('iframe.webview.ready');
     const deadline = Date.now() + timeoutMs;
-    let index = -1;
-    while (index < 0) {
-      index = await frames.evaluateAll((els, b) => {
-        return els.findIndex((e) => {
-          const r = e.getBoundingClientRect();
-          const st = e.ownerDocument.defaultView!.getComputedStyle(e);
-          if (r.width === 0 || r.height === 0 || st.visibility === 'hidden' || st.display === 'none') return false;
-          const cx = r.x + r.width / 2;
-          const cy = r.y + r.height / 2;
-          return cx >= b.x && cx <= b.x + b.w && cy >= b.y && cy <= b.y + b.h;
-        });
+    let name = '';
+    let seen = '';
+    for (;;) {
+      const names = await frames.evaluateAll((els, b) => {
+        return els
+          .filter((e) => {
+            const r = e.getBoundingClientRect();
+            const st = e.ownerDocument.defaultView!.getComputedStyle(e);
+            if (r.width === 0 || r.height === 0 || st.visibility === 'hidden' || st.display === 'none') return false;
+            const cx = r.x + r.width / 2;
+            const cy = r.y + r.height / 2;
+            return cx >= b.x && cx <= b.x + b.w && cy >= b.y && cy <= b.y + b.h;
+          })
+          .map((e) => e.getAttribute('name') ?? '');
       }, box);
-      if (index >= 0) break;
-      if (Date.now() > deadline) throw new Error(`no visible webview over the editor of "${panelTitle}"`);
+      const only = names.length === 1 ? names[0]! : '';
+      if (only && only === seen) {
+        name = only;
+        break;
+      }
+      seen = only;
+      if (Date.now() > deadline) throw new Error(`no visible webview over the editor of "${panelTitle}" (${names.length} candidates)`);
       await this.page.waitForTimeout(200);
     }
-    const inner = frames.nth(index).contentFrame().locator('iframe#active-frame');
+    const inner = this.page.locator(`iframe.webview.ready[name="${name}"]`).contentFrame().locator('iframe#active-frame');
     await inner.waitFor({ state: 'attached', timeout: timeoutMs });
     return inner.contentFrame();
   }
