@@ -35,8 +35,8 @@ function runEngine(): void {
   const streamMs = Number(process.env.NEFTUNE_CHAT_STREAM_MS);
   const engine = new ChatEngine((method, params) => write({ method, params }), process.env.NEFTUNE_CHAT_STREAM_MS && Number.isFinite(streamMs) && streamMs >= 0 ? streamMs : undefined, {
     decoderWorker: __filename,
-    // NEFTUNE_CHAT_KV=chained|in-place: the key/value cache's scheme (bench/chat compares them); unset, the decoder's choice.
-    ...(process.env.NEFTUNE_CHAT_KV === 'chained' || process.env.NEFTUNE_CHAT_KV === 'in-place' ? { kvMode: process.env.NEFTUNE_CHAT_KV } : {}),
+    // NEFTUNE_CHAT_KV=rows|in-place|chained: the key/value cache's scheme (bench/chat compares them); unset, the decoder's choice.
+    ...(process.env.NEFTUNE_CHAT_KV === 'rows' || process.env.NEFTUNE_CHAT_KV === 'chained' || process.env.NEFTUNE_CHAT_KV === 'in-place' ? { kvMode: process.env.NEFTUNE_CHAT_KV } : {}),
   });
   /** Request id -> the streamId of a generate, so `$/cancel` can stop it. */
   const generating = new Map<number, string>();

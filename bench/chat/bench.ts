@@ -16,7 +16,8 @@
 //   py-ort loop fp32/int8/int4 the same loop on Python onnxruntime (the one onnxruntime-genai runs on);
 //                              --ort-python PY adds it on another Python's onnxruntime ("py-ort(alt)")
 //   --cpu-prof DIR             our engines under node --cpu-prof; their top functions printed
-//   (--loop-variants also adds ours with each key/value cache scheme: "ours int8 kv chained", "... kv in-place")
+//   (--loop-variants also adds ours with the other key/value cache schemes: "ours int8 kv chained", "... kv in-place";
+//   ours without a kv suffix runs the default: the rows graph where the export has one)
 //   --context N                about N tokens of background text before each prompt: decode deep
 //                              in a long conversation (the key/value cache's size per token)
 //
@@ -199,7 +200,7 @@ class OurEngine implements Engine {
     readonly name: string,
     readonly precision: Precision,
     /** NEFTUNE_CHAT_KV for the engine: its key/value cache scheme; unset, the engine's default. */
-    private readonly kv?: 'chained' | 'in-place',
+    private readonly kv?: 'rows' | 'chained' | 'in-place',
   ) {}
   channel(): JsonLinesChannel<ChatEngineProtocol> {
     // As the extension's client does (src/core/chat/engineClient.ts): a forked Node child.
@@ -280,7 +281,7 @@ function engines(): Engine[] {
     if (OPT.loopVariants) for (const kv of ['chained', 'in-place'] as const) all.push(new OurEngine(`ours ${p} kv ${kv}`, p, kv));
     all.push(node(`ort-node loop ${p}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t]));
     if (OPT.loopVariants) {
-      for (const v of [['--yield'], ['--notify'], ['--yield', '--notify'], ['--kv', 'shared']]) {
+      for (const v of [['--yield'], ['--notify'], ['--yield', '--notify'], ['--kv', 'chained'], ['--kv', 'shared']]) {
         all.push(node(`ort-node loop ${p} ${v.join(' ').replace(/--/g, '+').replace(/ \+/g, '+')}`, 'ortloop', p, 'ortLoop.ts', ['--export', OPT.export, '--precision', p, '--threads', t, ...v]));
       }
     }

@@ -6,9 +6,11 @@
 //   node --import tsx bench/chat/ortLoop.ts --export DIR --precision fp32|int8|int4 [--threads 2]
 //
 // The same session options as the engine (src/core/chat/generator.ts: intra-op threads, one
-// inter-op thread, sequential, all graph optimizations) and its cache scheme: each step's present
-// tensors fed back as the next step's past, the step's logits into one preallocated tensor;
-// argmax; no detokenizing, no yielding. `--kv shared` instead binds key/value buffers of the
+// inter-op thread, sequential, all graph optimizations) and its default cache scheme: the export's
+// rows graph (precisions.P.rows_file) returning only each step's new rows, written into buffers of
+// the answer's full length that are the next past; the step's logits into one preallocated
+// tensor; argmax; no detokenizing, no yielding. `--kv chained` runs the model's own graph with
+// each step's present fed back as the next step's past; `--kv shared` binds key/value buffers of the
 // answer's full length as both past input and present output (updated in place by the builder's
 // GroupQueryAttention, as onnxruntime-genai's past_present_share_buffer): the engine's scheme
 // until onnxruntime-node's new ArrayBuffer per output per token made it the slower one.
@@ -31,19 +33,21 @@ const precision = arg('precision');
 const threads = Number(arg('threads') ?? '2');
 const yieldEach = process.argv.includes('--yield');
 const notifyEach = process.argv.includes('--notify');
-const kvShared = arg('kv') === 'shared';
+const kvArg = arg('kv');
+const kvShared = kvArg === 'shared';
 if (!exportDir || !precision) throw new Error('usage: ortLoop.ts --export DIR --precision fp32|int8|int4 [--threads N]');
 
 interface Manifest {
   model: { num_layers: number; num_kv_heads: number; head_dim: number; vocab_size: number };
   tokens: { eos_token_ids: number[] };
   io?: { past_key?: string; past_value?: string; present_key?: string; present_value?: string };
-  precisions: Record<string, { file: string }>;
+  precisions: Record<string, { file: string; rows_file?: string }>;
 }
 
 const send = (msg: unknown): void => void process.stdout.write(JSON.stringify(msg) + '\n');
 let session: ort.InferenceSession;
 let manifest: Manifest;
+let kvRows = false;
 
 async function load(): Promise<{ loadMs: number; rssBytes: number; version: string }> {
   const t0 = performance.now();
@@ -51,14 +55,15 @@ async function load(): Promise<{ loadMs: number; rssBytes: number; version: stri
   manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
   const entry = manifest.precisions[precision!];
   if (!entry) throw new Error(`${file}: precisions has no ${precision}`);
-  session = await ort.InferenceSession.create(path.join(exportDir!, entry.file), {
+  kvRows = !kvArg && !!entry.rows_file;
+  session = await ort.InferenceSession.create(path.join(exportDir!, kvRows ? entry.rows_file! : entry.file), {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  return { loadMs: performance.now() - t0, rssBytes: process.memoryUsage().rss, version: `onnxruntime-node ${ort.env.versions.common}, ${kvShared ? 'shared' : 'chained'} key/value cache` };
+  return { loadMs: performance.now() - t0, rssBytes: process.memoryUsage().rss, version: `onnxruntime-node ${ort.env.versions.common}, ${kvRows ? 'rows' : kvShared ? 'shared' : 'chained'} key/value cache` };
 }
 
 async function generate(ids: number[], maxNewTokens: number, t0: number): Promise<{ newIds: number[]; tokenMs: number[]; totalMs: number; runMs: number[] }> {
@@ -66,7 +71,7 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
   const io = manifest.io ?? {};
   const name = (pattern: string | undefined, fallback: string, l: number): string => (pattern ?? fallback).replace('%d', String(l));
   const capacity = ids.length + maxNewTokens;
-  const rows = kvShared ? capacity : 0;
+  const rows = kvShared || kvRows ? capacity : 0;
   const kv = Array.from({ length: 2 * L }, () => new ort.Tensor('float32', new Float32Array(H * rows * D), [1, H, rows, D]));
   const mask = new BigInt64Array(capacity).fill(1n);
   const logits1 = new ort.Tensor('float32', new Float32Array(V), [1, 1, V]);
@@ -77,8 +82,13 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
   for (let l = 0; l < L; l++) {
     feeds[name(io.past_key, 'past_key_values.%d.key', l)] = kv[2 * l]!;
     feeds[name(io.past_value, 'past_key_values.%d.value', l)] = kv[2 * l + 1]!;
-    fetches[name(io.present_key, 'present.%d.key', l)] = kvShared ? kv[2 * l]! : null;
-    fetches[name(io.present_value, 'present.%d.value', l)] = kvShared ? kv[2 * l + 1]! : null;
+    if (kvRows) {
+      fetches[`present_rows.${l}.key`] = null;
+      fetches[`present_rows.${l}.value`] = null;
+    } else {
+      fetches[name(io.present_key, 'present.%d.key', l)] = kvShared ? kv[2 * l]! : null;
+      fetches[name(io.present_value, 'present.%d.value', l)] = kvShared ? kv[2 * l + 1]! : null;
+    }
   }
   const newIds: number[] = [];
   const tokenMs: number[] = [];
@@ -93,7 +103,13 @@ async function generate(ids: number[], maxNewTokens: number, t0: number): Promis
     const r0 = performance.now();
     const out = await session.run(feeds, fetches);
     runMs.push(performance.now() - r0);
-    if (!kvShared) {
+    if (kvRows) {
+      for (let t = 0; t < 2 * L; t++) {
+        const src = out[`present_rows.${t >> 1}.${t % 2 === 0 ? 'key' : 'value'}`]!.data as Float32Array;
+        const dst = kv[t]!.data as Float32Array;
+        for (let h = 0; h < H; h++) dst.set(src.subarray(h * n * D, (h + 1) * n * D), (h * capacity + past) * D);
+      }
+    } else if (!kvShared) {
       for (let l = 0; l < L; l++) {
         feeds[name(io.past_key, 'past_key_values.%d.key', l)] = out[name(io.present_key, 'present.%d.key', l)]!;
         feeds[name(io.past_value, 'past_key_values.%d.value', l)] = out[name(io.present_value, 'present.%d.value', l)]!;

@@ -1,5 +1,5 @@
 // The decoder in a worker thread (core/chat/decoderWorker.ts, served by dist/chatEngine.js, as the
-// engine child runs it) against the same decoder in this thread, the in-place cache against the chained one, on a tiny model's export: the
+// engine child runs it) against the same decoder in this thread, the rows and in-place caches against the chained one, on a tiny model's export: the
 // same ids step by step (greedy and seeded sampling), a cache cut back to a shorter prefix, two
 // caches interleaved, a released cache, a worker that dies mid-answer and one started after it;
 // an engine whose worker cannot start decodes in its own thread, and a bad model stays the model's error.
@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DecoderWorkerError, WorkerDecoder } from '../../src/core/chat/decoderWorker';
 import { ChatEngine, EngineError } from '../../src/core/chat/engine';
-import { modelFile, readExportFolder, type ExportFolder } from '../../src/core/chat/exportFolder';
-import { generate, KV_CHUNK, KvCache, OnnxDecoder, PREFILL_CHUNK, type Decoder } from '../../src/core/chat/generator';
+import { modelFile, readExportFolder, rowsModelFile, type ExportFolder } from '../../src/core/chat/exportFolder';
+import { generate, KV_CHUNK, KvCache, OnnxDecoder, PREFILL_CHUNK, ROWS_KV_CHUNK, type Decoder } from '../../src/core/chat/generator';
 import { ChatTokenizer } from '../../src/core/chat/tokenizer';
 import { DEFAULT_GENERATION, ENGINE_ERROR, type GenerationSettings } from '../../src/protocol/chatEngine';
 import { ENGINE, makeExport, makeTinyModel, tempDir } from './chatHelpers';
@@ -73,6 +73,43 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     const edited = tok.encodeChat([{ role: 'user', content: 'Write a short poem about the moon.' }], true);
     assert.deepEqual(await long(here, a, edited), await long(chained, b, edited));
     await chained.dispose();
+  });
+
+  it("the rows graph's cache (grown ROWS_KV_CHUNK tokens at a time) answers as the chained one, in this thread and in the worker, across a growth and a cut-back prefix", async () => {
+    const rowsFile = rowsModelFile(folder, 'fp32');
+    assert.ok(rowsFile?.endsWith(path.join('onnx', 'model.rows.onnx')), `rows file ${rowsFile}`);
+    const opts = { threads: 1, provider: 'cpu', rowsFile } as const;
+    const rows = await OnnxDecoder.load(modelFile(folder, 'fp32'), folder.manifest, opts);
+    const rowsWorker = await WorkerDecoder.load(ENGINE, modelFile(folder, 'fp32'), folder.manifest, opts);
+    const chained = await OnnxDecoder.load(modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu', kvMode: 'chained' });
+    assert.equal(rows.kvMode, 'rows');
+    const long = async (d: Decoder, cache: KvCache, ids: number[]): Promise<number[]> =>
+      (await generate(d, tok, cache, ids, { settings: { ...GREEDY, maxNewTokens: ROWS_KV_CHUNK + 40 }, eosIds: [], contextLength: folder.manifest.model.context_length })).ids;
+    const [a, b, c] = [new KvCache(), new KvCache(), new KvCache()];
+    const want = await long(chained, c, prompt);
+    assert.deepEqual(await long(rows, a, prompt), want);
+    assert.deepEqual(await long(rowsWorker, b, prompt), want);
+    assert.ok(a.capacity > prompt.length + ROWS_KV_CHUNK && a.capacity <= prompt.length + 2 * ROWS_KV_CHUNK + 41, `capacity ${a.capacity}`);
+    const edited = tok.encodeChat([{ role: 'user', content: 'Write a short poem about the moon.' }], true);
+    const again = await long(chained, c, edited);
+    assert.deepEqual(await long(rows, a, edited), again);
+    assert.deepEqual(await long(rowsWorker, b, edited), again);
+    await Promise.all([rows.dispose(), rowsWorker.dispose(), chained.dispose()]);
+    // A rows graph that will not load leaves the model's own graph (in-place), which answers the same.
+    const broken = path.join(scratch, 'broken-rows.onnx');
+    fs.writeFileSync(broken, 'not an onnx model');
+    const fellBack = await OnnxDecoder.load(modelFile(folder, 'fp32'), folder.manifest, { ...opts, rowsFile: broken });
+    assert.equal(fellBack.kvMode, 'in-place');
+    assert.deepEqual(await long(fellBack, new KvCache(), prompt), want);
+    await fellBack.dispose();
+    await assert.rejects(OnnxDecoder.load(modelFile(folder, 'fp32'), folder.manifest, { ...opts, rowsFile: broken, kvMode: 'rows' }));
+    // Without the rows graph (an older export) there is no rows scheme to force, and the file is simply not offered.
+    await assert.rejects(OnnxDecoder.load(modelFile(folder, 'fp32'), folder.manifest, { threads: 1, provider: 'cpu', kvMode: 'rows' }), /rows_file/);
+    const { rows_file: _, ...withoutRows } = folder.manifest.precisions.fp32!;
+    const older = { ...folder, manifest: { ...folder.manifest, precisions: { fp32: withoutRows } } } as ExportFolder;
+    assert.equal(rowsModelFile(older, 'fp32'), null);
+    const outside = { ...folder, manifest: { ...folder.manifest, precisions: { fp32: { ...folder.manifest.precisions.fp32!, rows_file: '../../etc/passwd' } } } } as ExportFolder;
+    assert.equal(rowsModelFile(outside, 'fp32'), null);
   });
 
   it('a long prompt runs PREFILL_CHUNK tokens at a time and answers as in one run; a stop is seen between chunks', async () => {
@@ -138,7 +175,8 @@ describe('decoder in a worker thread', { timeout: 600_000 }, () => {
     // With a worker that works, a model file onnxruntime refuses is a bad model, not a fallback.
     const bad = path.join(scratch, 'bad-export');
     fs.cpSync(folder.dir, bad, { recursive: true });
-    fs.writeFileSync(modelFile(readExportFolder(bad), 'fp32'), 'not an onnx model');
+    const badFolder = readExportFolder(bad);
+    for (const f of [modelFile(badFolder, 'fp32'), rowsModelFile(badFolder, 'fp32')]) if (f) fs.writeFileSync(f, 'not an onnx model');
     const withWorker = new ChatEngine(() => undefined, 0, { decoderWorker: ENGINE });
     await assert.rejects(withWorker.load({ modelDir: bad, precision: 'fp32', threads: 1 }), (e: unknown) => e instanceof EngineError && e.code === ENGINE_ERROR.badModel && /cannot load/.test(e.message));
   });

@@ -401,11 +401,37 @@ def remove_stale_temps(parent: str, name: str, log) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _rows_graph(graph: str, rows: str, io, refs, figures: dict, precision: str, log) -> bool:
+    """Write the engine's rows graph beside `graph` (export_builder.write_rows_graph) and check it
+    answers as `graph` does on the parity prompts; when it does not (or cannot be written), it is
+    left out with a log line and the engine runs `graph` (as right, slower in long conversations)."""
+    from .export_builder import write_rows_graph
+    from .export_parity import OrtRowsDecoder, compare
+    try:
+        if not write_rows_graph(graph, rows):
+            log(f"{precision}: no rows graph (the graph has no GroupQueryAttention present outputs)")
+            return False
+        got = compare(OrtRowsDecoder(rows, io), refs)
+    except Exception as e:  # noqa: BLE001 - an optional speed-up: never fail the export for it
+        log(f"{precision}: the rows graph could not be checked ({e}); leaving it out")
+        got = None
+    same = got is not None and abs(got["max_abs_logits_diff"] - figures["max_abs_logits_diff"]) <= 1e-5 and \
+        got["teacher_forced_top1"] == figures["teacher_forced_top1"]
+    if not same:
+        if got is not None:
+            log(f"{precision}: the rows graph answers differently (max |Δlogits| {got['max_abs_logits_diff']:.3g} against "
+                f"{figures['max_abs_logits_diff']:.3g}); leaving it out")
+        if os.path.isfile(rows):
+            os.remove(rows)
+        return False
+    return True
+
+
 def _export(source: Source, out: str, tmp: str, existing: Optional[dict], opts: ExportOptions, emit: Progress,
             log) -> dict:
     import torch
 
-    from .export_builder import BuilderError, builder_version, place_graph, run_builder
+    from .export_builder import BuilderError, builder_version, place_graph, rows_graph_path, run_builder
     from .export_parity import PROMPTS, GraphIO, OrtDecoder, compare, prompt_ids, torch_reference
     from .loading import load
 
@@ -517,6 +543,9 @@ def _export(source: Source, out: str, tmp: str, existing: Optional[dict], opts: 
             raise ExportFailed(f"{p} parity failed: {'; '.join(problems)} ({summary}); nothing was written")
         parity[p] = dict(entry, bytes=_file_bytes(stage_dir, rel), opset=facts["opset"], io=facts,
                          seconds=round(timings[p], 2))
+        if route == BUILDER:
+            if _rows_graph(dst, os.path.join(stage_dir, rows_graph_path(rel)), io, refs, figures, p, log):
+                parity[p]["rows_file"] = rows_graph_path(rel)
         stage("verify", summary, p, parity=entry)
         done[0] += 1
 
@@ -558,7 +587,10 @@ def _export(source: Source, out: str, tmp: str, existing: Optional[dict], opts: 
         manifest["precisions"].update(existing["precisions"])
     for p, e in parity.items():
         manifest["precisions"][p] = {"file": GRAPH_FILES[p], "bytes": e["bytes"], "opset": e["opset"],
-                                     "parity": {k: v for k, v in e.items() if k not in ("bytes", "opset", "io", "seconds")}}
+                                     "parity": {k: v for k, v in e.items()
+                                                if k not in ("bytes", "opset", "io", "seconds", "rows_file")}}
+        if e.get("rows_file"):
+            manifest["precisions"][p]["rows_file"] = e["rows_file"]
     if "int8" not in manifest["precisions"]:
         manifest["default_precision"] = next(p for p in PRECISIONS if p in manifest["precisions"])
     import jsonschema
@@ -581,6 +613,11 @@ def _export(source: Source, out: str, tmp: str, existing: Optional[dict], opts: 
             if os.path.isfile(os.path.join(stage_dir, rel + ".data")):
                 os.replace(os.path.join(stage_dir, rel + ".data"), os.path.join(out, rel + ".data"))
             os.replace(os.path.join(stage_dir, rel), os.path.join(out, rel))
+            rows_rel = rows_graph_path(rel)
+            if parity[p].get("rows_file"):
+                os.replace(os.path.join(stage_dir, rows_rel), os.path.join(out, rows_rel))
+            elif os.path.isfile(os.path.join(out, rows_rel)):
+                os.remove(os.path.join(out, rows_rel))  # an older export's, over weights no longer there
         _write_json_atomic(os.path.join(out, MANIFEST_FILE), manifest)
     total = time.perf_counter() - t_start
     done[0] = n_steps

@@ -132,3 +132,68 @@ def place_graph(src_graph: str, dst_graph: str, head_dim: Optional[int] = None) 
     onnx.save(model, dst_graph)
     if os.path.abspath(src_graph) != os.path.abspath(dst_graph):
         os.remove(src_graph)
+
+
+# ----------------------------------------------------------------------------- the rows graph
+
+ROWS_SUFFIX = ".rows.onnx"  # onnx/model_quantized.onnx -> onnx/model_quantized.rows.onnx
+PRESENT_ROWS_KEY = "present_rows.%d.key"
+PRESENT_ROWS_VALUE = "present_rows.%d.value"
+
+
+def rows_graph_path(graph_rel: str) -> str:
+    return graph_rel[: -len(".onnx")] + ROWS_SUFFIX
+
+
+def write_rows_graph(src_graph: str, dst_graph: str) -> bool:
+    """Write a second graph over the same weights (the same sidecar; ~200 KB of graph) whose
+    key/value outputs are only the rows this step adds: present_rows.N.key / .value, the last
+    sequence_length positions of GroupQueryAttention's present, which stays inside the graph.
+
+    Why: onnxruntime-node copies every output into a new ArrayBuffer, preallocated ones included,
+    so with the builder's graph each token copies and allocates the whole cache again (30 layers x
+    2 x the context). With this graph the engine keeps the cache in its own buffers (inputs are not
+    copied) and writes the new rows into them; per token it moves a few KB instead of the cache.
+    Returns False (nothing written) for a graph without the builder's attention outputs."""
+    import onnx
+    from onnx import TensorProto, helper
+    model = onnx.load(src_graph, load_external_data=False)
+    g = model.graph
+    outputs = {o.name: o for o in g.output}
+    attn = [n for n in g.node if n.op_type == "GroupQueryAttention"]
+    if not attn or not all(len(n.output) >= 3 and n.output[1] in outputs and n.output[2] in outputs for n in attn):
+        return False
+
+    def const(name, values):
+        return helper.make_node("Constant", [], [name], name=name,
+                                value=helper.make_tensor(name + "/value", TensorProto.INT64, [len(values)], values))
+
+    # The new rows are positions [total - n, total) of present: total is attention_mask's length,
+    # n input_ids' (the cache holds total - n positions before this run).
+    nodes = [const("rows/one", [1]), const("rows/axis", [2]),
+             helper.make_node("Shape", ["attention_mask"], ["rows/mask_shape"], name="rows/mask_shape"),
+             helper.make_node("Gather", ["rows/mask_shape", "rows/one"], ["rows/end"], name="rows/end", axis=0),
+             helper.make_node("Shape", ["input_ids"], ["rows/ids_shape"], name="rows/ids_shape"),
+             helper.make_node("Gather", ["rows/ids_shape", "rows/one"], ["rows/n"], name="rows/n", axis=0),
+             helper.make_node("Sub", ["rows/end", "rows/n"], ["rows/start"], name="rows/start")]
+    new_outputs = []
+    for n in attn:
+        for i in (1, 2):
+            present = n.output[i]
+            if not present.startswith("present."):
+                return False
+            inner = present + "/all"
+            n.output[i] = inner
+            rows = "present_rows." + present[len("present."):]
+            nodes.append(helper.make_node("Slice", [inner, "rows/start", "rows/end", "rows/axis"], [rows], name=rows))
+            t = outputs[present].type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+            if len(dims) == 4:
+                dims[2] = "sequence_length"
+            new_outputs.append(helper.make_tensor_value_info(rows, t.elem_type, dims))
+    g.node.extend(nodes)
+    kept = [o for o in g.output if not o.name.startswith("present.")]
+    del g.output[:]
+    g.output.extend(kept + new_outputs)
+    onnx.save(model, dst_graph)  # external data stays where the source graph says (the same sidecar)
+    return True

@@ -112,6 +112,41 @@ class OrtDecoder:
         return out[0][0], out[1:]
 
 
+class OrtRowsDecoder(OrtDecoder):
+    """The rows graph (export_builder.write_rows_graph) run as the engine runs it: the cache in
+    buffers of its own with room to spare, each step's new rows written into them."""
+
+    ROOM = 64  # spare positions, so that growth and a buffer longer than the cache are both exercised
+
+    def __init__(self, path: str, io: GraphIO, threads: int = 0):
+        super().__init__(path, io, threads)
+        self.output_names = ["logits"] + [n for i in range(io.num_layers)
+                                          for n in ("present_rows.%d.key" % i, "present_rows.%d.value" % i)]
+
+    def empty_past(self):
+        return {"length": 0, "buffers": [np.zeros((1, self.io.num_kv_heads, self.ROOM, self.io.head_dim), np.float32)
+                                         for _ in range(2 * self.io.num_layers)]}
+
+    def step(self, ids: List[int], past):
+        length, buffers = past["length"], past["buffers"]
+        total = length + len(ids)
+        if total > buffers[0].shape[2]:
+            grown = []
+            for b in buffers:
+                g = np.zeros((1, b.shape[1], total + self.ROOM, b.shape[3]), np.float32)
+                g[:, :, :length] = b[:, :, :length]
+                grown.append(g)
+            buffers = grown
+        feed = {"input_ids": np.array([ids], np.int64), "attention_mask": np.ones((1, total), np.int64)}
+        for i in range(self.io.num_layers):
+            feed[self.io.past_key % i] = buffers[2 * i]
+            feed[self.io.past_value % i] = buffers[2 * i + 1]
+        out = self.session.run(self.output_names, feed)
+        for b, rows in zip(buffers, out[1:]):
+            b[:, :, length:total] = rows
+        return out[0][0], {"length": total, "buffers": buffers}
+
+
 def compare(decoder: OrtDecoder, refs: List[Reference]) -> Dict[str, float]:
     """max_abs_logits_diff, teacher_forced_top1, greedy_agreement over the references."""
     max_diff = 0.0

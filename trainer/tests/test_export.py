@@ -121,6 +121,10 @@ def test_fp32_export_layout_manifest_and_parity(fp32_export, tiny_model):
     assert par["prompts"] == 3 and par["greedy_tokens"] == 32 and par["greedy_agreement"] == 1.0
     assert par["teacher_forced_top1"] == 1.0
     assert sidecar_locations(str(out / "onnx/model.onnx")) == {"model.onnx.data"}
+    # The engine's rows graph: beside it, over the same sidecar (no second copy of the weights).
+    assert p["rows_file"] == "onnx/model.rows.onnx"
+    assert sidecar_locations(str(out / p["rows_file"])) == {"model.onnx.data"}
+    assert os.path.getsize(out / p["rows_file"]) < 0.2 * os.path.getsize(out / "onnx/model.onnx.data")
     assert leftovers(out.parent) == []
     # Progress: valid `export` events, the last one `done` naming the folder.
     assert_events_valid(events)
@@ -147,6 +151,34 @@ def test_exported_graph_runs_from_its_folder_with_fixed_kv_dims(fp32_export, tin
     assert past[0].shape == (1, 2, len(ids), 16)
 
 
+def test_rows_graph_returns_only_the_new_rows_and_answers_as_the_full_graph(fp32_export, tok):
+    """The rows graph, run with a cache in buffers longer than it (as the engine runs it), gives the
+    full graph's logits at every step, and its key/value outputs are the rows the full graph's
+    present adds: prompt pass, a growth of the buffers, cached steps."""
+    import onnx
+    from neftune_trainer.export_parity import OrtRowsDecoder
+    out, _, _ = fp32_export
+    m = manifest_of(out)
+    g = onnx.load(str(out / m["precisions"]["fp32"]["rows_file"]), load_external_data=False)
+    names = [o.name for o in g.graph.output]
+    assert names[0] == "logits" and not any(n.startswith("present.") for n in names)
+    assert sorted(n for n in names if n.startswith("present_rows.")) == sorted(
+        f"present_rows.{i}.{kv}" for i in range(2) for kv in ("key", "value"))
+    io = io_of(m)
+    full, rows = OrtDecoder(str(out / "onnx/model.onnx"), io), OrtRowsDecoder(str(out / m["precisions"]["fp32"]["rows_file"]), io)
+    ids = tok.apply_chat_template([{"role": "user", "content": "Tell me about the sea"}], add_generation_prompt=True)
+    ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    past, state = full.empty_past(), rows.empty_past()
+    step, n_steps = ids, 0
+    while n_steps < OrtRowsDecoder.ROOM + 8:  # past the first buffer's room: one growth
+        a, past = full.step(step, past)
+        b, state = rows.step(step, state)
+        assert np.abs(a - b).max() <= 1e-6, n_steps
+        assert all(np.array_equal(p_, s_[:, :, :state["length"]]) for p_, s_ in zip(past, state["buffers"]))
+        step, n_steps = [int(a[-1].argmax())], n_steps + 1
+    assert state["buffers"][0].shape[2] > OrtRowsDecoder.ROOM
+
+
 def test_reexport_adds_a_precision_and_keeps_the_other(fp32_export, tmp_path, capsys):
     out = tmp_path / "again"
     shutil.copytree(fp32_export[0], out)
@@ -159,7 +191,9 @@ def test_reexport_adds_a_precision_and_keeps_the_other(fp32_export, tmp_path, ca
     assert list(m["precisions"]) == ["fp32", "int8"] and m["default_precision"] == "int8"
     assert os.stat(out / "onnx/model.onnx.data").st_ino == before.st_ino  # fp32 untouched
     q = m["precisions"]["int8"]
-    assert q["file"] == "onnx/model_quantized.onnx"
+    assert q["file"] == "onnx/model_quantized.onnx" and q["rows_file"] == "onnx/model_quantized.rows.onnx"
+    assert m["precisions"]["fp32"]["rows_file"] == "onnx/model.rows.onnx" and os.path.isfile(out / "onnx/model.rows.onnx")
+    assert sidecar_locations(str(out / q["rows_file"])) == {"model_quantized.onnx.data"}
     assert sidecar_locations(str(out / q["file"])) == {"model_quantized.onnx.data"}
     par = q["parity"]  # random tiny model: agreement is recorded, not judged
     assert par["min_agreement"] == 0 and 0 <= par["teacher_forced_top1"] <= 1 and 0 <= par["greedy_agreement"] <= 1

@@ -17,7 +17,7 @@ import {
   type TokenizeParams,
   type TokenNotification,
 } from '../../protocol/chatEngine';
-import { ExportFolderError, modelFile, readExportFolder, type ExportFolder } from './exportFolder';
+import { ExportFolderError, modelFile, readExportFolder, rowsModelFile, type ExportFolder } from './exportFolder';
 import { DecoderWorkerError, WorkerDecoder } from './decoderWorker';
 import { availableProviders, generate, KvCache, OnnxDecoder, ort, physicalCores, type Decoder, type DecoderOptions, type KvMode } from './generator';
 import { ChatTokenizer } from './tokenizer';
@@ -144,7 +144,7 @@ export class ChatEngine {
     const threads = p.threads ?? physicalCores();
     let decoder: Decoder;
     try {
-      const options: DecoderOptions = { threads, provider: p.provider ?? 'auto', ...(this.options.kvMode ? { kvMode: this.options.kvMode } : {}) };
+      const options: DecoderOptions = { threads, provider: p.provider ?? 'auto', rowsFile: rowsModelFile(folder, precision), ...(this.options.kvMode ? { kvMode: this.options.kvMode } : {}) };
       decoder = await this.loadDecoder(file, folder.manifest, options);
     } catch (e) {
       throw new EngineError(ENGINE_ERROR.badModel, `${file}: cannot load: ${(e as Error).message}`, { file });

@@ -53,7 +53,7 @@ export interface ExportManifest {
     readonly kv_dtype?: 'float32' | 'float16' | 'bfloat16';
   };
   readonly default_precision: Precision;
-  readonly precisions: Partial<Record<Precision, { readonly file: string; readonly bytes?: number; readonly opset?: number; readonly parity: ParityFigures }>>;
+  readonly precisions: Partial<Record<Precision, { readonly file: string; readonly rows_file?: string; readonly bytes?: number; readonly opset?: number; readonly parity: ParityFigures }>>;
 }
 
 export type ExportFolderProblem = 'missing-folder' | 'missing-manifest' | 'bad-json' | 'bad-manifest' | 'missing-precision' | 'missing-file';
@@ -154,4 +154,16 @@ export function modelFile(folder: ExportFolder, precision: Precision): string {
   if (!file.startsWith(folder.dir + path.sep)) throw new ExportFolderError('bad-manifest', manifestFile, `${manifestFile}: precisions.${precision}.file: outside the export folder`, `precisions.${precision}.file`);
   if (!fs.existsSync(file)) throw new ExportFolderError('missing-file', file, `${file}: missing (named by ${MANIFEST_FILE} precisions.${precision}.file)`, `precisions.${precision}.file`);
   return file;
+}
+
+/**
+ * The precision's rows graph (absolute; manifest precisions.P.rows_file), or null when the export
+ * has none (exports before it, or a graph the trainer could not make one for) or it is not there:
+ * the engine then runs modelFile's graph, which answers the same, slower in long conversations.
+ */
+export function rowsModelFile(folder: ExportFolder, precision: Precision): string | null {
+  const rel = folder.manifest.precisions[precision]?.rows_file;
+  if (!rel || path.isAbsolute(rel)) return null;
+  const file = path.resolve(folder.dir, rel);
+  return file.startsWith(folder.dir + path.sep) && fs.existsSync(file) ? file : null;
 }

@@ -2,14 +2,16 @@
 // per conversation, tokens streamed as whole characters, cancel within one token.
 //
 // Per-token cost is what separates us from onnxruntime-genai, so a step allocates little: the
-// decode step's logits go into one preallocated tensor (session.run's fetches), and for the
-// builder's GroupQueryAttention graph the cache is one buffer per layer bound as both past and
-// present, which the graph updates in place (onnxruntime-genai's past_present_share_buffer), so
-// the runtime copies nothing. onnxruntime-node (1.30, 1.31) still copies every output it returns,
-// the bound buffers included, so they grow KV_CHUNK tokens at a time instead of being allocated
-// at the answer's full length (that cost a copy of the whole length every token), and the decoder
-// runs in a worker thread whose small heap makes the garbage collections those copies cause cheap
-// (decoderWorker.ts). Other graphs get each step's present fed back as the next step's past.
+// decode step's logits go into one preallocated tensor (session.run's fetches). onnxruntime-node
+// (1.30, 1.31) copies every output it returns into a new ArrayBuffer, preallocated ones included,
+// so a graph that returns its whole key/value cache each step costs a copy and an allocation of
+// the whole cache per token, growing with the conversation. The export's rows graph (trainer
+// export_builder.py write_rows_graph) returns only the step's new rows: the cache stays in buffers
+// of ours, fed as the next past (inputs are not copied), and a token moves a few KB. Without it:
+// the builder's graph gets one buffer per layer bound as past and present, updated in place by
+// its GroupQueryAttention and grown KV_CHUNK tokens at a time (the copy out is of the whole
+// buffer); other graphs get each step's present fed back as the next past. The decoder runs in a
+// worker thread whose small heap makes the garbage collections of those copies cheap (decoderWorker.ts).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -44,8 +46,15 @@ function names(pattern: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => pattern.replace('%d', String(i)));
 }
 
-/** The graph's names: from the manifest's io, checked against the session's own names. */
-export function resolveIo(manifest: ExportManifest, inputNames: readonly string[], outputNames: readonly string[]): DecoderIo {
+/** The rows graph's key/value outputs (trainer export_builder.py PRESENT_ROWS_KEY / _VALUE). */
+const PRESENT_ROWS_KEY = 'present_rows.%d.key';
+const PRESENT_ROWS_VALUE = 'present_rows.%d.value';
+
+/**
+ * The graph's names: from the manifest's io, checked against the session's own names. `rows`: the
+ * rows graph (precisions.P.rows_file), whose key/value outputs are the step's new rows only.
+ */
+export function resolveIo(manifest: ExportManifest, inputNames: readonly string[], outputNames: readonly string[], rows = false): DecoderIo {
   const io = manifest.io ?? {};
   const n = manifest.model.num_layers;
   const r: DecoderIo = {
@@ -55,8 +64,8 @@ export function resolveIo(manifest: ExportManifest, inputNames: readonly string[
     logits: 'logits',
     pastKey: names(io.past_key ?? 'past_key_values.%d.key', n),
     pastValue: names(io.past_value ?? 'past_key_values.%d.value', n),
-    presentKey: names(io.present_key ?? 'present.%d.key', n),
-    presentValue: names(io.present_value ?? 'present.%d.value', n),
+    presentKey: names(rows ? PRESENT_ROWS_KEY : (io.present_key ?? 'present.%d.key'), n),
+    presentValue: names(rows ? PRESENT_ROWS_VALUE : (io.present_value ?? 'present.%d.value'), n),
   };
   const want = [r.inputIds, r.attentionMask, ...(r.positionIds ? [r.positionIds] : []), ...r.pastKey, ...r.pastValue];
   const missing = want.filter((x) => !inputNames.includes(x));
@@ -105,17 +114,24 @@ export interface DecoderOptions {
   readonly threads: number;
   readonly provider: 'auto' | 'cpu' | 'cuda';
   /**
-   * in-place: one buffer per layer that the builder's GroupQueryAttention updates in place (past
-   * and present bound to it), grown KV_CHUNK tokens at a time; chained: each step's present fed
-   * back as the next past. Default: in-place for the builder's graph on the CPU.
+   * rows: the export's rows graph (`rowsFile`) returns only each step's new key/value rows, which
+   * go into buffers of ours that are the next step's past (inputs are not copied), grown
+   * ROWS_KV_CHUNK tokens at a time; in-place: one buffer per layer that the builder's
+   * GroupQueryAttention updates in place (past and present bound to it), grown KV_CHUNK tokens at
+   * a time; chained: each step's present fed back as the next past. Default: rows on the CPU when
+   * the export has the rows graph, else in-place for the builder's graph on the CPU, else chained.
    */
   readonly kvMode?: KvMode;
+  /** The precision's rows graph (exportFolder.ts rowsModelFile), when the export has one. */
+  readonly rowsFile?: string | null;
 }
 
-export type KvMode = 'in-place' | 'chained';
+export type KvMode = 'rows' | 'in-place' | 'chained';
 
 /** Tokens an in-place cache grows by: onnxruntime-node copies the whole bound buffer out each step, so little slack. */
 export const KV_CHUNK = 64;
+/** Tokens a rows cache grows by: its size costs nothing per step (only the new rows move), so a growth's copy is rarer. */
+export const ROWS_KV_CHUNK = 256;
 
 /** What generate() needs of a decoder: OnnxDecoder here, or decoderWorker.ts's WorkerDecoder over a worker thread. */
 export interface Decoder {
@@ -132,7 +148,7 @@ export interface Decoder {
 /** One conversation's key/value cache and the ids it holds. */
 export class KvCache {
   tokens: number[] = [];
-  /** Per layer: key, value, each [1, H, tokens, D] (chained) or [1, H, capacity, D] (in-place). */
+  /** Per layer: key, value, each [1, H, tokens, D] (chained) or [1, H, capacity, D] (rows, in-place). */
   tensors: Tensor[] = [];
   capacity = 0;
   /** Set while a generation uses this cache. */
@@ -164,20 +180,41 @@ export class OnnxDecoder implements Decoder {
     const providers = availableProviders();
     const provider = opts.provider === 'cpu' ? 'cpu' : opts.provider === 'cuda' ? 'cuda' : (providers[0] ?? 'cpu');
     if (provider === 'cuda' && !providers.includes('cuda')) throw new Error('the CUDA execution provider is not installed with this onnxruntime-node (its providers: cpu)');
-    const session = await o.InferenceSession.create(file, {
-      executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-      intraOpNumThreads: opts.threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
-    const io = resolveIo(manifest, session.inputNames, session.outputNames);
+    // On CUDA the cache would cross to the device every step as an input: the rows graph is for the CPU.
+    const builder = manifest.exporter.name === 'onnxruntime-genai-builder';
+    const fallback: KvMode = builder && provider === 'cpu' ? 'in-place' : 'chained';
+    let kvMode = opts.kvMode ?? (provider === 'cpu' && opts.rowsFile ? 'rows' : fallback);
+    if (kvMode === 'rows' && !opts.rowsFile) throw new Error("the 'rows' key/value scheme needs the export's rows graph (manifest precisions.<p>.rows_file); export again to get it");
+    const open = async (graph: string, mode: KvMode): Promise<{ session: OrtTypes.InferenceSession; io: DecoderIo }> => {
+      const session = await o.InferenceSession.create(graph, {
+        executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+        intraOpNumThreads: opts.threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+      try {
+        return { session, io: resolveIo(manifest, session.inputNames, session.outputNames, mode === 'rows') };
+      } catch (e) {
+        await session.release();
+        throw e;
+      }
+    };
+    let opened: { session: OrtTypes.InferenceSession; io: DecoderIo };
+    try {
+      opened = await open(kvMode === 'rows' ? opts.rowsFile! : file, kvMode);
+    } catch (e) {
+      // The rows graph only makes long conversations faster: one that will not load leaves the model's own graph.
+      if (kvMode !== 'rows' || opts.kvMode === 'rows') throw e;
+      process.stderr.write(`${opts.rowsFile}: cannot load (${(e as Error).message.split('\n')[0]}); running ${file} instead\n`);
+      kvMode = fallback;
+      opened = await open(file, kvMode);
+    }
+    const { session, io } = opened;
     const meta = session.inputMetadata.find((m) => m.name === io.pastKey[0]);
     const kvType = meta && meta.isTensor ? meta.type : 'float32';
     if (kvType !== 'float32') throw new Error(`the graph keeps its key/value cache in ${kvType}; this engine supports float32`);
     const m = manifest.model;
-    // GroupQueryAttention (the builder's graph) updates a past/present buffer bound to both in place.
-    const kvMode = opts.kvMode ?? (manifest.exporter.name === 'onnxruntime-genai-builder' && provider === 'cpu' ? 'in-place' : 'chained');
     return new OnnxDecoder(session, io, m.num_layers, m.num_kv_heads, m.head_dim, m.vocab_size, provider, kvMode, m.context_length);
   }
 
@@ -185,9 +222,9 @@ export class OnnxDecoder implements Decoder {
     await this.session.release();
   }
 
-  /** An in-place buffer's size for `tokens`: KV_CHUNK more, within the context. */
+  /** A rows or in-place buffer's size for `tokens`: some room more, within the context. */
   private room(tokens: number): number {
-    return Math.max(tokens, Math.min(tokens + KV_CHUNK, this.contextLength));
+    return Math.max(tokens, Math.min(tokens + (this.kvMode === 'rows' ? ROWS_KV_CHUNK : KV_CHUNK), this.contextLength));
   }
 
   /** New [1, H, capacity, D] tensors holding the first `rows` positions of `old` (whose stride is `from` positions). */
@@ -205,7 +242,7 @@ export class OnnxDecoder implements Decoder {
     });
   }
 
-  /** In-place mode: buffers of `capacity` tokens, keeping the first `rows`. */
+  /** Rows and in-place modes: buffers of `capacity` tokens, keeping the first `rows`. */
   private regrow(cache: KvCache, capacity: number, rows: number): void {
     cache.tensors = this.resized(cache.tensors, cache.capacity, capacity, rows);
     cache.capacity = capacity;
@@ -213,7 +250,7 @@ export class OnnxDecoder implements Decoder {
 
   /** Keeps the first `keep` cached tokens (copies only when it must drop some). */
   prepare(cache: KvCache, keep: number): void {
-    if (this.kvMode === 'in-place') {
+    if (this.kvMode !== 'chained') {
       // Rows past `keep` are overwritten by the next run (the graph reads only as far as the mask says).
       if (!cache.tensors.length) this.regrow(cache, this.room(keep), 0);
       cache.tokens.length = keep;
@@ -236,7 +273,8 @@ export class OnnxDecoder implements Decoder {
     const past = cache.tokens.length;
     const total = past + ids.length;
     const inPlace = this.kvMode === 'in-place';
-    if (inPlace && total > cache.capacity) this.regrow(cache, this.room(total), past);
+    const rows = this.kvMode === 'rows';
+    if ((inPlace || rows) && total > cache.capacity) this.regrow(cache, this.room(total), past);
     if (this.mask.length < total) this.mask = new BigInt64Array(Math.max(total, 2 * this.mask.length)).fill(1n);
     let idsArr: BigInt64Array;
     if (ids.length === 1) {
@@ -264,7 +302,18 @@ export class OnnxDecoder implements Decoder {
     }
     fetches[io.logits] = ids.length === 1 ? this.logitsOut : null;
     const out = await this.session.run(feeds, fetches);
-    if (!inPlace) {
+    if (rows) {
+      // The step's rows [1, H, n, D] into each buffer [1, H, capacity, D] after the cached `past`.
+      const H = this.kvHeads;
+      const D = this.headDim;
+      const n = ids.length;
+      for (let t = 0; t < 2 * this.numLayers; t++) {
+        const name = t % 2 === 0 ? io.presentKey[t >> 1]! : io.presentValue[t >> 1]!;
+        const src = out[name]!.data as Float32Array;
+        const dst = cache.tensors[t]!.data as Float32Array;
+        for (let h = 0; h < H; h++) dst.set(src.subarray(h * n * D, (h + 1) * n * D), (h * cache.capacity + past) * D);
+      }
+    } else if (!inPlace) {
       for (let l = 0; l < this.numLayers; l++) {
         cache.tensors[2 * l] = out[io.presentKey[l]!]!;
         cache.tensors[2 * l + 1] = out[io.presentValue[l]!]!;
